@@ -1,0 +1,232 @@
+"""Files -> Article: doc id, title, notice, plain text and the role of every line.
+
+Each format reduces to the same thing: a plain text that offsets index into, and its
+non-blank lines classified as title, notice, heading, body or navigation. Grouping
+lines into sections is `sections.py`'s job.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .models import Article, Line, LineKind
+
+log = logging.getLogger("qa.articles")
+
+EXTENSIONS = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html"}
+MAX_FILE_BYTES = 200 * 1024 * 1024
+NOTICE_WINDOW = 5
+"""The notice is one of the first few non-blank lines of an article."""
+
+NOTICE_RE = re.compile(
+    r"^\W{0,4}\s*(note for readers|please note|note to readers|reader'?s note|disclaimer|editor[’']?s note)\s*:",
+    re.IGNORECASE,
+)
+NAV_RE = re.compile(
+    r"^(see also|read more|read also|also read|related(?: articles?| posts?| reading| stories)?)\b\s*[:\-–—]?\s",
+    re.IGNORECASE,
+)
+LIST_MARKER_RE = re.compile(r"^(?:[-*+•·▪◦‣–—]\s|\(?\d{1,3}[.)]\s|\(?[a-zA-Z][.)]\s|[ivxIVX]{1,4}[.)]\s)")
+HEADING_END_PUNCT = tuple(".!?:;,…")
+MAX_HEADING_CHARS = 150
+MAX_HEADING_WORDS = 20
+
+
+class ArticleError(Exception):
+    """A file that cannot be read as an article; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A corpus file left out of the index, and why."""
+
+    doc: str
+    reason: str
+
+
+# ---------------------------------------------------------------- corpus walking
+
+
+def corpus_files(root: Path) -> Iterator[tuple[str, Path]]:
+    """(doc id, path) of every article file under root, sorted, without following symlink loops."""
+    root = Path(root)
+    seen_dirs: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen_dirs:
+            dirnames[:] = []
+            continue
+        seen_dirs.add(real)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            yield path.relative_to(root).as_posix(), path
+
+
+def iter_corpus(root: Path) -> Iterator[Article | Skipped]:
+    """Every file under root as an Article, or Skipped with the reason it was left out."""
+    for doc, path in corpus_files(root):
+        name = path.name
+        if name.startswith("."):
+            continue
+        if path.suffix.lower() not in EXTENSIONS:
+            yield Skipped(doc, f"unsupported extension {path.suffix or '(none)'!r}")
+            continue
+        try:
+            yield read_article(path, doc)
+        except ArticleError as exc:
+            yield Skipped(doc, str(exc))
+
+
+def read_article(path: Path, doc: str | None = None) -> Article:
+    """Read one file as an Article; raises ArticleError naming the file when it can't be."""
+    doc = doc or path.name
+    fmt = EXTENSIONS.get(path.suffix.lower())
+    if fmt is None:
+        raise ArticleError(f"{doc}: unsupported extension {path.suffix!r}")
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ArticleError(f"{doc}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ArticleError(f"{doc}: cannot read ({exc.strerror or exc})") from None
+    return parse_article(raw, doc, fmt)
+
+
+def parse_article(raw: bytes, doc: str, fmt: str = "txt") -> Article:
+    """Decode and parse the bytes of one article in the given format."""
+    if b"\x00" in raw[:8192]:
+        raise ArticleError(f"{doc}: binary file (NUL bytes)")
+    try:
+        source = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ArticleError(f"{doc}: not valid UTF-8 (byte {exc.start})") from None
+    source = normalise_newlines(source)
+    if fmt == "txt":
+        text, lines = source, classify_txt_lines(source)
+    elif fmt == "md":
+        from .markup import parse_markdown
+
+        text, lines = parse_markdown(source)
+    elif fmt == "html":
+        from .markup import parse_html
+
+        text, lines = parse_html(source)
+    else:  # pragma: no cover - EXTENSIONS guards this
+        raise ArticleError(f"{doc}: unknown format {fmt!r}")
+    if not any(line.kind in ("body", "heading") for line in lines):
+        raise ArticleError(f"{doc}: no text")
+    title = article_title(text, lines, doc, fmt, source)
+    notice = next((text[ln.start : ln.end].strip() for ln in lines if ln.kind == "notice"), None)
+    return Article(doc=doc, title=title, notice=notice, text=text, lines=tuple(lines), fmt=fmt)
+
+
+def normalise_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def article_title(text: str, lines: list[Line], doc: str, fmt: str, source: str) -> str:
+    """The title line, else the <title> of an HTML page, else the first heading, else the file name."""
+    for ln in lines:
+        if ln.kind == "title":
+            return " ".join(text[ln.start : ln.end].split())
+    if fmt == "html":
+        from .markup import html_title
+
+        found = html_title(source)
+        if found:
+            return found
+    for ln in lines:
+        if ln.kind == "heading":
+            return " ".join(text[ln.start : ln.end].split())
+    stem = Path(doc).stem
+    return " ".join(re.split(r"[_\-\s]+", stem)).strip() or doc
+
+
+# ---------------------------------------------------------------- plain text rules
+
+
+def line_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every line of text, newline excluded."""
+    spans, pos = [], 0
+    for part in text.split("\n"):
+        spans.append((pos, pos + len(part)))
+        pos += len(part) + 1
+    return spans
+
+
+def is_notice(line: str) -> bool:
+    return bool(NOTICE_RE.match(line.strip()))
+
+
+def is_nav(line: str) -> bool:
+    s = line.strip()
+    return bool(NAV_RE.match(s)) and len(s) <= 200 and not s.endswith(".")
+
+
+def is_list_item(line: str) -> bool:
+    return bool(LIST_MARKER_RE.match(line.strip()))
+
+
+def looks_like_heading(line: str) -> bool:
+    """A short line without final punctuation that starts like a title, not like a list item."""
+    if line.startswith(("\t", "  ")):
+        return False  # indented: a list or quotation, not a heading
+    s = line.strip().lstrip("\ufeff")
+    if not s or len(s) > MAX_HEADING_CHARS or len(s.split()) > MAX_HEADING_WORDS:
+        return False
+    if s.endswith(HEADING_END_PUNCT) or is_list_item(s) or is_nav(s) or is_notice(s):
+        return False
+    first = s[0]
+    return first.isupper() or first.isdigit() or first in "\"'“‘(["
+
+
+def classify_txt_lines(text: str) -> list[Line]:
+    """Classify the non-blank lines of a plain-text article."""
+    spans = [(s, e) for s, e in line_spans(text) if text[s:e].strip()]
+    kinds: list[LineKind] = ["body"] * len(spans)
+    strings = [text[s:e] for s, e in spans]
+
+    notice_at = next((i for i in range(min(NOTICE_WINDOW, len(spans))) if is_notice(strings[i])), None)
+    if notice_at is not None:
+        kinds[notice_at] = "notice"
+    if spans and notice_at != 0 and looks_like_heading(strings[0]) and len(spans) > 1:
+        kinds[0] = "title"
+
+    # After a lead-in ending in ':' come list items. With markers, the list ends at the
+    # first line without one; without markers, short lines are items until a paragraph.
+    list_mode: str | None = None
+    for i, line in enumerate(strings):
+        if kinds[i] != "body":
+            continue
+        if is_nav(line):
+            kinds[i] = "nav"
+            continue
+        item = is_list_item(line)
+        if list_mode == "pending":
+            list_mode = "markers" if item else "plain"
+        elif list_mode == "markers" and not item:
+            list_mode = None
+        heading_like = looks_like_heading(line)
+        if list_mode == "plain" and not heading_like:
+            list_mode = None
+        if heading_like and list_mode is None and _has_content_after(strings, kinds, i):
+            kinds[i] = "heading"
+            continue
+        if line.strip().endswith(":"):
+            list_mode = "pending"
+    return [Line(kind, s, e) for kind, (s, e) in zip(kinds, spans)]
+
+
+def _has_content_after(strings: list[str], kinds: list[LineKind], i: int) -> bool:
+    """True when some later line is content (a heading's body, or a further heading)."""
+    for j in range(i + 1, len(strings)):
+        if kinds[j] in ("notice", "title") or is_nav(strings[j]):
+            continue
+        return True
+    return False

