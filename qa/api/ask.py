@@ -1,0 +1,96 @@
+"""GET and POST /ask: a question in, cited passages out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import ValidationError
+
+from ..models import AskRequest, AskResponse
+from .engine import Engine
+from .errors import ApiError, validation_message
+from . import metrics
+
+router = APIRouter(tags=["search"])
+
+ASK_RESPONSES: dict[int | str, dict] = {
+    400: {"description": "Malformed body (not UTF-8 or not JSON)"},
+    413: {"description": "Body larger than the limit"},
+    422: {"description": "Invalid question or k"},
+    504: {"description": "The answer took longer than the per-request limit"},
+}
+
+
+@router.get("/ask", response_model=AskResponse, responses=ASK_RESPONSES, summary="Answer a question")
+async def ask_get(
+    request: Request,
+    q: str = Query(description="The question", min_length=1, max_length=1000,
+                   examples=["How does NATO respond to an attack on a member?"]),
+    k: int = Query(default=5, ge=1, le=50, description="How many passages to return"),
+) -> Response:
+    return await _answer(request, _validated({"question": q, "k": k}))
+
+
+@router.post(
+    "/ask",
+    response_model=AskResponse,
+    responses=ASK_RESPONSES,
+    summary="Answer a question (JSON body)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": AskRequest.model_json_schema()}},
+        }
+    },
+)
+async def ask_post(request: Request) -> Response:
+    return await _answer(request, _validated(await _json_body(request)))
+
+
+async def _json_body(request: Request) -> object:
+    raw = await request.body()
+    if not raw.strip():
+        raise ApiError(400, "the request body is empty; send JSON like {\"question\": \"...\", \"k\": 5}")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, f"the request body is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} "
+                            f"column {exc.colno}") from None
+    except RecursionError:
+        raise ApiError(400, "the request body is nested too deeply") from None
+
+
+def _validated(data: object) -> AskRequest:
+    if not isinstance(data, dict):
+        raise ApiError(422, "the body must be a JSON object like {\"question\": \"...\", \"k\": 5}")
+    try:
+        request = AskRequest.model_validate(data)
+    except ValidationError as exc:
+        raise ApiError(422, validation_message(exc)) from None
+    question = request.question
+    if not question.strip():
+        raise ApiError(422, "question: must not be empty or only whitespace")
+    if "\x00" in question:
+        raise ApiError(422, "question: must not contain NUL characters")
+    return AskRequest(question=question.strip(), k=request.k)
+
+
+async def _answer(request: Request, ask: AskRequest) -> Response:
+    engine: Engine = request.app.state.engine
+    settings = request.app.state.settings
+    request.state.k = ask.k
+    request.state.question = ask.question
+    try:
+        answered = await asyncio.wait_for(engine.ask(ask.question, ask.k), timeout=settings.request_timeout_s)
+    except asyncio.TimeoutError:
+        raise ApiError(504, f"no answer within {settings.request_timeout_s:g} s; try again") from None
+    request.state.low_confidence = answered.response.low_confidence
+    if answered.response.low_confidence:
+        metrics.LOW_CONFIDENCE.inc()
+    return Response(answered.body, media_type="application/json")

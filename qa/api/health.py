@@ -1,0 +1,20 @@
+"""GET /healthz: 200 once an index is loaded and serving."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="Liveness and the served index")
+def healthz(request: Request) -> dict[str, object]:
+    searcher = request.app.state.engine.searcher
+    counts = searcher.manifest.get("counts", {})
+    return {
+        "status": "ok",
+        "generation": searcher.generation,
+        "articles": counts.get("articles"),
+        "sections": counts.get("sections"),
+        "model": searcher.manifest["model"].get("name"),
+    }

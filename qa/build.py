@@ -1,0 +1,394 @@
+"""Corpus -> index: read articles, split sections, embed, write a new generation atomically.
+
+Vectors are keyed by a hash of the model and the embedded text, so a rebuild reuses every
+vector of an unchanged window or sentence and embeds only what is new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from . import store
+from .articles import Skipped, iter_corpus
+from .embedding import (
+    FIDELITY_FLOOR,
+    ONNX_INT8,
+    Encoder,
+    OnnxEncoder,
+    SentenceTransformerEncoder,
+    export_onnx,
+)
+from .lexical import LexicalIndex
+from .models import Article, Section
+from .neighbours import build_index, choose_structure, save_index
+from .sections import split_sections
+from .settings import Settings
+
+log = logging.getLogger("qa.build")
+
+ENCODE_BATCH = 64
+HASH_BYTES = 16
+
+
+class BuildError(Exception):
+    """The build can't run; the message names the file or directory at fault."""
+
+
+@dataclass
+class BuildReport:
+    """What a build did, for the CLI to print."""
+
+    generation: str = ""
+    path: Path | None = None
+    articles: int = 0
+    sections: int = 0
+    windows: int = 0
+    sentences: int = 0
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    embedded: int = 0
+    reused_vectors: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Units:
+    """What gets embedded: section windows and sentences, each tied to its section."""
+
+    window_texts: list[str]
+    window_sections: np.ndarray
+    sentence_texts: list[str]
+    sentences: np.ndarray
+    section_sentences: np.ndarray
+
+
+# ---------------------------------------------------------------- the pipeline
+
+
+def build(
+    settings: Settings,
+    encoder: Encoder | None = None,
+    progress: bool | None = None,
+    on_articles: Callable[[list[Article]], None] | None = None,
+) -> BuildReport:
+    """Build a new index generation from settings.corpus into settings.index and make it current."""
+    started = time.perf_counter()
+    report = BuildReport()
+    articles = read_corpus(Path(settings.corpus), report)
+    if on_articles is not None:
+        on_articles(articles)
+    sections = [s for a in articles for s in split_sections(a)]
+    texts = {a.doc: a.text for a in articles}
+    if not sections:
+        raise BuildError(f"{settings.corpus}: no searchable text in any article")
+
+    index_dir = Path(settings.index)
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        name, tmp = store.new_generation_dir(index_dir)
+    except OSError as exc:
+        raise BuildError(f"{index_dir}: cannot write the index ({exc.strerror or exc})") from None
+    try:
+        previous = _previous(index_dir)
+        _compare(articles, previous, report)
+        model = _prepare_encoder(settings.model, encoder, tmp, sections)
+        units = make_units(sections, texts, model.encoder)
+        vectors, hashes = _embed(units, model, previous, report, progress)
+        _write(tmp, articles, sections, texts, units, vectors, hashes, model)
+        report.generation, report.articles, report.sections = name, len(articles), len(sections)
+        report.windows, report.sentences = len(units.window_texts), len(units.sentence_texts)
+        report.seconds = round(time.perf_counter() - started, 2)
+        store.write_manifest(tmp, _manifest(settings, articles, report, model))
+        report.path = store.publish_generation(index_dir, name, tmp)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return report
+
+
+def read_corpus(corpus: Path, report: BuildReport) -> list[Article]:
+    if not corpus.exists():
+        raise BuildError(f"{corpus}: no such corpus directory")
+    if not corpus.is_dir():
+        raise BuildError(f"{corpus}: not a directory")
+    articles = []
+    for item in iter_corpus(corpus):
+        if isinstance(item, Skipped):
+            log.warning("skipped %s: %s", item.doc, item.reason)
+            report.skipped.append(item)
+        else:
+            articles.append(item)
+    if not articles:
+        raise BuildError(f"{corpus}: no articles (.txt, .md or .html files with text)")
+    return articles
+
+
+@dataclass(frozen=True)
+class PreparedModel:
+    encoder: Encoder
+    manifest: dict
+    key: str
+
+
+def _prepare_encoder(name: str, encoder: Encoder | None, gen_dir: Path, sections: list[Section]) -> PreparedModel:
+    """The encoder for documents and queries: the ONNX export when it is faithful, else torch."""
+    if encoder is not None:  # injected (tests, benchmarks): used as it is
+        info = {"name": encoder.name, "dim": encoder.dim, "max_tokens": encoder.max_tokens, "encoder": "custom"}
+        return PreparedModel(encoder, info, f"custom:{encoder.name}")
+    from .embedding import EncoderError
+
+    try:
+        reference = SentenceTransformerEncoder(name)
+    except EncoderError as exc:
+        raise BuildError(str(exc)) from None
+    info = {"name": name, "dim": reference.dim, "max_tokens": reference.max_tokens}
+    samples = [s.text[:500] for s in sections[:: max(1, len(sections) // 32)]][:32]
+    export_dir = gen_dir / "encoder"
+    export_dir.mkdir()
+    config = export_onnx(reference, export_dir, samples)
+    if config is not None and config["fidelity"][ONNX_INT8] >= FIDELITY_FLOOR:
+        info.update(encoder="onnx", file=ONNX_INT8, fidelity=config["fidelity"], pooling=config["pooling"])
+        return PreparedModel(OnnxEncoder(export_dir, quantized=True, threads=_threads()), info, f"onnx-int8:{name}")
+    if config is not None:
+        info.update(encoder="onnx", file="model.onnx", fidelity=config["fidelity"], pooling=config["pooling"])
+        return PreparedModel(OnnxEncoder(export_dir, quantized=False, threads=_threads()), info, f"onnx:{name}")
+    info.update(encoder="sentence-transformers")
+    return PreparedModel(reference, info, f"st:{name}")
+
+
+def _threads() -> int:
+    import os
+
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+# ---------------------------------------------------------------- units
+
+
+def context_of(section: Section) -> str:
+    """The words that situate a section's text: its heading, or the title for an introduction."""
+    return section.heading or section.title
+
+
+def make_units(sections: list[Section], texts: dict[str, str], encoder: Encoder) -> Units:
+    """Windows (overlapping runs of whole sentences within the model's window) and sentences.
+
+    `texts` maps each doc to its plain text, which the sentence spans index into.
+    """
+    window_texts: list[str] = []
+    window_sections: list[int] = []
+    sentence_texts: list[str] = []
+    sentence_rows: list[tuple[int, int, int]] = []
+    ranges: list[tuple[int, int]] = []
+    for sid, section in enumerate(sections):
+        context = context_of(section)
+        plain = texts[section.doc]
+        sentences = [plain[span.start : span.end] for span in section.sentences]
+        lo = len(sentence_rows)
+        for span, text in zip(section.sentences, sentences):
+            sentence_rows.append((sid, span.start, span.end))
+            sentence_texts.append(f"{context}: {text}" if context else text)
+        ranges.append((lo, len(sentence_rows)))
+        budget = max(16, encoder.max_tokens - 3 - encoder.count_tokens([context])[0])
+        for window in pack_windows(sentences, encoder.count_tokens(sentences), budget, encoder):
+            window_texts.append(f"{context}\n{window}" if context else window)
+            window_sections.append(sid)
+    return Units(
+        window_texts=window_texts,
+        window_sections=np.asarray(window_sections, dtype=np.int32),
+        sentence_texts=sentence_texts,
+        sentences=np.asarray(sentence_rows, dtype=np.int64).reshape(-1, 3),
+        section_sentences=np.asarray(ranges, dtype=np.int64).reshape(-1, 2),
+    )
+
+
+def pack_windows(texts: list[str], counts: list[int], budget: int, encoder: Encoder) -> list[str]:
+    """Runs of consecutive sentences of at most `budget` word pieces, overlapping by one sentence."""
+    windows: list[str] = []
+    i, n = 0, len(texts)
+    while i < n:
+        if counts[i] > budget:
+            windows.extend(_split_long(texts[i], budget, encoder))
+            i += 1
+            continue
+        j, used = i, 0
+        while j < n and counts[j] <= budget and used + counts[j] <= budget:
+            used += counts[j]
+            j += 1
+        windows.append(" ".join(texts[i:j]))
+        if j >= n:
+            break
+        i = j - 1 if j - 1 > i and counts[j] <= budget else j
+    return windows
+
+
+def _split_long(text: str, budget: int, encoder: Encoder) -> list[str]:
+    """A sentence longer than the window, cut into overlapping runs of word pieces."""
+    offsets = encoder.token_offsets(text)
+    step = max(1, budget * 3 // 4)
+    pieces = []
+    for lo in range(0, len(offsets), step):
+        chunk = offsets[lo : lo + budget]
+        pieces.append(text[chunk[0][0] : chunk[-1][1]])
+        if lo + budget >= len(offsets):
+            break
+    return pieces
+
+
+# ---------------------------------------------------------------- embedding with reuse
+
+
+def unit_hash(model_key: str, text: str) -> bytes:
+    return hashlib.blake2b(f"{model_key}\x00{text}".encode(), digest_size=HASH_BYTES).digest()
+
+
+@dataclass(frozen=True)
+class Previous:
+    """Vectors of the current generation, by unit hash, for reuse."""
+
+    vectors: dict[bytes, tuple[np.ndarray, int]]
+    article_hashes: dict[str, str]
+
+
+def _previous(index_dir: Path) -> Previous | None:
+    try:
+        reader = store.IndexReader(index_dir)
+    except store.IndexLoadError:
+        return None
+    try:
+        vectors: dict[bytes, tuple[np.ndarray, int]] = {}
+        for array, hashes in ((reader.windows, reader.window_hashes), (reader.sentence_vectors, reader.sentence_hashes)):
+            for row, digest in enumerate(hashes):
+                vectors[bytes(digest)] = (array, row)
+        return Previous(vectors, reader.article_hashes())
+    finally:
+        reader.close()
+
+
+def _compare(articles: list[Article], previous: Previous | None, report: BuildReport) -> None:
+    before = previous.article_hashes if previous else {}
+    now = {a.doc: article_hash(a) for a in articles}
+    for doc, digest in now.items():
+        if doc not in before:
+            report.added.append(doc)
+        elif before[doc] != digest:
+            report.changed.append(doc)
+        else:
+            report.reused.append(doc)
+    report.removed = sorted(set(before) - set(now))
+
+
+def article_hash(article: Article) -> str:
+    return hashlib.blake2b(f"{article.fmt}\x00{article.text}".encode(), digest_size=16).hexdigest()
+
+
+def _embed(
+    units: Units, model: PreparedModel, previous: Previous | None, report: BuildReport, progress: bool | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Vectors and hashes of windows then sentences: reused where the hash matches, else embedded."""
+    texts = units.window_texts + units.sentence_texts
+    hashes = [unit_hash(model.key, t) for t in texts]
+    out = np.zeros((len(texts), model.encoder.dim), dtype=np.float32)
+    todo = []
+    for row, digest in enumerate(hashes):
+        hit = previous.vectors.get(digest) if previous else None
+        if hit is not None and hit[0].shape[1] == model.encoder.dim:
+            out[row] = hit[0][hit[1]]
+        else:
+            todo.append(row)
+    report.reused_vectors = len(texts) - len(todo)
+    report.embedded = len(todo)
+    # Longest first: similar lengths share a batch (less padding) and the ETA settles early.
+    todo.sort(key=lambda r: -len(texts[r]))
+    bar = tqdm(total=len(todo), desc="embedding", unit="text", disable=_no_bar(progress), dynamic_ncols=True)
+    with bar:
+        for lo in range(0, len(todo), ENCODE_BATCH):
+            rows = todo[lo : lo + ENCODE_BATCH]
+            out[rows] = model.encoder.encode([texts[r] for r in rows], batch_size=ENCODE_BATCH)
+            bar.update(len(rows))
+    return out, np.array(hashes, dtype=f"S{HASH_BYTES}")
+
+
+def _no_bar(progress: bool | None) -> bool | None:
+    return None if progress is None else not progress
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _write(
+    gen_dir: Path,
+    articles: list[Article],
+    sections: list[Section],
+    texts: dict[str, str],
+    units: Units,
+    vectors: np.ndarray,
+    hashes: np.ndarray,
+    model: PreparedModel,
+) -> None:
+    db = store.create_table(gen_dir)
+    counts: dict[str, int] = {}
+    for s in sections:
+        counts[s.doc] = counts.get(s.doc, 0) + 1
+    db.executemany(
+        "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(a.doc, a.title, a.notice, a.fmt, a.text, article_hash(a), counts.get(a.doc, 0)) for a in articles],
+    )
+    db.executemany(
+        "INSERT INTO sections VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(i, s.doc, s.heading, s.start, s.end, s.text, _raw(s, texts)) for i, s in enumerate(sections)],
+    )
+    db.commit()
+    db.close()
+    n_windows = len(units.window_texts)
+    windows = vectors[:n_windows]
+    store.save_array(gen_dir, "windows", windows)
+    store.save_array(gen_dir, "window_sections", units.window_sections)
+    store.save_array(gen_dir, "window_hashes", hashes[:n_windows])
+    store.save_array(gen_dir, "sentences", units.sentences)
+    store.save_array(gen_dir, "sentence_vectors", vectors[n_windows:].astype(np.float16))
+    store.save_array(gen_dir, "sentence_hashes", hashes[n_windows:])
+    store.save_array(gen_dir, "section_sentences", units.section_sentences)
+    structure = choose_structure(n_windows)
+    save_index(build_index(windows, structure), gen_dir)
+    model.manifest["faiss"] = structure.as_dict()
+    LexicalIndex.build([f"{s.heading}\n{s.text}" for s in sections]).save(gen_dir / "lexical")
+
+
+def _raw(section: Section, texts: dict[str, str]) -> str | None:
+    """The uncut span text, stored only where it differs from the searchable text."""
+    raw = texts[section.doc][section.start : section.end]
+    return None if raw == section.text else raw
+
+
+def _manifest(settings: Settings, articles: list[Article], report: BuildReport, model: PreparedModel) -> dict:
+    fingerprint = hashlib.sha256()
+    for a in sorted(articles, key=lambda a: a.doc):
+        fingerprint.update(f"{a.doc}\x00{article_hash(a)}\n".encode())
+    return {
+        "model": {k: v for k, v in model.manifest.items() if k != "faiss"},
+        "faiss": model.manifest["faiss"],
+        "corpus": {
+            "path": str(Path(settings.corpus).resolve()),
+            "fingerprint": fingerprint.hexdigest(),
+            "skipped": [{"doc": s.doc, "reason": s.reason} for s in report.skipped],
+        },
+        "counts": {"articles": len(articles), "sections": report.sections, "windows": report.windows,
+                   "sentences": report.sentences},
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "build_seconds": report.seconds,
+    }

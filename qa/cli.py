@@ -1,0 +1,216 @@
+"""The command line: qa index | serve | ask | eval | info."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+from . import __version__
+from .logs import configure_logging
+from .settings import Settings
+
+
+class CLIError(Exception):
+    """A failure to report as one line on stderr, without a traceback."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        settings = Settings.from_env(
+            corpus=getattr(args, "corpus", None),
+            index=getattr(args, "index", None),
+            model=getattr(args, "model", None),
+            host=getattr(args, "host", None),
+            port=getattr(args, "port", None),
+        )
+        configure_logging(settings)
+        return int(args.run(args, settings) or 0)
+    except KeyboardInterrupt:
+        print("qa: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # noqa: BLE001 - every known failure becomes one line
+        known = _known_errors()
+        if isinstance(exc, known):
+            print(f"qa: error: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    from .build import BuildError
+    from .embedding import EncoderError
+    from .evaluation import EvalFileError
+    from .store import IndexLoadError
+
+    return (CLIError, BuildError, EncoderError, EvalFileError, IndexLoadError, ValueError, OSError)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qa", description="Semantic search and cited answers over articles.")
+    parser.add_argument("--version", action="version", version=f"qa {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("index", help="build the index from the corpus, with a progress bar")
+    p.add_argument("--corpus", type=Path, help="articles directory (QA_CORPUS, default corpus/)")
+    p.add_argument("--index", type=Path, help="index directory (QA_INDEX, default index/)")
+    p.add_argument("--model", help="sentence-transformers name or path (QA_MODEL, default all-MiniLM-L6-v2)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=cmd_index)
+
+    p = sub.add_parser("serve", help="run the HTTP API")
+    p.add_argument("--index", type=Path, help="index directory (QA_INDEX, default index/)")
+    p.add_argument("--host", help="address to bind (QA_HOST, default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (QA_PORT, default 8000)")
+    p.set_defaults(run=cmd_serve)
+
+    p = sub.add_parser("ask", help="answer a question from the command line")
+    p.add_argument("question")
+    p.add_argument("-k", type=int, default=5, help="passages to show (1-50, default 5)")
+    p.add_argument("--json", action="store_true", help="print the HTTP API's JSON body")
+    p.add_argument("--index", type=Path, help="index directory (QA_INDEX, default index/)")
+    p.set_defaults(run=cmd_ask)
+
+    p = sub.add_parser("eval", help="score retrieval on a question file (JSON Lines)")
+    p.add_argument("file", type=Path)
+    p.add_argument("-k", type=int, default=10, help="passages per question (1-50, default 10)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--failures", action="store_true", help="list every miss with what came back")
+    p.add_argument("--index", type=Path, help="index directory (QA_INDEX, default index/)")
+    p.set_defaults(run=cmd_eval)
+
+    p = sub.add_parser("info", help="print the manifest of an index")
+    p.add_argument("--index", type=Path, help="index directory (QA_INDEX, default index/)")
+    p.set_defaults(run=cmd_info)
+    return parser
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    from .build import build
+
+    progress = False if args.quiet else None  # None: a bar on a terminal only
+    report = build(settings, progress=progress)
+    for skipped in report.skipped:
+        print(f"qa: warning: skipped {skipped.doc}: {skipped.reason}", file=sys.stderr)
+    print(
+        f"indexed {report.articles} articles, {report.sections} sections "
+        f"({report.windows} windows, {report.sentences} sentences) into {report.path} in {report.seconds:.1f}s\n"
+        f"articles: {len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, "
+        f"{len(report.reused)} unchanged; vectors: {report.embedded} embedded, {report.reused_vectors} reused"
+    )
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from .api import create_app
+
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
+                timeout_graceful_shutdown=5)
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from .searcher import Searcher
+
+    _check_k(args.k)
+    if not args.question.strip():
+        raise CLIError("the question is empty")
+    searcher = Searcher(settings.index, settings)
+    result = searcher.ask(args.question, k=args.k)
+    if args.json:
+        print(json.dumps(result.model_dump(), ensure_ascii=False))
+    else:
+        print(render_answer(result, color=sys.stdout.isatty() and not os.environ.get("NO_COLOR")))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from .evaluation import evaluate, read_questions
+    from .searcher import Searcher
+
+    _check_k(args.k)
+    questions = read_questions(args.file)
+    searcher = Searcher(settings.index, settings)
+    report = evaluate(questions, lambda qs: searcher.ask_many(qs, k=args.k))
+    metrics = report.metrics()
+    if args.json:
+        if args.failures:
+            metrics = {**metrics, "failures": report.failures()}
+        print(json.dumps(metrics, ensure_ascii=False))
+        return 0
+    print(f"{args.file}: {metrics['questions']} questions ({metrics['out_of_scope']} out of scope), k={args.k}")
+    for key in ("recall@1", "recall@5", "mrr@10", "answer_exact@1", "oos_flagged", "in_scope_flagged"):
+        print(f"  {key:17s} {metrics[key]:.3f}")
+    for kind, m in (metrics.get("by_kind") or {}).items():  # type: ignore[union-attr]
+        print(f"  {kind:12s} n={m['questions']:<3d} recall@1 {m['recall@1']:.3f}  recall@5 {m['recall@5']:.3f}  "
+              f"mrr@10 {m['mrr@10']:.3f}  answer_exact@1 {m['answer_exact@1']:.3f}")
+    if args.failures:
+        for row in report.failures():
+            got = row["got"] or {}
+            print(f"\n{row['id']} (line {row['line']}, {row['kind'] or 'no kind'}): {', '.join(row['problems'])}")
+            print(f"  question: {row['question']}")
+            print(f"  expected: {'; '.join(' / '.join(g) for g in row['expected']) or 'out of scope'}")
+            print(f"  got:      {got.get('doc')} / {got.get('section')!r} (score {got.get('score')}, "
+                  f"gold rank {row['rank']})")
+            if row["expected_answer"]:
+                print(f"  answer expected: {row['expected_answer']}")
+                print(f"  answer got:      {got.get('answer')}")
+            print(f"  scores: {row['scores']}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
+    from .store import IndexReader
+
+    reader = IndexReader(settings.index)
+    print(json.dumps({"generation": reader.generation, "path": str(reader.path), **reader.manifest},
+                     indent=2, ensure_ascii=False))
+    return 0
+
+
+def _check_k(k: int) -> None:
+    if not 1 <= k <= 50:
+        raise CLIError(f"-k must be between 1 and 50, not {k}")
+
+
+def render_answer(result: object, color: bool = False, width: int = 100) -> str:
+    """A terminal rendering of a response: each passage with its answer highlighted, then the notices."""
+    from .models import AskResponse
+
+    assert isinstance(result, AskResponse)
+    bold, dim, yellow, reset = ("\033[1m", "\033[2m", "\033[33m", "\033[0m") if color else ("", "", "", "")
+    out = []
+    if result.low_confidence:
+        out.append(f"{yellow}Low confidence: the articles probably don't answer this.{reset}\n")
+    for p in result.passages:
+        c = p.citation
+        out.append(f"{bold}{p.rank}. {c.title}{reset} — {c.section or '(introduction)'}  "
+                   f"{dim}score {p.score:.3f}  {c.doc} [{c.start}:{c.end}]{reset}")
+        answer = p.answer.text
+        mark = f"{bold}{yellow}»{reset} " if color else "> "
+        out.append(textwrap.fill(answer, width, initial_indent="   " + mark, subsequent_indent="     "))
+    if result.notices:
+        out.append("")
+        for n in result.notices:
+            out.append(f"{dim}Notice ({n.doc}):{reset} {n.text}")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

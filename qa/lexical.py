@@ -1,0 +1,107 @@
+"""BM25 over sections, with query words corrected against the corpus vocabulary.
+
+Lexical scoring catches what embeddings blur: names, acronyms and numbers (AU, SCO,
+Article 5). A misspelt query word that is not in the vocabulary is replaced by the
+closest vocabulary word within a small edit distance before scoring.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import Stemmer
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+
+WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+STOPWORDS = frozenset(
+    """
+    a about above after again against all also am an and any are aren't as at be because been before being
+    below between both but by can can't cannot could couldn't did didn't do does doesn't doing don't down
+    during each few for from further had hadn't has hasn't have haven't having he he'd he'll he's her here
+    here's hers herself him himself his how how's i i'd i'll i'm i've if in into is isn't it it's its itself
+    let's me more most mustn't my myself no nor not of off on once only or other ought our ours ourselves
+    out over own same shan't she she'd she'll she's should shouldn't so some such than that that's the their
+    theirs them themselves then there there's these they they'd they'll they're they've this those through
+    to too under until up very was wasn't we we'd we'll we're we've were weren't what what's when when's
+    where where's which while who who's whom why why's will with won't would wouldn't you you'd you'll
+    you're you've your yours yourself yourselves s t d ll m re ve
+    """.split()
+)
+VOCAB_FILE = "vocabulary.json"
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased words of text, stopwords removed."""
+    return [w for w in (m.group().lower().replace("’", "'") for m in WORD_RE.finditer(text)) if w not in STOPWORDS]
+
+
+def stems(tokens: list[str]) -> list[str]:
+    return _stemmer().stemWords(tokens)
+
+
+def max_typos(word: str) -> int:
+    """Edits tolerated when correcting a word: none for short words, whose near neighbours are other words."""
+    return 0 if len(word) < 4 or word.isdigit() else 1 if len(word) < 7 else 2
+
+
+class LexicalIndex:
+    """BM25 scores of every section for a query, after typo correction."""
+
+    def __init__(self, bm25: bm25s.BM25, vocabulary: list[str]) -> None:
+        self.bm25 = bm25
+        self.vocabulary = vocabulary
+        self._known = frozenset(vocabulary)
+
+    @classmethod
+    def build(cls, texts: list[str]) -> LexicalIndex:
+        tokenised = [words(t) for t in texts]
+        bm25 = bm25s.BM25()
+        bm25.index([stems(t) or ["\x00"] for t in tokenised], show_progress=False)
+        vocabulary = sorted({w for t in tokenised for w in t})
+        return cls(bm25, vocabulary)
+
+    def save(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        self.bm25.save(str(path), show_progress=False)
+        (path / VOCAB_FILE).write_text(json.dumps(self.vocabulary, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> LexicalIndex:
+        bm25 = bm25s.BM25.load(str(path), mmap=True)
+        vocabulary = json.loads((path / VOCAB_FILE).read_text(encoding="utf-8"))
+        return cls(bm25, vocabulary)
+
+    def correct(self, tokens: list[str]) -> list[str]:
+        """Each unknown word replaced by its nearest vocabulary word, when one is close enough."""
+        out = []
+        for word in tokens:
+            limit = max_typos(word)
+            if word in self._known or limit == 0:
+                out.append(word)
+                continue
+            match = process.extractOne(word, self.vocabulary, scorer=Levenshtein.distance, score_cutoff=limit)
+            out.append(match[0] if match else word)
+        return out
+
+    def query_terms(self, question: str) -> list[str]:
+        """The stemmed terms BM25 scores for a question."""
+        return stems(self.correct(words(question)))
+
+    def scores(self, question: str) -> np.ndarray:
+        """BM25 score of every section (float32, zeros when no term matches)."""
+        terms = [t for t in self.query_terms(question) if t in self.bm25.vocab_dict]
+        n = int(self.bm25.scores["num_docs"])
+        if not terms:
+            return np.zeros(n, dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(terms), dtype=np.float32)

@@ -1,0 +1,86 @@
+"""Searcher = index + query encoder + retrieval + answering: what the API, CLI and library call."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from .answering import build_response
+from .embedding import ONNX_INT8, Encoder, EncoderError, OnnxEncoder
+from .lexical import LexicalIndex
+from .models import AskRequest, AskResponse
+from .neighbours import Neighbours
+from .retrieval import Retriever
+from .settings import Settings
+from .store import IndexLoadError, IndexReader
+
+log = logging.getLogger("qa.searcher")
+
+
+class Searcher:
+    """Answers questions from one loaded index generation."""
+
+    def __init__(self, index_dir: Path | str | None = None, settings: Settings | None = None,
+                 encoder: Encoder | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self.index_dir = Path(index_dir if index_dir is not None else self.settings.index)
+        self.reader = IndexReader(self.index_dir)
+        self.manifest = self.reader.manifest
+        self.generation = self.reader.generation
+        self.encoder = encoder or load_query_encoder(self.reader, self.settings)
+        try:
+            neighbours = Neighbours.load(self.reader.path, self.reader.windows, self.manifest.get("faiss", {}))
+            lexical = LexicalIndex.load(self.reader.path / "lexical")
+        except Exception as exc:  # noqa: BLE001 - a damaged file must become one clear message
+            raise IndexLoadError(f"{self.reader.path}: cannot load the search structures ({exc})") from None
+        self.retriever = Retriever(self.reader, neighbours, lexical)
+
+    def ask(self, question: str, k: int = 5) -> AskResponse:
+        """Answer one question with the k best passages; raises ValueError on bad input."""
+        request = AskRequest(question=question, k=k)
+        return self.ask_many([request.question], k=request.k)[0]
+
+    def ask_many(self, questions: list[str], k: int = 5) -> list[AskResponse]:
+        """Answer several questions with one encoder call (inputs already validated)."""
+        cleaned = [q.strip() for q in questions]
+        vectors = self.encode(cleaned)
+        return [self.answer(q, v, k) for q, v in zip(cleaned, vectors)]
+
+    def encode(self, questions: list[str]) -> np.ndarray:
+        """Question vectors; each independent of the others asked with it."""
+        batch = 1 if getattr(self.encoder, "quantized", False) else 32
+        return self.encoder.encode(questions, batch_size=batch)
+
+    def answer(self, question: str, vector: np.ndarray, k: int) -> AskResponse:
+        """The response for a question whose vector is already computed."""
+        ranked = self.retriever.candidates(vector, question, k)
+        return build_response(question, ranked, self.reader, k)
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+def load_query_encoder(reader: IndexReader, settings: Settings) -> Encoder:
+    """The encoder the index was built with: its ONNX export when it has one (no torch)."""
+    model = reader.manifest["model"]
+    kind = model.get("encoder")
+    try:
+        if kind == "onnx":
+            quantized = model.get("file") == ONNX_INT8
+            return OnnxEncoder(reader.path / "encoder", quantized=quantized, threads=settings.threads)
+        if kind == "sentence-transformers":
+            from .embedding import SentenceTransformerEncoder
+
+            log.info("model %s has no ONNX export in this index; embedding queries with torch", model["name"])
+            return SentenceTransformerEncoder(model["name"])
+    except EncoderError as exc:
+        raise IndexLoadError(str(exc)) from None
+    raise IndexLoadError(f"{reader.path}: index was built with a {kind!r} encoder that can't be loaded here")
+
+
+def load(index_dir: Path | str | None = None, **settings: object) -> Searcher:
+    """Open an index for searching: `qa.load("index/")`, or `qa.load()` for QA_INDEX / index/."""
+    resolved = Settings.from_env(**settings)  # type: ignore[arg-type]
+    return Searcher(index_dir if index_dir is not None else resolved.index, resolved)

@@ -1,0 +1,361 @@
+"""The index directory: generations, manifest, vectors, section table; the one place that reads it.
+
+    index/
+      CURRENT                 name of the live generation (replaced atomically)
+      gens/<generation>/
+        manifest.json         format version, model, corpus fingerprint, counts, files and sizes
+        sections.db           SQLite: articles (plain text, title, notice) and sections
+        windows.npy           float32 [windows, dim]: section windows, what FAISS searches
+        window_sections.npy   int32 [windows]: the section of each window
+        *_hashes.npy          hash of model and text of each window and sentence, for reuse
+        sentences.npy         int64 [sentences, 3]: section, start, end in the article's plain text
+        sentence_vectors.npy  float16 [sentences, dim]: for re-ranking and answer choice
+        section_sentences.npy int64 [sections, 2]: each section's range of sentence rows
+        faiss.index           the nearest-neighbour structure over windows
+        lexical/              BM25 model over sections
+        encoder/              the model exported to ONNX (when exportable)
+
+A generation is written under a temporary name, renamed into place, then CURRENT is
+switched, so a failed or killed build never touches the generation being served.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .models import Span
+
+FORMAT = "qa-index"
+FORMAT_VERSION = 1
+POINTER = "CURRENT"
+GENERATIONS = "gens"
+MANIFEST = "manifest.json"
+KEEP_GENERATIONS = 2
+ARRAYS = ("windows", "window_sections", "window_hashes", "sentences", "sentence_vectors", "sentence_hashes",
+          "section_sentences")
+
+
+class IndexLoadError(Exception):
+    """The index can't be used; the message names the directory and the reason."""
+
+
+@dataclass(frozen=True)
+class SectionRecord:
+    """A row of the section table, with what the API needs to cite it."""
+
+    id: int
+    doc: str
+    title: str
+    heading: str
+    start: int
+    end: int
+    text: str
+    raw: str
+    """plain_text[start:end]; differs from text only where navigation lines were cut."""
+
+    def slice(self, start: int, end: int) -> str:
+        """The article's plain text between two offsets inside this section."""
+        return self.raw[start - self.start : end - self.start]
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    doc: str
+    title: str
+    notice: str | None
+    fmt: str
+    sections: int
+
+
+# ---------------------------------------------------------------- locating generations
+
+
+def resolve_generation(index_dir: Path) -> Path:
+    """The directory of the live generation in index_dir (or index_dir itself if it is one)."""
+    index_dir = Path(index_dir)
+    if (index_dir / MANIFEST).is_file():
+        return index_dir
+    pointer = index_dir / POINTER
+    if not index_dir.is_dir():
+        raise IndexLoadError(f"{index_dir}: no index here (run `qa index` first)")
+    if not pointer.is_file():
+        raise IndexLoadError(f"{index_dir}: not an index directory (no {POINTER} file; run `qa index`)")
+    name = pointer.read_text(encoding="utf-8", errors="replace").strip()
+    generation = index_dir / GENERATIONS / name
+    if not name or "/" in name or name.startswith(".") or not generation.is_dir():
+        raise IndexLoadError(f"{pointer}: points to a missing generation {name!r}")
+    return generation
+
+
+def current_generation_name(index_dir: Path) -> str | None:
+    try:
+        return (Path(index_dir) / POINTER).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def new_generation_dir(index_dir: Path) -> tuple[str, Path]:
+    """A fresh temporary directory for a build, and the name it will be published under."""
+    gens = Path(index_dir) / GENERATIONS
+    gens.mkdir(parents=True, exist_ok=True)
+    name = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}"
+    tmp = gens / f".tmp-{name}"
+    tmp.mkdir()
+    return name, tmp
+
+
+def publish_generation(index_dir: Path, name: str, tmp: Path) -> Path:
+    """Rename a finished build into place and switch CURRENT to it, atomically."""
+    final = Path(index_dir) / GENERATIONS / name
+    _fsync_tree(tmp)
+    os.rename(tmp, final)
+    pointer_tmp = Path(index_dir) / f".{POINTER}.{name}"
+    pointer_tmp.write_text(name + "\n", encoding="utf-8")
+    with open(pointer_tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(pointer_tmp, Path(index_dir) / POINTER)
+    _fsync_dir(Path(index_dir))
+    prune_generations(index_dir)
+    return final
+
+
+def prune_generations(index_dir: Path, keep: int = KEEP_GENERATIONS) -> None:
+    """Remove all but the newest `keep` generations (never the current one) and stale temporaries."""
+    gens = Path(index_dir) / GENERATIONS
+    current = current_generation_name(index_dir)
+    names = sorted(p.name for p in gens.iterdir() if p.is_dir() and not p.name.startswith("."))
+    stale = [n for n in names[:-keep] if n != current]
+    for name in stale:
+        shutil.rmtree(gens / name, ignore_errors=True)
+    for tmp in gens.glob(".tmp-*"):
+        if _owner_gone(tmp.name):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _owner_gone(tmp_name: str) -> bool:
+    """True when the build that made this temporary directory is no longer running."""
+    try:
+        pid = int(tmp_name.split("-")[2])
+        os.kill(pid, 0)
+    except (IndexError, ValueError, ProcessLookupError):
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _fsync_tree(root: Path) -> None:
+    for path in root.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
+    _fsync_dir(root)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------- writing
+
+
+def write_manifest(gen_dir: Path, manifest: dict[str, Any]) -> None:
+    files = {
+        p.relative_to(gen_dir).as_posix(): p.stat().st_size
+        for p in sorted(gen_dir.rglob("*"))
+        if p.is_file() and p.name != MANIFEST
+    }
+    manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, **manifest, "files": files}
+    (gen_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+def create_table(gen_dir: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(gen_dir / "sections.db")
+    db.executescript(
+        """
+        PRAGMA journal_mode = OFF;
+        PRAGMA synchronous = OFF;
+        CREATE TABLE articles (doc TEXT PRIMARY KEY, title TEXT NOT NULL, notice TEXT, fmt TEXT NOT NULL,
+                               text TEXT NOT NULL, hash TEXT NOT NULL, sections INTEGER NOT NULL);
+        CREATE TABLE sections (id INTEGER PRIMARY KEY, doc TEXT NOT NULL, heading TEXT NOT NULL,
+                               start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL,
+                               raw TEXT);
+        """
+    )
+    return db
+
+
+def save_array(gen_dir: Path, name: str, array: np.ndarray) -> None:
+    np.save(gen_dir / f"{name}.npy", array, allow_pickle=False)
+
+
+# ---------------------------------------------------------------- reading
+
+
+class IndexReader:
+    """A loaded generation: manifest, memory-mapped arrays and the section table."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.index_dir = Path(index_dir)
+        self.path = resolve_generation(self.index_dir)
+        self.manifest = _read_manifest(self.path)
+        self.generation = self.path.name
+        _check_files(self.path, self.manifest)
+        arrays = {name: _load_array(self.path, name) for name in ARRAYS}
+        self.windows: np.ndarray = arrays["windows"]
+        self.window_sections: np.ndarray = arrays["window_sections"]
+        self.window_hashes: np.ndarray = arrays["window_hashes"]
+        self.sentence_hashes: np.ndarray = arrays["sentence_hashes"]
+        self.sentences: np.ndarray = arrays["sentences"]
+        self.sentence_vectors: np.ndarray = arrays["sentence_vectors"]
+        self.section_sentences: np.ndarray = arrays["section_sentences"]
+        _check_shapes(self.path, self.manifest, arrays)
+        self._local = threading.local()
+        try:
+            self._db().execute("SELECT count(*) FROM sections").fetchone()
+        except sqlite3.Error as exc:
+            raise IndexLoadError(f"{self.path}/sections.db: unreadable ({exc})") from None
+
+    @property
+    def dim(self) -> int:
+        return int(self.manifest["model"]["dim"])
+
+    @property
+    def section_count(self) -> int:
+        return int(self.manifest["counts"]["sections"])
+
+    def _db(self) -> sqlite3.Connection:
+        # One connection per thread: sqlite3 connections are not shared across threads.
+        db = getattr(self._local, "db", None)
+        if db is None:
+            uri = f"file:{self.path / 'sections.db'}?mode=ro&immutable=1"
+            db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self._local.db = db
+        return db
+
+    def sections(self, ids: list[int]) -> list[SectionRecord]:
+        """Section records in the order of ids."""
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = self._db().execute(
+            f'SELECT s.id, s.doc, a.title, s.heading, s.start, s."end", s.text, coalesce(s.raw, s.text) '
+            f"FROM sections s JOIN articles a ON a.doc = s.doc WHERE s.id IN ({marks})",
+            [int(i) for i in ids],
+        ).fetchall()
+        by_id = {row[0]: SectionRecord(*row) for row in rows}
+        return [by_id[int(i)] for i in ids if int(i) in by_id]
+
+    def section_texts(self) -> list[str]:
+        rows = self._db().execute("SELECT heading, text FROM sections ORDER BY id").fetchall()
+        return [f"{heading}\n{text}" for heading, text in rows]
+
+    def notices(self, docs: list[str]) -> dict[str, str]:
+        if not docs:
+            return {}
+        marks = ",".join("?" * len(docs))
+        rows = self._db().execute(
+            f"SELECT doc, notice FROM articles WHERE doc IN ({marks}) AND notice IS NOT NULL", docs
+        ).fetchall()
+        return dict(rows)
+
+    def articles(self) -> list[ArticleRecord]:
+        rows = self._db().execute("SELECT doc, title, notice, fmt, sections FROM articles ORDER BY doc").fetchall()
+        return [ArticleRecord(*row) for row in rows]
+
+    def article(self, doc: str) -> tuple[ArticleRecord, str, list[SectionRecord]] | None:
+        """An article's record, plain text and sections, or None when it isn't indexed."""
+        row = self._db().execute(
+            "SELECT doc, title, notice, fmt, sections, text FROM articles WHERE doc = ?", (doc,)
+        ).fetchone()
+        if row is None:
+            return None
+        ids = [r[0] for r in self._db().execute("SELECT id FROM sections WHERE doc = ? ORDER BY id", (doc,))]
+        return ArticleRecord(*row[:5]), row[5], self.sections(ids)
+
+    def section_sentence_spans(self, section_id: int) -> tuple[np.ndarray, list[Span]]:
+        """Row numbers and spans of a section's sentences."""
+        lo, hi = (int(x) for x in self.section_sentences[section_id])
+        rows = np.arange(lo, hi)
+        return rows, [Span(int(s), int(e)) for _, s, e in self.sentences[lo:hi]]
+
+    def article_hashes(self) -> dict[str, str]:
+        return dict(self._db().execute("SELECT doc, hash FROM articles").fetchall())
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    file = path / MANIFEST
+    try:
+        manifest = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexLoadError(f"{path}: no {MANIFEST} (incomplete index; run `qa index`)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexLoadError(f"{file}: unreadable manifest ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise IndexLoadError(f"{file}: not a qa index manifest")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexLoadError(
+            f"{file}: index format version {manifest.get('format_version')!r}, this qa reads version "
+            f"{FORMAT_VERSION}; rebuild with `qa index`"
+        )
+    for key in ("model", "counts", "files"):
+        if not isinstance(manifest.get(key), dict):
+            raise IndexLoadError(f"{file}: manifest lacks {key!r}")
+    return manifest
+
+
+def _check_files(path: Path, manifest: dict[str, Any]) -> None:
+    for name, size in manifest["files"].items():
+        file = path / name
+        try:
+            actual = file.stat().st_size
+        except OSError:
+            raise IndexLoadError(f"{file}: missing (incomplete index; rebuild with `qa index`)") from None
+        if actual != size:
+            raise IndexLoadError(f"{file}: {actual} bytes, manifest says {size} (truncated or altered index)")
+
+
+def _load_array(path: Path, name: str) -> np.ndarray:
+    file = path / f"{name}.npy"
+    try:
+        return np.load(file, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise IndexLoadError(f"{file}: unreadable ({exc})") from None
+
+
+def _check_shapes(path: Path, manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    counts, dim = manifest["counts"], manifest["model"].get("dim")
+    expected = {
+        "windows": (counts.get("windows"), dim),
+        "window_sections": (counts.get("windows"),),
+        "window_hashes": (counts.get("windows"),),
+        "sentence_hashes": (counts.get("sentences"),),
+        "sentences": (counts.get("sentences"), 3),
+        "sentence_vectors": (counts.get("sentences"), dim),
+        "section_sentences": (counts.get("sections"), 2),
+    }
+    for name, shape in expected.items():
+        if tuple(arrays[name].shape) != shape:
+            raise IndexLoadError(
+                f"{path}/{name}.npy: shape {tuple(arrays[name].shape)} does not match the manifest {shape}"
+            )
