@@ -21,11 +21,12 @@ from . import store
 from .articles import Skipped, iter_corpus
 from .embedding import (
     FIDELITY_FLOOR,
+    ONNX_FP32,
     ONNX_INT8,
     Encoder,
+    EncoderError,
     OnnxEncoder,
-    SentenceTransformerEncoder,
-    export_onnx,
+    prepare_export,
 )
 from .lexical import LexicalIndex
 from .models import Article, Section
@@ -103,7 +104,7 @@ def build(
     try:
         previous = _previous(index_dir)
         _compare(articles, previous, report)
-        model = _prepare_encoder(settings.model, encoder, tmp, sections)
+        model = _prepare_encoder(settings.model, encoder, tmp, settings.cache_dir)
         units = make_units(sections, texts, model.encoder)
         vectors, hashes = _embed(units, model, previous, report, progress)
         _write(tmp, articles, sections, texts, units, vectors, hashes, model)
@@ -144,30 +145,28 @@ class PreparedModel:
     key: str
 
 
-def _prepare_encoder(name: str, encoder: Encoder | None, gen_dir: Path, sections: list[Section]) -> PreparedModel:
+def _prepare_encoder(name: str, encoder: Encoder | None, gen_dir: Path, cache_dir: Path | None) -> PreparedModel:
     """The encoder for documents and queries: the ONNX export when it is faithful, else torch."""
     if encoder is not None:  # injected (tests, benchmarks): used as it is
         info = {"name": encoder.name, "dim": encoder.dim, "max_tokens": encoder.max_tokens, "encoder": "custom"}
         return PreparedModel(encoder, info, f"custom:{encoder.name}")
-    from .embedding import EncoderError
-
-    try:
-        reference = SentenceTransformerEncoder(name)
-    except EncoderError as exc:
-        raise BuildError(str(exc)) from None
-    info = {"name": name, "dim": reference.dim, "max_tokens": reference.max_tokens}
-    samples = [s.text[:500] for s in sections[:: max(1, len(sections) // 32)]][:32]
     export_dir = gen_dir / "encoder"
     export_dir.mkdir()
-    config = export_onnx(reference, export_dir, samples)
-    if config is not None and config["fidelity"][ONNX_INT8] >= FIDELITY_FLOOR:
-        info.update(encoder="onnx", file=ONNX_INT8, fidelity=config["fidelity"], pooling=config["pooling"])
-        return PreparedModel(OnnxEncoder(export_dir, quantized=True, threads=_threads()), info, f"onnx-int8:{name}")
-    if config is not None:
-        info.update(encoder="onnx", file="model.onnx", fidelity=config["fidelity"], pooling=config["pooling"])
-        return PreparedModel(OnnxEncoder(export_dir, quantized=False, threads=_threads()), info, f"onnx:{name}")
-    info.update(encoder="sentence-transformers")
-    return PreparedModel(reference, info, f"st:{name}")
+    try:
+        config, reference = prepare_export(name, export_dir, cache_dir)
+    except EncoderError as exc:
+        raise BuildError(str(exc)) from None
+    if config is None:
+        assert reference is not None
+        info = {"name": name, "dim": reference.dim, "max_tokens": reference.max_tokens,
+                "encoder": "sentence-transformers"}
+        return PreparedModel(reference, info, f"st:{name}")
+    quantized = config["fidelity"][ONNX_INT8] >= FIDELITY_FLOOR
+    info = {"name": name, "dim": config["dim"], "max_tokens": config["max_tokens"], "encoder": "onnx",
+            "file": ONNX_INT8 if quantized else ONNX_FP32, "fidelity": config["fidelity"],
+            "pooling": config["pooling"]}
+    encoder = OnnxEncoder(export_dir, quantized=quantized, threads=_threads())
+    return PreparedModel(encoder, info, f"onnx-{'int8' if quantized else 'fp32'}:{name}")
 
 
 def _threads() -> int:

@@ -26,6 +26,22 @@ ONNX_INT8 = "model_int8.onnx"
 ONNX_CONFIG = "encoder.json"
 FIDELITY_FLOOR = 0.98
 """Lowest mean cosine to the torch reference at which an exported copy is used."""
+FIDELITY_SAMPLES = (
+    "How does NATO respond to an attack on a member?",
+    "What are the main challenges of multinational operations?",
+    "cyber defence colaboration betwen alied militaries",
+    "How long should I boil an egg to get a runny yolk?",
+    "Peacekeeping missions often deploy multinational forces, emphasizing coordination among diverse units.",
+    "Resource limitations constitute another major obstacle to joint initiatives.",
+    "The quarterly report shows revenue growth of 12 percent, driven by strong sales in Europe and Asia.",
+    "Photosynthesis converts light energy into chemical energy stored in glucose molecules.",
+    "Install the package, then run the command line tool with the path to your configuration file.",
+    "Regional alliances such as the African Union, ASEAN, and the Organization of American States "
+    "further promote regional security cooperation. They facilitate multinational exercises, strategic "
+    "dialogues, and peace missions, all contributing to the evolving landscape of international roles.",
+    "Il pleut depuis trois jours et la rivière a débordé près du village.",
+    "SCO, AU, EU, UN: acronyms of international organisations.",
+)
 
 
 class EncoderError(Exception):
@@ -123,6 +139,44 @@ class SentenceTransformerEncoder:
 
 
 # ---------------------------------------------------------------- ONNX export and serving
+
+
+def cache_key(name: str) -> str:
+    """Identifies an export: the model (and its files' age when local) and the exporting versions."""
+    import hashlib
+    from importlib.metadata import PackageNotFoundError, version
+
+    path = resolve_model(name)
+    parts = [name, path]
+    if Path(path).exists():
+        parts.append(str(max((p.stat().st_mtime_ns for p in Path(path).rglob("*") if p.is_file()), default=0)))
+    for package in ("torch", "onnxruntime", "transformers", "sentence-transformers", "tokenizers"):
+        try:
+            parts.append(f"{package}={version(package)}")
+        except PackageNotFoundError:
+            parts.append(f"{package}=none")
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:24]
+
+
+def prepare_export(name: str, out_dir: Path, cache_dir: Path | None) -> tuple[dict | None, SentenceTransformerEncoder | None]:
+    """The ONNX export of a model in out_dir, from the cache when there (no torch), else made now.
+
+    Returns (config or None when not exportable, the torch reference if it had to be loaded).
+    """
+    cached = cache_dir / "encoders" / cache_key(name) if cache_dir else None
+    if cached is not None and (cached / ONNX_CONFIG).is_file():
+        copy_encoder_files(cached, out_dir)
+        return json.loads((out_dir / ONNX_CONFIG).read_text()), None
+    reference = SentenceTransformerEncoder(name)
+    config = export_onnx(reference, out_dir, list(FIDELITY_SAMPLES))
+    if config is not None and cached is not None:
+        try:
+            tmp = cached.with_name(f".tmp-{cached.name}-{os.getpid()}")
+            copy_encoder_files(out_dir, tmp)
+            os.replace(tmp, cached) if not cached.exists() else shutil.rmtree(tmp, ignore_errors=True)
+        except OSError as exc:  # a cache is an optimisation: never fail a build over it
+            log.warning("cannot cache the exported model in %s: %s", cached, exc)
+    return config, reference
 
 
 def export_onnx(reference: SentenceTransformerEncoder, out_dir: Path, samples: list[str]) -> dict | None:
@@ -267,11 +321,14 @@ class OnnxEncoder:
 
 
 def copy_encoder_files(src: Path, dst: Path) -> None:
-    """Copy an exported model (all its files) from one index generation to another."""
+    """Copy an exported model's files; hard links where the file system allows (they never change)."""
     dst.mkdir(parents=True, exist_ok=True)
     for path in Path(src).iterdir():
         if path.is_file():
-            shutil.copy2(path, dst / path.name)
+            try:
+                os.link(path, dst / path.name)
+            except OSError:
+                shutil.copy2(path, dst / path.name)
 
 
 def _first_line(exc: BaseException) -> str:

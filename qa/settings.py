@@ -35,6 +35,8 @@ class Settings:
     cache_size: int = 1024
     quantized: bool = True
     watch_s: float = 0.0
+    cache_dir: Path | None = None
+    """Where exported models are kept between builds; default ~/.cache/qa (XDG_CACHE_HOME)."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -46,9 +48,11 @@ class Settings:
             if raw is not None and raw != "":
                 values[f.name] = _parse(f.name, raw, cls.__dataclass_fields__[f.name].default)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        for key in ("corpus", "index"):
-            if key in values:
+        for key in ("corpus", "index", "cache_dir"):
+            if values.get(key) is not None:
                 values[key] = Path(values[key])
+        if values.get("cache_dir") is None:
+            values["cache_dir"] = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qa"
         return replace(cls(), **values)
 
 

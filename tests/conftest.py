@@ -1,0 +1,152 @@
+"""Shared fixtures: a real index of the seed articles built once, and a real server over it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED_CORPUS = ROOT / "corpus"
+DATA = Path(__file__).resolve().parent / "data"
+DEV = DATA / "dev.jsonl"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One exported model for the whole session, so each test build skips the torch export."""
+    cache = Path(os.environ.get("QA_TEST_CACHE_DIR") or tmp_path_factory.mktemp("qa-cache"))
+    old = os.environ.get("QA_CACHE_DIR")
+    os.environ["QA_CACHE_DIR"] = str(cache)
+    yield cache
+    if old is None:
+        os.environ.pop("QA_CACHE_DIR", None)
+    else:
+        os.environ["QA_CACHE_DIR"] = old
+
+
+def build_index(corpus: Path, index: Path, **settings: object) -> Path:
+    """Build a real index (real model, real FAISS) of corpus into index."""
+    from qa.build import build
+    from qa.settings import Settings
+
+    build(Settings.from_env(corpus=corpus, index=index, **settings), progress=False)
+    return index
+
+
+def write_corpus(root: Path, files: dict[str, str | bytes]) -> Path:
+    """A corpus directory holding the given files (str is written as UTF-8)."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    return root
+
+
+@pytest.fixture(scope="session")
+def seed_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("seed") / "corpus"
+    shutil.copytree(SEED_CORPUS, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def seed_index(seed_corpus: Path, tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Path:
+    return build_index(seed_corpus, tmp_path_factory.mktemp("seed-index") / "index")
+
+
+@pytest.fixture(scope="session")
+def searcher(seed_index: Path):
+    import qa
+
+    s = qa.load(seed_index)
+    yield s
+    s.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """A real `qa serve` process on a loopback port."""
+
+    def __init__(self, index: Path, env: dict[str, str] | None = None, log: Path | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log
+        out = open(log, "wb") if log else subprocess.DEVNULL
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "qa", "serve", "--index", str(index), "--port", str(self.port)],
+            env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT if log else out,
+        )
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"qa serve exited with {self.proc.returncode}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("qa serve did not become healthy")
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:
+        req = urllib.request.Request(self.url + path, data=body, method=method, headers=headers or {})
+        if body is not None and "Content-Type" not in (headers or {}):
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, resp.read(), dict(resp.headers)
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read(), dict(exc.headers)
+
+    def get_json(self, path: str) -> tuple[int, object]:
+        status, body, _ = self.request("GET", path)
+        return status, json.loads(body)
+
+    def post_json(self, path: str, payload: object, headers: dict[str, str] | None = None) -> tuple[int, object]:
+        status, body, _ = self.request("POST", path, json.dumps(payload).encode(), headers)
+        return status, json.loads(body)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def server(seed_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = Server(seed_index, log=tmp_path_factory.mktemp("server") / "serve.log")
+    yield srv
+    srv.stop()
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run `python -m qa ARGS` as a user would, capturing its output."""
+    return subprocess.run([sys.executable, "-m", "qa", *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+def plain_text(corpus: Path, doc: str) -> str:
+    return (corpus / doc).read_bytes().decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
