@@ -1,0 +1,92 @@
+"""The held-out question files (own.jsonl, oos.jsonl) are well formed and agree with the seed corpus.
+
+No model: this only checks that every gold section and answer sentence exists exactly as the
+service splits the corpus, so a wrong label can never be mistaken for a retrieval miss.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from qa.articles import read_article
+from qa.evaluation import Question, read_questions
+from qa.sections import split_sections
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+DATA = Path(__file__).resolve().parent / "data"
+OWN = DATA / "own.jsonl"
+OOS = DATA / "oos.jsonl"
+
+IN_SCOPE_KINDS = {"lexical", "keyword", "paraphrase", "typo", "multi"}
+OUT_OF_SCOPE_KINDS = {"off_topic", "on_topic_unanswered"}
+
+
+@cache
+def corpus_sentences() -> dict[tuple[str, str], tuple[str, ...]]:
+    """(doc, heading) -> the section's sentences, exactly as the service splits the seed corpus."""
+    out: dict[tuple[str, str], tuple[str, ...]] = {}
+    for path in sorted(CORPUS.glob("*.txt")):
+        article = read_article(path)
+        for section in split_sections(article):
+            out[(article.doc, section.heading)] = tuple(
+                article.text[s.start : s.end] for s in section.sentences
+            )
+    return out
+
+
+def raw_rows(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_both_files_parse_with_the_service_reader() -> None:
+    own, oos = read_questions(OWN), read_questions(OOS)
+    assert len(own) == 45 and all(q.in_scope for q in own)
+    assert len(oos) == 36 and not any(q.in_scope for q in oos)
+
+
+def test_ids_are_unique_across_both_files() -> None:
+    ids = [q.id for path in (OWN, OOS) for q in read_questions(path)]
+    assert [i for i, n in Counter(ids).items() if n > 1] == []
+
+
+def test_the_corpus_sections_are_where_the_questions_expect_them() -> None:
+    # Guards the lookup itself: both seed articles split into their known sections.
+    docs = Counter(doc for doc, _ in corpus_sentences())
+    assert docs == {"000_ccd1cb8f005a164f.txt": 19, "003_5980fc8c05fdc981.txt": 17}
+
+
+@pytest.mark.parametrize("q", read_questions(OWN), ids=lambda q: q.id)
+def test_every_gold_and_also_pair_names_a_real_section(q: Question) -> None:
+    missing = sorted(pair for pair in q.gold if pair not in corpus_sentences())
+    assert missing == []
+
+
+@pytest.mark.parametrize("row", raw_rows(OWN), ids=lambda r: str(r["id"]))
+def test_answer_sentence_is_one_sentence_of_the_gold_section(row: dict[str, object]) -> None:
+    sentences = corpus_sentences()[(str(row["doc"]), str(row["section"]))]
+    assert row["answer_sentence"] in sentences
+
+
+def test_in_scope_kinds_and_spread() -> None:
+    rows = raw_rows(OWN)
+    assert {r["kind"] for r in rows} == IN_SCOPE_KINDS
+    per_section = Counter((r["doc"], r["section"]) for r in rows)
+    assert max(per_section.values()) <= 3
+    assert {r["doc"] for r in rows} == {"000_ccd1cb8f005a164f.txt", "003_5980fc8c05fdc981.txt"}
+    for r in rows:
+        also = {(a["doc"], a["section"]) for a in r["also"]}
+        assert (r["doc"], r["section"]) not in also, r["id"]
+        if r["kind"] == "multi":
+            assert also, f"{r['id']}: a multi question names its other sections"
+
+
+def test_out_of_scope_lines_have_no_section() -> None:
+    for r in raw_rows(OOS):
+        assert set(r) == {"id", "question", "kind"}, r["id"]
+        assert r["kind"] in OUT_OF_SCOPE_KINDS
