@@ -1,0 +1,133 @@
+"""Reading articles: titles, notices, headings versus body, navigation, spans."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa.articles import ArticleError, classify_txt_lines, iter_corpus, parse_article, read_article, Skipped
+from qa.sections import split_sections
+
+from conftest import SEED_CORPUS
+
+SEED_A = "000_ccd1cb8f005a164f.txt"
+SEED_B = "003_5980fc8c05fdc981.txt"
+
+
+def seed(doc: str):
+    return read_article(SEED_CORPUS / doc, doc)
+
+
+def test_seed_without_title_line_has_introduction_and_18_headed_sections():
+    article = seed(SEED_A)
+    sections = split_sections(article)
+    assert sections[0].heading == ""
+    assert len([s for s in sections if s.heading]) == 18
+    assert not any(line.kind == "title" for line in article.lines)
+    assert article.title  # a readable fallback
+    assert article.title != SEED_A
+
+
+def test_seed_with_title_line_has_introduction_and_16_headed_sections():
+    article = seed(SEED_B)
+    sections = split_sections(article)
+    assert article.title == "Enhancing Global Stability Through Effective International Security Cooperation"
+    assert sections[0].heading == ""
+    assert len([s for s in sections if s.heading]) == 16
+    assert all(s.heading != article.title for s in sections)
+
+
+@pytest.mark.parametrize("doc, prefix", [(SEED_A, "📝 Note for Readers:"), (SEED_B, "⚠️ Please note:")])
+def test_notice_is_metadata_and_never_searchable(doc: str, prefix: str):
+    article = seed(doc)
+    assert article.notice is not None and article.notice.startswith(prefix)
+    assert article.notice in article.text  # verbatim
+    for section in split_sections(article):
+        assert article.notice not in section.text
+        assert "Note for Readers" not in section.text and "Please note" not in section.text
+
+
+def test_see_also_lines_are_not_content():
+    article = seed(SEED_B)
+    nav = [article.text[ln.start : ln.end] for ln in article.lines if ln.kind == "nav"]
+    assert len(nav) == 3 and all(line.startswith("See also") for line in nav)
+    for section in split_sections(article):
+        assert "See also" not in section.text
+        for line in nav:
+            assert line not in section.text
+
+
+@pytest.mark.parametrize("doc", [SEED_A, SEED_B])
+def test_every_span_slices_back_to_its_section(doc: str):
+    article = seed(doc)
+    plain = (SEED_CORPUS / doc).read_text(encoding="utf-8")
+    assert article.text == plain
+    for section in split_sections(article):
+        span = plain[section.start : section.end]
+        assert span == section.text or ("See also" in span and span.startswith(section.text[:40]))
+        assert span == span.strip()
+        for sentence in section.sentences:
+            assert section.start <= sentence.start < sentence.end <= section.end
+            assert plain[sentence.start : sentence.end].strip() == plain[sentence.start : sentence.end]
+
+
+def test_lead_in_lines_and_list_items_are_body_not_headings():
+    text = (
+        "Title Of The Piece\n\n"
+        "First Heading\n"
+        "Some organisations include:\n"
+        "United Nations\n"
+        "African Union\n"
+        "- NATO, the alliance\n"
+        "1. A numbered item\n"
+        "  • An indented bullet\n"
+        "A closing paragraph that ends properly.\n"
+        "Second Heading\n"
+        "More text here.\n"
+    )
+    lines = classify_txt_lines(text)
+    kinds = {text[ln.start : ln.end].strip(): ln.kind for ln in lines}
+    assert kinds["Title Of The Piece"] == "title"
+    assert kinds["First Heading"] == "heading"
+    assert kinds["Second Heading"] == "heading"
+    assert kinds["Some organisations include:"] == "body"
+    assert kinds["United Nations"] == "body"
+    assert kinds["African Union"] == "body"
+    assert kinds["- NATO, the alliance"] == "body"
+    assert kinds["1. A numbered item"] == "body"
+    assert kinds["• An indented bullet"] == "body"
+
+
+def test_heading_after_a_bulleted_list_is_still_a_heading():
+    text = "Intro text here.\nKey points:\n  • one point.\n  • another point.\nNext Section\nBody text.\n"
+    kinds = {text[ln.start : ln.end].strip(): ln.kind for ln in classify_txt_lines(text)}
+    assert kinds["Next Section"] == "heading"
+
+
+def test_crlf_is_normalised_and_offsets_index_the_normalised_text():
+    article = parse_article("A Title\r\n\r\nHeading\r\nBody sentence one. Body two.\r\n".encode(), "x.txt")
+    assert "\r" not in article.text
+    (section,) = [s for s in split_sections(article) if s.heading == "Heading"]
+    assert article.text[section.start : section.end] == "Body sentence one. Body two."
+
+
+def test_unreadable_inputs_raise_article_error_naming_the_file():
+    with pytest.raises(ArticleError, match="bad.txt"):
+        parse_article(b"\xff\xfe not utf-8 \xff", "bad.txt")
+    with pytest.raises(ArticleError, match="bin.txt"):
+        parse_article(b"\x00\x01\x02binary", "bin.txt")
+    with pytest.raises(ArticleError, match="empty.txt"):
+        parse_article(b"   \n\n", "empty.txt")
+
+
+def test_corpus_walk_skips_unsupported_and_hidden_files(tmp_path: Path):
+    (tmp_path / "a.txt").write_text("Title\n\nHeading\nBody.\n")
+    (tmp_path / ".hidden.txt").write_text("Secret\n\nHeading\nBody.\n")
+    (tmp_path / "image.png").write_bytes(b"\x89PNG")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.txt").write_text("Other\n\nHeading\nBody.\n")
+    items = list(iter_corpus(tmp_path))
+    docs = [i.doc for i in items if not isinstance(i, Skipped)]
+    assert docs == ["a.txt", "sub/b.txt"]
+    assert [i.doc for i in items if isinstance(i, Skipped)] == ["image.png"]

@@ -1,0 +1,80 @@
+"""Building: windows cover long sections, vectors are reused, the report says what changed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+import qa
+from qa.build import pack_windows
+from qa.embedding import OnnxEncoder
+from qa.store import IndexReader
+
+from conftest import build_index, write_corpus
+
+
+def test_windows_cover_every_sentence_within_the_model_window(searcher):
+    encoder = searcher.encoder
+    texts = [f"Sentence number {i} talks about topic {i} in some detail." for i in range(60)]
+    counts = encoder.count_tokens(texts)
+    windows = pack_windows(texts, counts, 100, encoder)
+    assert len(windows) > 1
+    assert all(sum(encoder.count_tokens([w])) <= 100 + 2 for w in windows)
+    joined = " ".join(windows)
+    assert all(t in joined for t in texts)
+    # consecutive windows overlap by one sentence so no boundary is lost
+    assert texts[0] in windows[0] and texts[-1] in windows[-1]
+
+
+def test_a_long_section_stays_searchable_to_its_end(tmp_path: Path):
+    filler = " ".join(f"Paragraph sentence {i} repeats general remarks about cooperation." for i in range(120))
+    body = filler + " The secret ingredient of the recipe is smoked paprika from Extremadura."
+    corpus = write_corpus(tmp_path / "corpus", {
+        "long.txt": f"Long Article\n\nA Very Long Section\n{body}\n\nAnother Section\nUnrelated text about trains.\n",
+    })
+    index = build_index(corpus, tmp_path / "index")
+    reader = IndexReader(index)
+    assert reader.manifest["counts"]["windows"] > 3  # the section did not fit one window
+    result = qa.load(index).ask("What is the secret ingredient of the recipe?", k=1)
+    top = result.passages[0]
+    assert top.citation.section == "A Very Long Section"
+    assert top.answer.text == "The secret ingredient of the recipe is smoked paprika from Extremadura."
+    assert top.citation.start == 0 + len("Long Article\n\nA Very Long Section\n")
+
+
+def test_rebuilding_an_unchanged_corpus_embeds_nothing(tmp_path: Path, monkeypatch):
+    corpus = write_corpus(tmp_path / "corpus", {
+        "a.txt": "Alpha\n\nPart One\nAlpha text one. Alpha text two.\n",
+        "b.txt": "Beta\n\nPart Two\nBeta text one.\n",
+    })
+    index = build_index(corpus, tmp_path / "index")
+    calls: list[int] = []
+    original = OnnxEncoder.encode
+
+    def counting(self, texts, batch_size=64):
+        calls.append(len(texts))
+        return original(self, texts, batch_size)
+
+    monkeypatch.setattr(OnnxEncoder, "encode", counting)
+    from qa.build import build
+    from qa.settings import Settings
+
+    report = build(Settings.from_env(corpus=corpus, index=index), progress=False)
+    assert sum(calls) == 0 and report.embedded == 0 and report.reused_vectors > 0
+    assert sorted(report.reused) == ["a.txt", "b.txt"] and not report.added and not report.changed
+
+    (corpus / "b.txt").write_text("Beta\n\nPart Two\nBeta text changed.\n")
+    (corpus / "a.txt").unlink()
+    (corpus / "c.txt").write_text("Gamma\n\nPart Three\nGamma text.\n")
+    calls.clear()
+    report = build(Settings.from_env(corpus=corpus, index=index), progress=False)
+    assert report.changed == ["b.txt"] and report.added == ["c.txt"] and report.removed == ["a.txt"]
+    assert 0 < sum(calls) == report.embedded
+
+
+def test_vectors_are_unit_length_and_close_to_the_reference(seed_index: Path):
+    reader = IndexReader(seed_index)
+    norms = np.linalg.norm(np.asarray(reader.windows), axis=1)
+    assert np.allclose(norms, 1.0, atol=1e-3)
+    assert reader.manifest["model"]["fidelity"]["model_int8.onnx"] >= 0.98

@@ -1,0 +1,59 @@
+"""Sentence splitting and section grouping."""
+
+from __future__ import annotations
+
+from qa.articles import parse_article
+from qa.sections import split_sections, split_sentences
+
+
+def sentences(text: str) -> list[str]:
+    return [text[s.start : s.end] for s in split_sentences(text)]
+
+
+def test_splits_plain_sentences():
+    assert sentences("One thing. Another thing! A third? Yes.") == ["One thing.", "Another thing!", "A third?", "Yes."]
+
+
+def test_abbreviations_do_not_end_sentences():
+    text = "The U.S. and the U.K. signed it, e.g. in 1999. Dr. Smith agreed, i.e. fully. Next one."
+    assert sentences(text) == ["The U.S. and the U.K. signed it, e.g. in 1999.", "Dr. Smith agreed, i.e. fully.",
+                               "Next one."]
+
+
+def test_decimals_and_initials_stay_whole():
+    assert sentences("Growth was 3.5 percent. J. R. Smith wrote it.") == ["Growth was 3.5 percent.",
+                                                                           "J. R. Smith wrote it."]
+
+
+def test_list_markers_are_not_part_of_the_sentence():
+    for item in ("- United Nations forces, coordinating missions.", "  1. NATO’s mechanism.", "• A bullet item",
+                 "2) Second item."):
+        (only,) = sentences(item)
+        assert only[0].isupper() and item.endswith(only)
+
+
+def test_quotes_and_brackets_close_sentences():
+    assert sentences('He said "stop." Then left. (A note.) Fine.') == ['He said "stop."', "Then left.", "(A note.)",
+                                                                      "Fine."]
+
+
+def test_sentence_spans_index_the_article_text():
+    text = "Title Here\n\nHeading One\nFirst sentence. Second sentence.\n\nThird sentence here.\n"
+    article = parse_article(text.encode(), "t.txt")
+    (section,) = split_sections(article)
+    got = [text[s.start : s.end] for s in section.sentences]
+    assert got == ["First sentence.", "Second sentence.", "Third sentence here."]
+
+
+def test_heading_without_body_makes_no_section():
+    text = "Title Here\n\nEmpty Heading\nFull Heading\nBody text here.\n"
+    article = parse_article(text.encode(), "t.txt")
+    assert [s.heading for s in split_sections(article)] == ["Full Heading"]
+
+
+def test_navigation_inside_a_section_is_cut_from_its_text_but_not_its_span():
+    text = "Title Here\n\nHeading\nFirst paragraph.\n\nSee also  Some Other Article\n\nSecond paragraph.\n"
+    article = parse_article(text.encode(), "t.txt")
+    (section,) = split_sections(article)
+    assert section.text == "First paragraph.\n\nSecond paragraph."
+    assert text[section.start : section.end] == "First paragraph.\n\nSee also  Some Other Article\n\nSecond paragraph."

@@ -1,0 +1,100 @@
+"""The index directory: loading errors are one clear message; a failed build changes nothing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import qa
+from qa.build import BuildError, build
+from qa.settings import Settings
+from qa.store import IndexLoadError, IndexReader, resolve_generation
+
+from conftest import build_index, write_corpus
+
+
+@pytest.fixture()
+def index_copy(seed_index: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "index"
+    shutil.copytree(seed_index, target)
+    return target
+
+
+def test_manifest_records_model_corpus_counts_and_build(seed_index: Path):
+    manifest = IndexReader(seed_index).manifest
+    assert manifest["format_version"] == 1
+    assert manifest["model"]["name"] == "all-MiniLM-L6-v2" and manifest["model"]["dim"] == 384
+    assert manifest["model"]["encoder"] == "onnx"
+    assert len(manifest["corpus"]["fingerprint"]) == 64
+    assert manifest["counts"]["articles"] == 2 and manifest["counts"]["sections"] == 36
+    assert manifest["counts"]["windows"] >= 36
+    assert manifest["faiss"]["kind"] == "flat"
+    assert "built_at" in manifest
+
+
+def test_missing_index_is_one_clear_error(tmp_path: Path):
+    with pytest.raises(IndexLoadError, match="no index here"):
+        qa.load(tmp_path / "nowhere")
+    with pytest.raises(IndexLoadError, match="not an index directory"):
+        qa.load(tmp_path)
+
+
+def test_truncated_file_is_detected(index_copy: Path):
+    vectors = resolve_generation(index_copy) / "windows.npy"
+    vectors.write_bytes(vectors.read_bytes()[:-100])
+    with pytest.raises(IndexLoadError, match="truncated"):
+        qa.load(index_copy)
+
+
+def test_other_format_version_is_refused(index_copy: Path):
+    manifest_path = resolve_generation(index_copy) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["format_version"] = 99
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexLoadError, match="format version 99"):
+        qa.load(index_copy)
+
+
+def test_vectors_that_do_not_match_the_manifest_are_refused(index_copy: Path):
+    gen = resolve_generation(index_copy)
+    manifest = json.loads((gen / "manifest.json").read_text())
+    windows = np.load(gen / "windows.npy")
+    np.save(gen / "windows.npy", windows[:-1])
+    manifest["files"]["windows.npy"] = (gen / "windows.npy").stat().st_size
+    (gen / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexLoadError, match="does not match the manifest"):
+        qa.load(index_copy)
+
+
+def test_dangling_pointer_is_refused(index_copy: Path):
+    (index_copy / "CURRENT").write_text("no-such-generation\n")
+    with pytest.raises(IndexLoadError, match="missing generation"):
+        qa.load(index_copy)
+
+
+def test_failed_build_leaves_the_previous_index_intact(index_copy: Path, tmp_path: Path):
+    before = (index_copy / "CURRENT").read_text()
+    with pytest.raises(BuildError):
+        build(Settings.from_env(corpus=tmp_path / "no-corpus", index=index_copy), progress=False)
+    empty = write_corpus(tmp_path / "empty", {"notes.bin": b"\x00\x01"})
+    with pytest.raises(BuildError, match="no articles"):
+        build(Settings.from_env(corpus=empty, index=index_copy), progress=False)
+    assert (index_copy / "CURRENT").read_text() == before
+    assert not list((index_copy / "gens").glob(".tmp-*"))
+    assert qa.load(index_copy).ask("What does Article 5 say?").passages
+
+
+def test_a_rebuild_switches_generations_and_keeps_the_previous_one(tmp_path: Path):
+    corpus = write_corpus(tmp_path / "corpus", {"a.txt": "Alpha Title\n\nFirst Part\nThe alpha text is here.\n"})
+    index = build_index(corpus, tmp_path / "index")
+    first = (index / "CURRENT").read_text().strip()
+    (corpus / "b.txt").write_text("Beta Title\n\nSecond Part\nThe beta text is here.\n")
+    build_index(corpus, index)
+    second = (index / "CURRENT").read_text().strip()
+    assert second != first
+    assert sorted(p.name for p in (index / "gens").iterdir()) == sorted([first, second])
+    assert qa.load(index).manifest["counts"]["articles"] == 2
