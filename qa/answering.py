@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from .lexical import stems, words
+from .confidence import is_low_confidence
+from .lexical import LexicalIndex, stems, words
 from .models import Answer, AskResponse, Citation, Notice, Passage
 from .retrieval import Candidate
 from .store import IndexReader, SectionRecord
 
-
-@dataclass(frozen=True)
-class Confidence:
-    """The line below which the corpus most likely does not answer; chosen on held-out questions."""
-
-    min_score: float = 0.42
+OVERLAP_WEIGHT = 0.2
+"""How much sharing the question's rarer words lifts a sentence over its cosine (tuned on held-out questions)."""
 
 
-def build_response(
-    question: str, ranked: list[Candidate], reader: IndexReader, k: int, confidence: Confidence | None = None
-) -> AskResponse:
+def build_response(question: str, ranked: list[Candidate], reader: IndexReader, lexical: LexicalIndex,
+                   k: int) -> AskResponse:
     top = ranked[:k]
     records = reader.sections([c.section for c in top])
     by_id = {r.id: r for r in records}
-    terms = set(stems(words(question)))
+    terms = {t: lexical.idf(t) for t in lexical.query_terms(question)}
     passages = []
     for candidate in top:
         record = by_id.get(candidate.section)
@@ -39,24 +33,24 @@ def build_response(
                                   start=record.start, end=record.end),
             )
         )
-    return AskResponse(
-        question=question,
-        passages=passages,
-        notices=notices_of(passages, reader),
-        low_confidence=is_low_confidence(ranked, confidence or Confidence()),
-    )
+    best = by_id.get(ranked[0].section) if ranked else None
+    low = is_low_confidence(question, ranked[0].score if ranked else None,
+                            f"{best.heading}\n{best.text}" if best else "", lexical)
+    return AskResponse(question=question, passages=passages, notices=notices_of(passages, reader),
+                       low_confidence=low)
 
 
-def answer_of(candidate: Candidate, record: SectionRecord, reader: IndexReader, terms: set[str]) -> Answer:
-    """The sentence of the section that best answers: closest in meaning, nudged by shared words."""
+def answer_of(candidate: Candidate, record: SectionRecord, reader: IndexReader, terms: dict[str, float]) -> Answer:
+    """The sentence of the section that best answers: closest in meaning, lifted by shared rare words."""
     _, spans = reader.section_sentence_spans(candidate.section)
     if not spans:
         return Answer(text=record.raw, start=record.start, end=record.end)
+    total = sum(terms.values())
     best, best_score = 0, float("-inf")
     for i, span in enumerate(spans):
         text = record.slice(span.start, span.end)
-        overlap = len(terms & set(stems(words(text)))) / len(terms) if terms else 0.0
-        score = float(candidate.sentence_scores[i]) + 0.15 * overlap
+        shared = sum(terms[t] for t in set(stems(words(text))) if t in terms)
+        score = float(candidate.sentence_scores[i]) + (OVERLAP_WEIGHT * shared / total if total else 0.0)
         if score > best_score:
             best, best_score = i, score
     span = spans[best]
@@ -69,6 +63,3 @@ def notices_of(passages: list[Passage], reader: IndexReader) -> list[Notice]:
     found = reader.notices(docs)
     return [Notice(doc=doc, text=found[doc]) for doc in docs if doc in found]
 
-
-def is_low_confidence(ranked: list[Candidate], confidence: Confidence) -> bool:
-    return not ranked or ranked[0].score < confidence.min_score

@@ -7,7 +7,9 @@ closest vocabulary word within a small edit distance before scoring.
 
 from __future__ import annotations
 
+import bisect
 import json
+import math
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -42,8 +44,15 @@ def _stemmer() -> Stemmer.Stemmer:
 
 
 def words(text: str) -> list[str]:
-    """Lower-cased words of text, stopwords removed."""
-    return [w for w in (m.group().lower().replace("’", "'") for m in WORD_RE.finditer(text)) if w not in STOPWORDS]
+    """Lower-cased words of text without possessive 's, stopwords removed."""
+    out = []
+    for match in WORD_RE.finditer(text):
+        word = match.group().lower().replace("’", "'")
+        if word.endswith("'s"):
+            word = word[:-2]
+        if word and word not in STOPWORDS:
+            out.append(word)
+    return out
 
 
 def stems(tokens: list[str]) -> list[str]:
@@ -62,6 +71,10 @@ class LexicalIndex:
         self.bm25 = bm25
         self.vocabulary = vocabulary
         self._known = frozenset(vocabulary)
+        self._stems = sorted(bm25.vocab_dict)
+        self._docs = int(bm25.scores["num_docs"])
+        indptr = np.asarray(bm25.scores["indptr"])
+        self._df = np.diff(indptr) if len(indptr) > 1 else np.zeros(0, dtype=np.int64)
 
     @classmethod
     def build(cls, texts: list[str]) -> LexicalIndex:
@@ -93,6 +106,26 @@ class LexicalIndex:
             match = process.extractOne(word, self.vocabulary, scorer=Levenshtein.distance, score_cutoff=limit)
             out.append(match[0] if match else word)
         return out
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency of a stemmed term over sections (unknown terms count as rare)."""
+        tid = self.bm25.vocab_dict.get(term)
+        df = int(self._df[tid]) if tid is not None and tid < len(self._df) else 0
+        return math.log(1 + (self._docs - df + 0.5) / (df + 0.5))
+
+    def knows(self, word: str) -> bool:
+        """True when the corpus has the word, a misspelling of it, or a close inflection (Africa/African)."""
+        word = words(word)[0] if words(word) else word.lower()
+        stem = stems([word])[0]
+        if stem in self.bm25.vocab_dict:
+            return True
+        corrected = self.correct([word])[0]
+        if corrected != word and stems([corrected])[0] in self.bm25.vocab_dict:
+            return True
+        if len(stem) < 3:
+            return False
+        at = bisect.bisect_left(self._stems, stem)
+        return at < len(self._stems) and self._stems[at].startswith(stem) and len(self._stems[at]) - len(stem) <= 3
 
     def query_terms(self, question: str) -> list[str]:
         """The stemmed terms BM25 scores for a question."""

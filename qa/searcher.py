@@ -56,7 +56,7 @@ class Searcher:
     def answer(self, question: str, vector: np.ndarray, k: int) -> AskResponse:
         """The response for a question whose vector is already computed."""
         ranked = self.retriever.candidates(vector, question, k)
-        return build_response(question, ranked, self.reader, k)
+        return build_response(question, ranked, self.reader, self.retriever.lexical, k)
 
     def close(self) -> None:
         self.reader.close()

@@ -1,0 +1,88 @@
+"""The one place that decides `low_confidence`: does the corpus most likely not answer this?
+
+Two kinds of evidence, calibrated on held-out questions (tests/data/own.jsonl and oos.jsonl,
+checked on the development set; see scripts/tune.py):
+- the best passage scores low: the question is about something else entirely;
+- the best passage scores only moderately and the question asks for something the
+  passage cannot give: a date, a number or a frequency it does not contain, or a name
+  (proper noun, acronym, number) that appears nowhere in the corpus.
+The second catches on-topic questions the articles never answer ("In what year was
+NATO founded?"), which a score threshold alone cannot tell from paraphrases.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .lexical import LexicalIndex
+
+WANTS_DATE = re.compile(
+    r"^\W*(when\b|since when\b|in (what|which) year\b|(what|which) year\b|on what date\b|what date\b|how long ago\b)",
+    re.IGNORECASE,
+)
+WANTS_NUMBER = re.compile(
+    r"^\W*how (many|much)\b|\b(what|which) (percentage|share|proportion|fraction|number)\b"
+    r"|\bhow (large|big|far|long|old|tall|heavy)\b|\bwhat is the (annual |total |average )?"
+    r"(budget|cost|size|range|population|number|amount|price)\b",
+    re.IGNORECASE,
+)
+WANTS_FREQUENCY = re.compile(r"^\W*how often\b", re.IGNORECASE)
+HAS_DATE = re.compile(
+    r"\b(1[0-9]|20)\d\d\b|\b(january|february|march|april|may|june|july|august|september|october|november"
+    r"|december|century|centuries|decade|yesterday|today)\b",
+    re.IGNORECASE,
+)
+HAS_NUMBER = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred"
+    r"|thousand|million|billion|dozen|percent|half|quarter|several|few|many|most|majority)\b",
+    re.IGNORECASE,
+)
+HAS_FREQUENCY = re.compile(
+    r"\b(annual|annually|yearly|biennial|biannual|every|weekly|monthly|daily|once|twice|times a|regularly"
+    r"|frequently)\b",
+    re.IGNORECASE,
+)
+NAME_RE = re.compile(r"\b([A-Z][\w’'-]*[A-Za-z]|[A-Z]{2,}|\d+)\b")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Fused-score lines; they depend on the retrieval weights, so re-tune both together."""
+
+    off_topic: float = 0.24
+    unanswerable: float = 0.53
+
+
+def names_in(question: str) -> list[str]:
+    """Proper nouns, acronyms and numbers of a question, without its capitalised first word."""
+    found = [m.group() for m in NAME_RE.finditer(question)]
+    first = re.match(r"\W*([\w’'-]+)", question)
+    if found and first and found[0] == first.group(1):
+        found = found[1:]
+    return found
+
+
+def unmet_need(question: str, passage: str) -> str | None:
+    """What the question asks for that the passage lacks ('date', 'number', 'frequency'), if anything."""
+    if WANTS_DATE.search(question) and not HAS_DATE.search(passage):
+        return "date"
+    if WANTS_NUMBER.search(question) and not HAS_NUMBER.search(passage):
+        return "number"
+    if WANTS_FREQUENCY.search(question) and not HAS_FREQUENCY.search(passage):
+        return "frequency"
+    return None
+
+
+def unknown_names(question: str, lexical: LexicalIndex) -> list[str]:
+    return [name for name in names_in(question) if not lexical.knows(name)]
+
+
+def is_low_confidence(question: str, top_score: float | None, top_passage: str, lexical: LexicalIndex,
+                      thresholds: Thresholds = Thresholds()) -> bool:
+    """True when the corpus most likely does not answer the question."""
+    if top_score is None or top_score < thresholds.off_topic:
+        return True
+    if top_score >= thresholds.unanswerable:
+        return False
+    return unmet_need(question, top_passage) is not None or bool(unknown_names(question, lexical))
