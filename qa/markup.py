@@ -1,0 +1,543 @@
+"""Markdown and HTML articles -> plain text and classified lines.
+
+The plain text of a `.md` or `.html` article is what offsets index into. It is built
+block by block: each heading, paragraph, list item, table row and code line is one line;
+blocks are separated by one blank line, while the lines of one list, table, code block
+or hard-broken paragraph follow each other directly. Every non-blank line is classified
+as title, notice, heading, body or navigation; `sections.py` groups them into sections.
+
+Markdown (CommonMark, parsed with markdown-it-py, plus GitHub tables and ~~strikethrough~~):
+- ATX headings (`#` .. `######`, closing `#`s dropped) and setext headings (`===` or
+  `---` underlines) are headings.
+- A YAML front-matter block (`---` on the first line, closed by `---` or `...`) is
+  dropped; its `title:` is the title. With front matter, a leading H1 with the same
+  text is the title line; otherwise the title is a line of its own at the top.
+  Without front matter, the first H1 is the title line when no body text comes before it.
+  The title line is not a section.
+- Inline markup is removed: emphasis, strikethrough, code backticks, links
+  (`[text](url)` -> `text`, `<https://x>` -> `https://x`), inline HTML tags; images
+  are dropped; entities and backslash escapes are decoded; soft line breaks become
+  spaces, hard breaks start a new line; runs of whitespace become one space.
+- List items keep a normalised marker (`- item`, `3. item`), one item a line.
+- Table rows are one line each, cells joined by ` | `.
+- Fenced and indented code blocks are body text, one code line a line, indentation kept.
+- Block quotes keep their content; horizontal rules, reference-style link definitions
+  and HTML comments are dropped; HTML blocks are reduced by the HTML rules below.
+
+HTML (the standard library's html.parser, which never rejects broken markup):
+- h1-h6 are headings. The title is the first h1 when no body text comes before it or
+  when its text equals the page's <title>; it is then the title line, not a section.
+  Otherwise the <title> is the article's title and no line of the text is.
+- The content of script, style, nav, header, footer, aside, noscript, template, form,
+  svg, iframe, object, canvas, select and button elements, and of elements with the
+  `hidden` attribute, is dropped, as are comments and the <title> itself.
+- Block elements (p, div, li, dt, dd, tr, h1-h6, blockquote, pre, section, article,
+  table, ...) end a line, <br> starts a new one, inline elements are joined; table cells
+  are joined by ` | `. Entities are decoded and whitespace inside a block collapses to
+  single spaces, except in <pre>, whose lines are kept (trailing spaces removed).
+- Permalink markers (`#`, `¶`, `§` standing alone at a heading's start or end) are dropped.
+
+Both:
+- The notice is the first of the first NOTICE_WINDOW lines that `articles.is_notice`
+  accepts. In Markdown the notice line is its source line as written, minus leading
+  `>`, `*`, `_`, `#`, `-` and spaces (the rule a black-box checker applies to the raw
+  file), when the notice paragraph is a single source line; so `**📝 Note for
+  Readers:** Verify.` gives `📝 Note for Readers:** Verify.`. This is the one line of
+  the plain text that may keep inline markup: it is quoted verbatim, never searched.
+- Navigation: a line that `articles.is_nav` accepts (`See also: ...`), with or without
+  a list marker, and a heading that only says `See also`, `Related articles`,
+  `Read more`, ... together with the lines up to the next heading.
+- Control characters other than tab are removed. Any input gives no exception: what
+  can't be parsed gives less text, at worst none.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from dataclasses import dataclass, replace
+from html.parser import HTMLParser
+from typing import Literal
+
+from .articles import LIST_MARKER_RE, NOTICE_WINDOW, is_nav, is_notice
+from .models import Line, LineKind
+
+log = logging.getLogger("qa.markup")
+
+BlockKind = Literal["heading", "body"]
+Join = Literal["block", "line"]
+
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+PERMALINK_RE = re.compile(r"^(?:[#¶§]\s+)+|(?:\s+[#¶§])+$")
+NAV_HEADING_RE = re.compile(
+    r"^(?:see also|read more|read also|also read|"
+    r"related(?: articles?| posts?| reading| stories| links| pages)?)\s*:?$",
+    re.IGNORECASE,
+)
+# The leading Markdown markers that a raw-file checker strips from a notice line.
+CHECKER_LEADING_MARKERS = ">*_#- \t"
+FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?)^(?:---|\.\.\.)[ \t]*$\n?", re.DOTALL | re.MULTILINE)
+FRONT_MATTER_KEY_RE = re.compile(r"^[A-Za-z_][\w-]*[ \t]*:")
+FRONT_MATTER_TITLE_RE = re.compile(r"^title[ \t]*:[ \t]*(.*)$", re.MULTILINE | re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Block:
+    """One line of the plain text to be: a heading or body line and how it joins the previous one."""
+
+    kind: BlockKind
+    text: str
+    level: int = 0
+    """Heading level 1-6; 0 for body lines."""
+    join: Join = "block"
+    """"block": a blank line before it; "line": directly under the previous line."""
+    code: bool = False
+    """Code lines keep their indentation and inner spacing."""
+    as_written: str | None = None
+    """The source line as a checker reads it, for a notice that fills one source line."""
+
+
+# ---------------------------------------------------------------- shared assembly
+
+
+def collapse(text: str) -> str:
+    return " ".join(text.split())
+
+
+def clean_block(block: Block) -> Block | None:
+    """The block with control characters removed and whitespace normalised; None when empty."""
+    text = CONTROL_RE.sub("", block.text)
+    if block.code:
+        text = text.rstrip()
+    else:
+        text = collapse(text)
+    if block.kind == "heading":
+        text = PERMALINK_RE.sub("", text).strip()
+    if not text.strip():
+        return None
+    return replace(block, text=text)
+
+
+def same_title(a: str, b: str) -> bool:
+    return collapse(a).casefold() == collapse(b).casefold()
+
+
+def is_nav_line(text: str) -> bool:
+    """A navigation line, also as a list item (`- See also: ...`)."""
+    stripped = text.strip()
+    marker = LIST_MARKER_RE.match(stripped)
+    return is_nav(stripped) or bool(marker and is_nav(stripped[marker.end() :]))
+
+
+def title_h1_index(blocks: list[Block], known: str | None, equal_only: bool) -> int | None:
+    """Index of the first H1 when it is the title line: no body text before it, or equal to `known`."""
+    body_before = False
+    for i, block in enumerate(blocks):
+        if block.kind == "heading" and block.level == 1:
+            equal = known is not None and same_title(block.text, known)
+            if equal_only:
+                return i if equal and not body_before else None
+            return i if equal or not body_before else None
+        if block.kind == "body" and not (is_notice(block.text) or is_nav_line(block.text)):
+            body_before = True
+    return None
+
+
+def classify(blocks: list[Block], title_at: int | None) -> list[LineKind]:
+    """The kind of every (non-empty) block's line: title, notice, heading, body or nav."""
+    kinds: list[LineKind] = [block.kind for block in blocks]
+    if title_at is not None:
+        kinds[title_at] = "title"
+    for i in range(min(NOTICE_WINDOW, len(blocks))):
+        if kinds[i] != "title" and is_notice(blocks[i].text):
+            kinds[i] = "notice"
+            break
+    under_nav_heading = False
+    for i, block in enumerate(blocks):
+        if kinds[i] == "heading":
+            under_nav_heading = bool(NAV_HEADING_RE.match(block.text))
+            if under_nav_heading:
+                kinds[i] = "nav"
+        elif kinds[i] == "body" and (under_nav_heading or is_nav_line(block.text)):
+            kinds[i] = "nav"
+    return kinds
+
+
+def notice_text(block: Block) -> str:
+    """The notice as quoted: the source line as written where it holds just the notice."""
+    as_written = CONTROL_RE.sub("", block.as_written or "").strip()
+    return as_written if is_notice(as_written) else block.text
+
+
+def assemble(blocks: list[Block], title_at: int | None) -> tuple[str, list[Line]]:
+    """Join cleaned blocks into the plain text and record every line's kind and span."""
+    kinds = classify(blocks, title_at)
+    parts: list[str] = []
+    lines: list[Line] = []
+    pos = 0
+    for block, kind in zip(blocks, kinds):
+        text = notice_text(block) if kind == "notice" else block.text
+        if parts:
+            sep = "\n" if block.join == "line" else "\n\n"
+            parts.append(sep)
+            pos += len(sep)
+        parts.append(text)
+        lines.append(Line(kind, pos, pos + len(text)))
+        pos += len(text)
+    return "".join(parts), lines
+
+
+def as_checker_reads(line: str) -> str:
+    """A Markdown source line the way a marker-stripping checker reads a notice from it."""
+    return line.strip().lstrip(CHECKER_LEADING_MARKERS)
+
+
+def cleaned(blocks: list[Block]) -> list[Block]:
+    return [b for b in (clean_block(block) for block in blocks) if b is not None]
+
+
+# ---------------------------------------------------------------- Markdown
+
+
+def parse_markdown(source: str) -> tuple[str, list[Line]]:
+    """Plain text and classified lines of a Markdown article (see the module docstring)."""
+    try:
+        source = source.lstrip("\ufeff")
+        title, body = split_front_matter(source)
+        blocks = cleaned(markdown_blocks(body))
+        title_at = title_h1_index(blocks, title, equal_only=title is not None)
+        if title is not None and title_at is None:
+            title_block = clean_block(Block("heading", title, level=1))
+            if title_block is not None:
+                blocks.insert(0, title_block)
+                title_at = 0
+        return assemble(blocks, title_at)
+    except Exception:  # noqa: BLE001 - any input must give an article or no text, never a crash
+        log.warning("markdown could not be parsed; treating it as empty", exc_info=True)
+        return "", []
+
+
+def split_front_matter(source: str) -> tuple[str | None, str]:
+    """(front-matter title or None, the Markdown after the front matter)."""
+    match = FRONT_MATTER_RE.match(source)
+    if not match:
+        return None, source
+    data = _front_matter_data(match.group(1))
+    if data is None:
+        return None, source
+    title = data.get("title")
+    if isinstance(title, (str, int, float)) and not isinstance(title, bool) and str(title).strip():
+        return collapse(str(title)), source[match.end() :]
+    return None, source[match.end() :]
+
+
+def _front_matter_data(block: str) -> dict[str, object] | None:
+    """The front matter's mapping, or None when the block is not front matter."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(block) if block.strip() else {}
+    except (yaml.YAMLError, ValueError, RecursionError):
+        # Hand-written front matter is often not valid YAML (`title: A: B`); read it by line.
+        first = next((ln for ln in block.split("\n") if ln.strip()), "")
+        if not FRONT_MATTER_KEY_RE.match(first):
+            return None
+        found = FRONT_MATTER_TITLE_RE.search(block)
+        return {"title": found.group(1).strip().strip("\"'")} if found else {}
+    return data if isinstance(data, dict) else None
+
+
+@functools.lru_cache(maxsize=1)
+def _markdown_parser():
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable(["table", "strikethrough"])
+
+
+def markdown_blocks(source: str) -> list[Block]:
+    """The Markdown's headings, paragraphs, items, rows and code lines, in order."""
+    tokens = _markdown_parser().parse(source)
+    source_lines = source.split("\n")
+    blocks: list[Block] = []
+    containers = 0  # open lists and tables: their lines follow each other directly
+    fresh = False  # the next line in a container is its first
+    markers: list[str] = []  # the marker of each open list item
+    pending_marker = ""  # given to the first paragraph of a list item
+    heading_level = 0
+    row: list[str] | None = None
+
+    def join() -> Join:
+        nonlocal fresh
+        if containers and not fresh:
+            return "line"
+        fresh = False
+        return "block"
+
+    for tok in tokens:
+        kind = tok.type
+        if kind in ("bullet_list_open", "ordered_list_open", "table_open"):
+            if containers == 0:
+                fresh = True
+            containers += 1
+        elif kind in ("bullet_list_close", "ordered_list_close", "table_close"):
+            containers = max(0, containers - 1)
+        elif kind == "list_item_open":
+            pending_marker = f"{tok.info}{tok.markup} " if tok.info else "- "
+            markers.append(pending_marker)
+        elif kind == "list_item_close":
+            pending_marker = ""
+            if markers:
+                markers.pop()
+        elif kind == "heading_open":
+            heading_level = int(tok.tag[1:]) if tok.tag[1:].isdigit() else 1
+        elif kind == "heading_close":
+            heading_level = 0
+        elif kind == "tr_open":
+            row = []
+        elif kind == "tr_close":
+            cells = " | ".join(c for c in row or [] if c)
+            if cells:
+                blocks.append(Block("body", cells, join=join()))
+            row = None
+        elif kind == "inline":
+            parts = inline_lines(tok.children or [])
+            if row is not None:
+                row.append(collapse(" ".join(parts)))
+            elif heading_level:
+                if collapse(" ".join(parts)):
+                    blocks.append(Block("heading", " ".join(parts), level=heading_level, join=join()))
+            else:
+                as_written = None
+                if tok.map and tok.map[1] - tok.map[0] == 1 and tok.map[0] < len(source_lines):
+                    as_written = as_checker_reads(source_lines[tok.map[0]])
+                first = True
+                for part in (p for p in parts if collapse(p)):
+                    text = pending_marker + part if first else part
+                    blocks.append(Block("body", text, join=join() if first else "line", as_written=as_written))
+                    first = False
+                if not first:
+                    pending_marker = ""
+        elif kind in ("fence", "code_block"):
+            for i, code_line in enumerate(l for l in tok.content.splitlines() if l.strip()):
+                blocks.append(Block("body", code_line, join=join() if i == 0 else "line", code=True))
+        elif kind == "html_block":
+            blocks.extend(html_blocks(tok.content))
+    return blocks
+
+
+def inline_lines(children: list) -> list[str]:
+    """The text of an inline token, markup removed, split at hard breaks."""
+    pieces: list[str] = []
+    for child in children:
+        kind = child.type
+        if kind in ("text", "text_special", "code_inline"):
+            pieces.append(child.content)
+        elif kind == "softbreak":
+            pieces.append(" ")
+        elif kind == "hardbreak":
+            pieces.append("\n")
+        elif kind == "html_inline" and re.match(r"<br\s*/?>", child.content, re.IGNORECASE):
+            pieces.append("\n")
+        # emphasis, links, images, inline HTML and their markers add no text
+    return "".join(pieces).split("\n")
+
+
+# ---------------------------------------------------------------- HTML
+
+SKIP_TAGS = frozenset(
+    "script style nav header footer aside noscript template form svg iframe object canvas select button".split()
+)
+VOID_TAGS = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+HEADING_TAGS = {f"h{n}": n for n in range(1, 7)}
+CONTAINER_TAGS = frozenset("ul ol dl menu table".split())
+ITEM_TAGS = frozenset("li dt dd tr".split())
+CELL_TAGS = frozenset("td th".split())
+BLOCK_TAGS = frozenset(
+    """
+    address article blockquote body caption center details dialog dir div dl dt dd fieldset figcaption
+    figure h1 h2 h3 h4 h5 h6 head hgroup hr html legend li main menu ol p pre section summary table
+    tbody tfoot thead tr ul title
+    """.split()
+)
+CELL = "\x00"
+"""Marks a cell boundary inside a row until the row is flushed (NULs are removed from input)."""
+
+
+class HtmlText(HTMLParser):
+    """Collects the lines of an HTML page (headings, paragraphs, items, rows) and its <title>."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.blocks: list[Block] = []
+        self.title: str | None = None
+        self._pieces: list[str] = []
+        self._skipping: list[str] = []  # open elements since entering a dropped element
+        self._title_parts: list[str] | None = None
+        self._heading = 0
+        self._pre = 0
+        self._containers = 0
+        self._fresh = False
+        self._next_join: Join = "block"
+
+    # -- tags
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._skipping:
+            if tag not in VOID_TAGS:
+                self._skipping.append(tag)
+            return
+        if tag in SKIP_TAGS or any(name == "hidden" for name, _ in attrs):
+            if tag not in VOID_TAGS:
+                self._flush()
+                self._skipping.append(tag)
+            return
+        if tag == "title":
+            self._flush()
+            self._title_parts = []  # a second <title> is dropped too, only the first names the page
+            return
+        self._start(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if not self._skipping and tag not in SKIP_TAGS and tag != "title":
+            self._start(tag)
+            if tag not in VOID_TAGS:
+                self.handle_endtag(tag)
+
+    def _start(self, tag: str) -> None:
+        if tag == "br":
+            if self._pre:
+                self._pieces.append("\n")
+            elif self._heading:
+                self._pieces.append(" ")
+            else:
+                self._flush()
+                self._next_join = "line"
+            return
+        if tag in CELL_TAGS:
+            if "".join(self._pieces).strip():
+                self._pieces.append(CELL)
+            return
+        if tag in BLOCK_TAGS:
+            self._flush()
+        if tag in CONTAINER_TAGS:
+            if self._containers == 0:
+                self._fresh = True
+            self._containers += 1
+        if tag in HEADING_TAGS:
+            self._heading = HEADING_TAGS[tag]
+        if tag == "pre":
+            self._pre += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._skipping:
+            if tag in self._skipping:
+                while self._skipping and self._skipping.pop() != tag:
+                    pass
+            elif tag in ("body", "html"):
+                self._skipping.clear()
+            return
+        if tag == "title" and self._title_parts is not None:
+            self._end_title()
+            return
+        if tag in BLOCK_TAGS:
+            self._flush()
+        if tag in CONTAINER_TAGS and self._containers:
+            self._containers -= 1
+        if tag in HEADING_TAGS:
+            self._heading = 0
+        if tag == "pre" and self._pre:
+            self._pre -= 1
+
+    def _end_title(self) -> None:
+        if self.title is None:
+            self.title = collapse(CONTROL_RE.sub("", "".join(self._title_parts or [])))
+        self._title_parts = None
+
+    # -- text
+
+    def handle_data(self, data: str) -> None:
+        if self._skipping:
+            return
+        data = data.replace(CELL, "")
+        if self._title_parts is not None:
+            self._title_parts.append(data)
+        else:
+            self._pieces.append(data)
+
+    def _join(self) -> Join:
+        if self._next_join == "line":
+            self._next_join = "block"
+            return "line"
+        if self._containers and not self._fresh:
+            return "line"
+        self._fresh = False
+        return "block"
+
+    def _flush(self) -> None:
+        """End the current line: it becomes a heading, body line(s) or, in <pre>, code lines."""
+        if self._title_parts is not None:
+            self._end_title()  # an unclosed <title> ends at the first block
+        text = "".join(self._pieces)
+        self._pieces = []
+        if not text.strip():
+            self._next_join = "block"  # a <br> at the end of a block does not join the next one
+            return
+        if self._pre:
+            code = [ln for ln in text.splitlines() if ln.strip()]
+            for i, code_line in enumerate(code):
+                join = self._join() if i == 0 else "line"
+                self.blocks.append(Block("body", code_line.replace(CELL, " "), join=join, code=True))
+            return
+        cells = [collapse(cell) for cell in text.split(CELL)]
+        line = " | ".join(cell for cell in cells if cell)
+        kind: BlockKind = "heading" if self._heading else "body"
+        self.blocks.append(Block(kind, line, level=self._heading, join=self._join()))
+        self._heading = 0
+
+    def finish(self) -> None:
+        """Feed nothing more; keep whatever the page held up to here."""
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - a broken tail must not lose the text before it
+            log.debug("html parser failed at close", exc_info=True)
+        if self._title_parts is not None:
+            self._end_title()
+        self._flush()
+
+
+@functools.lru_cache(maxsize=2)
+def read_html(source: str) -> tuple[tuple[Block, ...], str | None]:
+    """The page's lines and <title> (cached: parse_article asks for both)."""
+    parser = HtmlText()
+    try:
+        parser.feed(source.lstrip("\ufeff"))
+    except Exception:  # noqa: BLE001 - html.parser can fail on rare inputs; keep what it read
+        log.warning("html parser stopped early", exc_info=True)
+    parser.finish()
+    return tuple(parser.blocks), parser.title
+
+
+def html_blocks(source: str) -> list[Block]:
+    """The lines of an HTML fragment (used for HTML blocks inside Markdown)."""
+    return list(read_html(source)[0])
+
+
+def html_title(source: str) -> str:
+    """The page's <title>, whitespace collapsed; "" when it has none."""
+    try:
+        return read_html(source)[1] or ""
+    except Exception:  # noqa: BLE001 - a title is optional
+        log.warning("html title could not be read", exc_info=True)
+        return ""
+
+
+def parse_html(source: str) -> tuple[str, list[Line]]:
+    """Plain text and classified lines of an HTML page (see the module docstring)."""
+    try:
+        blocks, title = read_html(source)
+        kept = cleaned(list(blocks))
+        return assemble(kept, title_h1_index(kept, title, equal_only=False))
+    except Exception:  # noqa: BLE001 - any input must give an article or no text, never a crash
+        log.warning("html could not be parsed; treating it as empty", exc_info=True)
+        return "", []
