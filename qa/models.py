@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # ---------------------------------------------------------------- inside the pipeline
 
@@ -133,3 +133,12 @@ class AskRequest(BaseModel):
 
     question: str = Field(min_length=1, max_length=1000, description="A question in plain language.")
     k: int = Field(default=5, ge=1, le=50, strict=True, description="How many passages to return.")
+
+    @field_validator("question")
+    @classmethod
+    def _readable(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty or only whitespace")
+        if "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value.strip()

@@ -1,0 +1,134 @@
+"""The command line as a user runs it: index, ask, eval, info, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import DEV, run_cli, write_corpus
+
+METRIC_KEYS = ["questions", "out_of_scope", "recall@1", "recall@5", "mrr@10", "answer_exact@1", "oos_flagged",
+               "in_scope_flagged"]
+
+
+def no_traceback(text: str) -> bool:
+    return "Traceback" not in text
+
+
+def test_index_reports_what_it_built(tmp_path: Path, seed_corpus: Path):
+    result = run_cli("index", "--corpus", str(seed_corpus), "--index", str(tmp_path / "index"))
+    assert result.returncode == 0, result.stderr
+    assert "indexed 2 articles, 36 sections" in result.stdout
+    assert "2 added, 0 changed, 0 removed" in result.stdout
+    again = run_cli("index", "--corpus", str(seed_corpus), "--index", str(tmp_path / "index"))
+    assert "0 added, 0 changed, 0 removed, 2 unchanged" in again.stdout
+    assert "0 embedded" in again.stdout
+
+
+def test_index_shows_a_progress_bar_with_rate_and_eta_on_a_terminal(tmp_path: Path, seed_corpus: Path):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    import fcntl
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # a real terminal's size
+    proc = subprocess.Popen([sys.executable, "-m", "qa", "index", "--corpus", str(seed_corpus), "--index",
+                             str(tmp_path / "index")], stdout=follower, stderr=follower, env=os.environ.copy())
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    proc.wait(120)
+    text = output.decode(errors="replace")
+    assert proc.returncode == 0, text
+    assert "embedding" in text and "100%" in text and "text/s" in text and "<" in text  # tqdm: rate and ETA
+
+
+def test_missing_and_empty_corpus_are_one_line_errors(tmp_path: Path):
+    result = run_cli("index", "--corpus", str(tmp_path / "nope"), "--index", str(tmp_path / "index"))
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [f"qa: error: {tmp_path / 'nope'}: no such corpus directory"]
+    (tmp_path / "empty").mkdir()
+    result = run_cli("index", "--corpus", str(tmp_path / "empty"), "--index", str(tmp_path / "index"))
+    assert result.returncode != 0 and "no articles" in result.stderr and no_traceback(result.stderr)
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_model_is_a_one_line_error(tmp_path: Path):
+    corpus = write_corpus(tmp_path / "corpus", {"a.txt": "Title\n\nHeading\nSome body text.\n"})
+    result = run_cli("index", "--corpus", str(corpus), "--index", str(tmp_path / "index"), "--model",
+                     str(tmp_path / "no-such-model"), env={"HF_HUB_OFFLINE": "1"})
+    assert result.returncode != 0 and no_traceback(result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot load model" in lines[0] and "no-such-model" in lines[0]
+    assert not (tmp_path / "index" / "CURRENT").exists()
+
+
+def test_ask_prints_readable_results_with_the_notice(seed_index: Path):
+    result = run_cli("ask", "What does Article 5 say?", "-k", "2", "--index", str(seed_index))
+    assert result.returncode == 0, result.stderr
+    assert "NATO’s Collective Defense Mechanism" in result.stdout
+    assert "It is enshrined in Article 5 of the NATO Charter" in result.stdout
+    assert "⚠️ Please note:" in result.stdout
+    assert "\033[" not in result.stdout  # no colour codes when not on a terminal
+
+
+def test_ask_errors_are_one_line(seed_index: Path, tmp_path: Path):
+    for args, needle in ((["ask", "  ", "--index", str(seed_index)], "empty"),
+                         (["ask", "NATO", "-k", "0", "--index", str(seed_index)], "-k must be between 1 and 50"),
+                         (["ask", "NATO", "--index", str(tmp_path)], "not an index directory")):
+        result = run_cli(*args)
+        assert result.returncode != 0 and needle in result.stderr and no_traceback(result.stderr)
+
+
+def test_eval_prints_the_spec_metrics(seed_index: Path):
+    result = run_cli("eval", str(DEV), "--json", "--index", str(seed_index))
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout)
+    assert list(metrics)[: len(METRIC_KEYS)] == METRIC_KEYS
+    assert metrics["questions"] == 33 and metrics["out_of_scope"] == 3
+    assert metrics["recall@5"] >= 0.85
+    assert set(metrics["by_kind"]) == {"keyword", "lexical", "multi", "paraphrase", "typo"}
+
+
+def test_eval_failures_list_each_miss(seed_index: Path):
+    result = run_cli("eval", str(DEV), "--failures", "--index", str(seed_index))
+    assert result.returncode == 0, result.stderr
+    assert "recall@1" in result.stdout and "expected:" in result.stdout and "got:" in result.stdout
+
+
+def test_bad_eval_line_names_file_and_line(seed_index: Path, tmp_path: Path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "question": "What is NATO?"}\n{"id": "b", "question": \n')
+    result = run_cli("eval", str(bad), "--index", str(seed_index))
+    assert result.returncode != 0 and f"{bad}:2:" in result.stderr and no_traceback(result.stderr)
+    bad.write_text('{"id": "a", "question": "What?", "doc": "x.txt", "section": 5}\n')
+    result = run_cli("eval", str(bad), "--index", str(seed_index))
+    assert result.returncode != 0 and f"{bad}:1:" in result.stderr
+    result = run_cli("eval", str(tmp_path / "missing.jsonl"), "--index", str(seed_index))
+    assert result.returncode != 0 and "missing.jsonl: no such file" in result.stderr
+
+
+def test_info_prints_the_manifest_and_version_works(seed_index: Path):
+    result = run_cli("info", "--index", str(seed_index))
+    manifest = json.loads(result.stdout)
+    assert manifest["counts"]["sections"] == 36 and manifest["model"]["name"] == "all-MiniLM-L6-v2"
+    version = run_cli("--version")
+    assert version.returncode == 0 and version.stdout.startswith("qa ")
+
+
+def test_env_vars_set_the_defaults(seed_index: Path):
+    result = run_cli("ask", "What does Article 5 say?", "--json", env={"QA_INDEX": str(seed_index)})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["passages"][0]["citation"]["section"] == "NATO’s Collective Defense Mechanism"

@@ -1,0 +1,52 @@
+"""The Python library: qa.load(...).ask(...) returns typed models equal to the HTTP body."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import qa
+
+
+def test_ask_returns_typed_models(searcher):
+    result = searcher.ask("How does NATO respond to an attack on a member?", k=3)
+    assert isinstance(result, qa.AskResponse)
+    top = result.passages[0]
+    assert isinstance(top.citation, qa.Citation) and isinstance(top.answer, qa.Answer)
+    assert top.citation.section == "NATO’s Collective Defense Mechanism"
+    assert result.notices[0].doc == top.citation.doc
+    assert len(result.passages) == 3
+
+
+def test_model_dump_equals_the_http_body(searcher, server):
+    question = "Which regional alliances promote security cooperation?"
+    status, body, _ = server.request("POST", "/ask", json.dumps({"question": question, "k": 4}).encode())
+    assert status == 200
+    assert searcher.ask(question, k=4).model_dump() == json.loads(body)
+
+
+@pytest.mark.parametrize("question, k", [("", 5), ("   ", 5), ("NATO", 0), ("NATO", 51), ("a" * 1001, 5)])
+def test_bad_input_raises_value_error(searcher, question: str, k: int):
+    with pytest.raises(ValueError):
+        searcher.ask(question, k=k)
+
+
+def test_load_uses_qa_index_by_default(seed_index: Path, monkeypatch):
+    monkeypatch.setenv("QA_INDEX", str(seed_index))
+    assert qa.load().ask("Article 5").passages
+
+
+def test_loading_and_asking_never_imports_torch(seed_index: Path):
+    code = (
+        "import sys, qa\n"
+        f"s = qa.load({str(seed_index)!r})\n"
+        "r = s.ask('What does Article 5 say?')\n"
+        "assert r.passages\n"
+        "print('torch' in sys.modules, 'sentence_transformers' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"
