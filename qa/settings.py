@@ -20,9 +20,6 @@ class Settings:
     model: str = DEFAULT_MODEL
     host: str = "127.0.0.1"
     port: int = 8000
-    k: int = 5
-    max_k: int = 50
-    max_question_chars: int = 1000
     max_body_bytes: int = 64 * 1024
     request_timeout_s: float = 10.0
     log_format: str = "text"
@@ -30,11 +27,11 @@ class Settings:
     admin_token: str | None = None
     cors_origins: tuple[str, ...] = ()
     threads: int = 2
-    batch_wait_ms: float = 1.0
     batch_max: int = 32
     cache_size: int = 1024
-    quantized: bool = True
     watch_s: float = 0.0
+    max_article_bytes: int = 5 * 1024 * 1024
+    """Larger files are skipped with a warning: embedding runs at roughly 3 min per MB on 2 cores."""
     cache_dir: Path | None = None
     """Where exported models are kept between builds; default ~/.cache/qa (XDG_CACHE_HOME)."""
 

@@ -23,7 +23,8 @@ from . import metrics
 
 log = logging.getLogger("qa.engine")
 
-Key = tuple[str, int]
+Key = tuple[str, str, int]
+"""(generation, question, k): a request never joins a computation on a generation swapped out before it came."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class Engine:
         self._queue: list[Key] = []
         self._pending: dict[Key, asyncio.Future[Answered]] = {}
         self._worker: asyncio.Task | None = None
-        self._cache: OrderedDict[tuple[str, str, int], Answered] = OrderedDict()
+        self._cache: OrderedDict[Key, Answered] = OrderedDict()
         self._swap_lock = threading.Lock()
         metrics.observe_index(searcher)
 
@@ -51,13 +52,12 @@ class Engine:
 
     async def ask(self, question: str, k: int) -> Answered:
         searcher = self.searcher
-        cache_key = (searcher.generation, question, k)
-        hit = self._cache.get(cache_key)
+        key = (searcher.generation, question, k)
+        hit = self._cache.get(key)
         if hit is not None:
-            self._cache.move_to_end(cache_key)
+            self._cache.move_to_end(key)
             metrics.CACHE_HITS.inc()
             return hit
-        key = (question, k)
         future = self._pending.get(key)
         if future is None:
             future = asyncio.get_running_loop().create_future()
@@ -70,7 +70,7 @@ class Engine:
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         while self._queue:
-            if self.settings.batch_wait_ms > 0 and len(self._queue) < self.settings.batch_max:
+            if len(self._queue) < self.settings.batch_max:
                 await asyncio.sleep(0)  # let requests that arrived together join this batch
             batch = self._queue[: self.settings.batch_max]
             del self._queue[: len(batch)]
@@ -83,7 +83,7 @@ class Engine:
                     self._pending.pop(key).set_exception(exc)
                 continue
             for key, answered in zip(batch, results):
-                self._remember((searcher.generation, *key), answered)
+                self._remember((searcher.generation, *key[1:]), answered)
                 future = self._pending.pop(key)
                 if not future.done():
                     future.set_result(answered)
@@ -91,18 +91,18 @@ class Engine:
     def _compute(self, searcher: Searcher, batch: list[Key]) -> list[Answered]:
         """Runs in the worker thread: one encoder call for the batch, then each answer."""
         started = time.perf_counter()
-        vectors = searcher.encode([q for q, _ in batch])
+        vectors = searcher.encode([q for _, q, _ in batch])
         encoded = time.perf_counter()
         metrics.ENCODE_SECONDS.observe(encoded - started)
         metrics.BATCH_SIZE.observe(len(batch))
         out = []
-        for (question, k), vector in zip(batch, vectors):
+        for (_, question, k), vector in zip(batch, vectors):
             response = searcher.answer(question, vector, k)
             out.append(Answered(response, response.model_dump_json().encode()))
         metrics.SEARCH_SECONDS.observe(time.perf_counter() - encoded)
         return out
 
-    def _remember(self, key: tuple[str, str, int], answered: Answered) -> None:
+    def _remember(self, key: Key, answered: Answered) -> None:
         if self.settings.cache_size <= 0:
             return
         self._cache[key] = answered
