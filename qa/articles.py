@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,8 @@ from .models import Article, Line, LineKind
 log = logging.getLogger("qa.articles")
 
 EXTENSIONS = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html"}
-MAX_FILE_BYTES = 200 * 1024 * 1024
+MAX_FILE_BYTES = 5 * 1024 * 1024
+"""Default per-article size limit (QA_MAX_ARTICLE_BYTES); a bigger .txt is more likely a dump than an article."""
 NOTICE_WINDOW = 5
 """The notice is one of the first few non-blank lines of an article."""
 
@@ -68,7 +70,7 @@ def corpus_files(root: Path) -> Iterator[tuple[str, Path]]:
             yield path.relative_to(root).as_posix(), path
 
 
-def iter_corpus(root: Path) -> Iterator[Article | Skipped]:
+def iter_corpus(root: Path, max_bytes: int = MAX_FILE_BYTES) -> Iterator[Article | Skipped]:
     """Every file under root as an Article, or Skipped with the reason it was left out."""
     for doc, path in corpus_files(root):
         name = path.name
@@ -78,21 +80,29 @@ def iter_corpus(root: Path) -> Iterator[Article | Skipped]:
             yield Skipped(doc, f"unsupported extension {path.suffix or '(none)'!r}")
             continue
         try:
-            yield read_article(path, doc)
+            yield read_article(path, doc, max_bytes)
         except ArticleError as exc:
             yield Skipped(doc, str(exc))
 
 
-def read_article(path: Path, doc: str | None = None) -> Article:
+def read_article(path: Path, doc: str | None = None, max_bytes: int = MAX_FILE_BYTES) -> Article:
     """Read one file as an Article; raises ArticleError naming the file when it can't be."""
     doc = doc or path.name
     fmt = EXTENSIONS.get(path.suffix.lower())
     if fmt is None:
         raise ArticleError(f"{doc}: unsupported extension {path.suffix!r}")
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise ArticleError(f"{doc}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
-        raw = path.read_bytes()
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
+            raise ArticleError(f"{doc}: not a regular file")
+        if info.st_size > max_bytes:
+            raise ArticleError(f"{doc}: {info.st_size / 2**20:.1f} MiB, over the limit of "
+                               f"{max_bytes / 2**20:.1f} MiB per article (QA_MAX_ARTICLE_BYTES)")
+        with open(path, "rb") as fh:
+            raw = fh.read(max_bytes + 1)  # the file may have grown since stat
+        if len(raw) > max_bytes:
+            raise ArticleError(f"{doc}: over the limit of {max_bytes / 2**20:.1f} MiB per article "
+                               f"(QA_MAX_ARTICLE_BYTES)")
     except OSError as exc:
         raise ArticleError(f"{doc}: cannot read ({exc.strerror or exc})") from None
     return parse_article(raw, doc, fmt)
@@ -188,7 +198,8 @@ def looks_like_heading(line: str) -> bool:
 
 def classify_txt_lines(text: str) -> list[Line]:
     """Classify the non-blank lines of a plain-text article."""
-    spans = [(s, e) for s, e in line_spans(text) if text[s:e].strip()]
+    bom = 1 if text.startswith("\ufeff") else 0  # a byte order mark is not part of the first line
+    spans = [(max(s, bom), e) for s, e in line_spans(text) if text[max(s, bom) : e].strip()]
     kinds: list[LineKind] = ["body"] * len(spans)
     strings = [text[s:e] for s, e in spans]
 

@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import store
-from .articles import Skipped, iter_corpus
+from .articles import MAX_FILE_BYTES, Skipped, iter_corpus
 from .embedding import (
     FIDELITY_FLOOR,
     ONNX_FP32,
@@ -87,7 +87,7 @@ def build(
     """Build a new index generation from settings.corpus into settings.index and make it current."""
     started = time.perf_counter()
     report = BuildReport()
-    articles = read_corpus(Path(settings.corpus), report)
+    articles = read_corpus(Path(settings.corpus), report, settings.max_article_bytes)
     if on_articles is not None:
         on_articles(articles)
     sections = [s for a in articles for s in split_sections(a)]
@@ -121,13 +121,13 @@ def build(
     return report
 
 
-def read_corpus(corpus: Path, report: BuildReport) -> list[Article]:
+def read_corpus(corpus: Path, report: BuildReport, max_bytes: int = MAX_FILE_BYTES) -> list[Article]:
     if not corpus.exists():
         raise BuildError(f"{corpus}: no such corpus directory")
     if not corpus.is_dir():
         raise BuildError(f"{corpus}: not a directory")
     articles = []
-    for item in iter_corpus(corpus):
+    for item in iter_corpus(corpus, max_bytes):
         if isinstance(item, Skipped):
             log.warning("skipped %s: %s", item.doc, item.reason)
             report.skipped.append(item)
@@ -272,7 +272,8 @@ def _previous(index_dir: Path) -> Previous | None:
         vectors: dict[bytes, tuple[np.ndarray, int]] = {}
         for array, hashes in ((reader.windows, reader.window_hashes), (reader.sentence_vectors, reader.sentence_hashes)):
             for row, digest in enumerate(hashes):
-                vectors[bytes(digest)] = (array, row)
+                # numpy's S16 drops trailing NUL bytes on read; pad back to the stored hash.
+                vectors[bytes(digest).ljust(HASH_BYTES, b"\x00")] = (array, row)
         return Previous(vectors, reader.article_hashes())
     finally:
         reader.close()
@@ -309,6 +310,10 @@ def _embed(
             out[row] = hit[0][hit[1]]
         else:
             todo.append(row)
+    # Identical texts (repeated boilerplate) are embedded once and copied.
+    first: dict[bytes, int] = {}
+    copies = [(row, first.setdefault(hashes[row], row)) for row in todo]
+    todo = [row for row, source in copies if row == source]
     report.reused_vectors = len(texts) - len(todo)
     report.embedded = len(todo)
     # Longest first: similar lengths share a batch (less padding) and the ETA settles early.
@@ -319,6 +324,8 @@ def _embed(
             rows = todo[lo : lo + ENCODE_BATCH]
             out[rows] = model.encoder.encode([texts[r] for r in rows], batch_size=ENCODE_BATCH)
             bar.update(len(rows))
+    for row, source in copies:
+        out[row] = out[source]
     return out, np.array(hashes, dtype=f"S{HASH_BYTES}")
 
 

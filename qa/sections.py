@@ -20,7 +20,9 @@ ABBREVIATIONS = frozenset(
     jun jul aug sep sept oct nov dec u.s u.k u.n e.u
     """.split()
 )
-SENTENCE_END_RE = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+|$)")
+# Starts only at the first mark of a run and never backtracks: linear on "....." runs.
+SENTENCE_END_RE = re.compile(r"(?<![.!?…])[.!?…]++[\"'”’)\]]*+(?=\s|$)")
+SPACE_RE = re.compile(r"\s*")
 LIST_MARKER_RE = re.compile(r"^(?:[-*+•·▪◦‣–—]\s+|\(?\d{1,3}[.)]\s+|\(?[a-zA-Z][.)]\s+|[ivxIVX]{1,4}[.)]\s+)")
 NEXT_STARTS_SENTENCE_RE = re.compile(r"\s+[\"'“‘(\[]*[A-Z0-9]")
 
@@ -100,8 +102,7 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
         if chunk[m.start()] == "." and _is_abbreviation(chunk, sent_start, m.start()):
             continue
         spans.append(Span(start + sent_start, start + stop))
-        rest = chunk[stop:]
-        sent_start = stop + len(rest) - len(rest.lstrip())
+        sent_start = SPACE_RE.match(chunk, stop).end()  # not chunk[stop:]: a copy per sentence
     tail = chunk[sent_start:].rstrip()
     if tail.strip():
         spans.append(Span(start + sent_start, start + sent_start + len(tail)))

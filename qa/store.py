@@ -29,9 +29,14 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on Windows: generations are then pruned by age only
+    fcntl = None  # type: ignore[assignment]
 
 from .models import Span
 
@@ -136,10 +141,36 @@ def prune_generations(index_dir: Path, keep: int = KEEP_GENERATIONS) -> None:
     names = sorted(p.name for p in gens.iterdir() if p.is_dir() and not p.name.startswith("."))
     stale = [n for n in names[:-keep] if n != current]
     for name in stale:
-        shutil.rmtree(gens / name, ignore_errors=True)
+        if not _in_use(gens / name):
+            shutil.rmtree(gens / name, ignore_errors=True)
     for tmp in gens.glob(".tmp-*"):
         if _owner_gone(tmp.name):
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _hold(gen_dir: Path) -> IO[bytes] | None:
+    """A shared lock on a generation while a reader has it open, so no build prunes it from under a server."""
+    try:
+        handle = open(gen_dir / MANIFEST, "rb")
+    except OSError:
+        return None
+    if fcntl is not None:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
+    return handle
+
+
+def _in_use(gen_dir: Path) -> bool:
+    """True when some process (this one included) holds a reader on the generation."""
+    if fcntl is None:
+        return False
+    try:
+        with open(gen_dir / MANIFEST, "rb") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def _owner_gone(tmp_name: str) -> bool:
@@ -229,6 +260,7 @@ class IndexReader:
             self._db().execute("SELECT count(*) FROM sections").fetchone()
         except sqlite3.Error as exc:
             raise IndexLoadError(f"{self.path}/sections.db: unreadable ({exc})") from None
+        self._hold = _hold(self.path)
 
     @property
     def dim(self) -> int:
@@ -301,6 +333,9 @@ class IndexReader:
         if db is not None:
             db.close()
             self._local.db = None
+        if self._hold is not None:
+            self._hold.close()  # releases the lock: the generation may be pruned once superseded
+            self._hold = None
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:

@@ -7,12 +7,14 @@ import time
 import uuid
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
 from ..searcher import Searcher
 from ..settings import Settings
-from . import ask, health, metrics
+from . import admin, ask, health, metrics
+from .watch import lifespan
 from .engine import Engine
 from .errors import install_error_handlers
 
@@ -29,14 +31,18 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         summary="Semantic search and question answering over articles, with exact citations.",
         description="Ask a question in plain language; get the passages that answer it, each with its "
         "article, section and character span, the sentence that answers, and the article's notice.",
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.engine = Engine(searcher, settings)
     install_error_handlers(app)
-    for module in (ask, health, metrics):
+    for module in (admin, ask, health, metrics):
         app.include_router(module.router)
     app.add_middleware(AccessMiddleware, settings=settings)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:  # off by default; never lets a browser send the admin token cross-origin
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Content-Type", "X-Request-ID"], max_age=600)
     return app
 
 

@@ -1,0 +1,335 @@
+"""Index generations: incremental builds, builds killed at any moment, hot swaps without downtime."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import qa
+from qa.build import BuildReport, build
+from qa.embedding import OnnxEncoder
+from qa.settings import Settings
+from qa.store import IndexReader
+
+from conftest import DEV, Server, build_index, run_cli, write_corpus
+
+TOKEN = "generations-test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+CHANGED_DOC = "000_ccd1cb8f005a164f.txt"
+CHANGED_SECTION = "The Significance of International Military Cooperation Roles in Global Security"
+OLD_SENTENCE = "Such cooperation reduces the risk of misunderstandings and conflicts between nations."
+NEW_SENTENCE = "Such cooperation lowers the risk of misunderstandings and conflicts between nations."
+ZEBRA_DOC = "zebra_farming.txt"
+ZEBRA = ("Zebra Farming in Xyloria\n\nStripes as a Crop\nIn the valley of Xyloria, farmers raise zebras for their "
+         "stripes, which are woven into ceremonial banners. The stripe harvest happens every spring.\n")
+ZEBRA_QUESTION = "Why do farmers in Xyloria raise zebras?"
+
+
+@pytest.fixture
+def corpus(seed_corpus: Path, tmp_path: Path) -> Path:
+    """A private copy of the seed corpus, free to change."""
+    return Path(shutil.copytree(seed_corpus, tmp_path / "corpus"))
+
+
+@pytest.fixture
+def index(seed_index: Path, tmp_path: Path) -> Path:
+    """A private copy of the seed index (same vectors, so rebuilds of the seeds reuse them)."""
+    return Path(shutil.copytree(seed_index, tmp_path / "index"))
+
+
+@pytest.fixture
+def encoded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every text the ONNX encoder embeds from now on."""
+    texts: list[str] = []
+    original = OnnxEncoder.encode
+
+    def counting(self: OnnxEncoder, batch: list[str], batch_size: int = 64) -> np.ndarray:
+        texts.extend(batch)
+        return original(self, batch, batch_size)
+
+    monkeypatch.setattr(OnnxEncoder, "encode", counting)
+    return texts
+
+
+def rebuild(corpus: Path, index: Path) -> BuildReport:
+    return build(Settings.from_env(corpus=corpus, index=index), progress=False)
+
+
+def current(index: Path) -> str:
+    return (index / "CURRENT").read_text().strip()
+
+
+# ---------------------------------------------------------------- incremental builds
+
+
+def test_rebuilding_the_unchanged_seeds_embeds_no_text(corpus: Path, index: Path, encoded: list[str]):
+    before = current(index)
+    report = rebuild(corpus, index)
+    assert encoded == [] and report.embedded == 0
+    assert report.reused_vectors == report.windows + report.sentences > 300
+    assert sorted(report.reused) == sorted(p.name for p in corpus.iterdir())
+    assert not report.added and not report.changed and not report.removed
+    assert current(index) == report.generation != before
+
+
+def test_changing_one_sentence_re_embeds_only_its_section(corpus: Path, index: Path, encoded: list[str]):
+    path = corpus / CHANGED_DOC
+    text = path.read_text(encoding="utf-8")
+    assert text.count(OLD_SENTENCE) == 1
+    path.write_text(text.replace(OLD_SENTENCE, NEW_SENTENCE), encoding="utf-8")
+
+    report = rebuild(corpus, index)
+
+    assert report.changed == [CHANGED_DOC] and report.reused == ["003_5980fc8c05fdc981.txt"]
+    assert len(encoded) == report.embedded
+    # The changed sentence, and the window(s) of its section that hold it: nothing else.
+    assert all(t.startswith(CHANGED_SECTION) for t in encoded), encoded
+    assert f"{CHANGED_SECTION}: {NEW_SENTENCE}" in encoded
+    assert any(NEW_SENTENCE in t for t in encoded if t.startswith(f"{CHANGED_SECTION}\n"))
+    reader = IndexReader(index)
+    try:
+        section_id = next(r.id for r in reader.sections(list(range(reader.section_count)))
+                          if r.doc == CHANGED_DOC and r.heading == CHANGED_SECTION)
+        section_windows = int((np.asarray(reader.window_sections) == section_id).sum())
+    finally:
+        reader.close()
+    assert 2 <= report.embedded <= 1 + section_windows
+    answer = qa.load(index).ask("What lowers the risk of misunderstandings and conflicts between nations?", k=5)
+    assert any(p.citation.section == CHANGED_SECTION and NEW_SENTENCE in p.text for p in answer.passages)
+
+
+def test_cli_reports_added_changed_removed_and_reused_articles(corpus: Path, index: Path):
+    (corpus / "003_5980fc8c05fdc981.txt").unlink()
+    (corpus / ZEBRA_DOC).write_text(ZEBRA, encoding="utf-8")
+
+    done = run_cli("index", "--corpus", str(corpus), "--index", str(index), "--quiet")
+
+    assert done.returncode == 0, done.stderr
+    assert "articles: 1 added, 0 changed, 1 removed, 1 unchanged" in done.stdout
+    embedded = int(re.search(r"vectors: (\d+) embedded", done.stdout).group(1))
+    assert 0 < embedded < 10  # the zebra article's few windows and sentences only
+    searcher = qa.load(index)
+    assert [a.doc for a in searcher.reader.articles()] == ["000_ccd1cb8f005a164f.txt", ZEBRA_DOC]
+    result = searcher.ask("How does NATO respond to an attack on a member?", k=10)
+    assert all(p.citation.doc != "003_5980fc8c05fdc981.txt" for p in result.passages)
+    assert searcher.ask(ZEBRA_QUESTION, k=1).passages[0].citation.doc == ZEBRA_DOC
+
+
+def test_a_generation_in_use_is_never_pruned(corpus: Path, index: Path):
+    held = qa.load(index)
+    first = held.generation
+    for n in range(3):  # more builds than generations kept
+        (corpus / f"extra{n}.txt").write_text(ZEBRA.replace("Xyloria", f"Xyloria {n}"), encoding="utf-8")
+        rebuild(corpus, index)
+    assert (index / "gens" / first).is_dir()
+    # A thread that never touched the index opens its own SQLite connection: the files must still be there.
+    found: list[object] = []
+    worker = threading.Thread(target=lambda: found.append(held.reader.article(CHANGED_DOC)))
+    worker.start()
+    worker.join()
+    assert found[0] is not None
+    assert held.ask("What does Article 5 say?").passages
+    held.close()
+    rebuild(corpus, index)
+    assert not (index / "gens" / first).exists()
+
+
+# ---------------------------------------------------------------- builds killed at any moment
+
+
+def test_a_build_killed_at_any_moment_leaves_the_served_index_intact(tmp_path: Path, seed_corpus: Path):
+    index = build_index(write_corpus(tmp_path / "tiny", {"lighthouse.txt": (
+        "Lighthouses\n\nKeepers\nA lighthouse keeper tends the lamp through the night.\n")}), tmp_path / "index")
+    served = current(index)
+    server = Server(index, log=tmp_path / "serve.log")
+    try:
+        dead_temps: set[str] = set()
+        for moment in (0.3, 1.5, 3.0, "publish"):
+            proc = subprocess.Popen([sys.executable, "-m", "qa", "index", "--corpus", str(seed_corpus),
+                                     "--index", str(index), "--quiet"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if moment == "publish":
+                _wait_for_new_generation(index, proc)
+            else:
+                time.sleep(float(moment))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            dead_temps |= {p.name for p in (index / "gens").glob(".tmp-*")}
+            pointer = current(index)
+            # Either untouched, or (killed after the switch) a complete new generation.
+            assert pointer == served or qa.load(index).manifest["counts"]["articles"] == 2, moment
+            assert qa.load(index).ask("Who tends the lamp?").passages, moment
+            status, body = server.get_json("/ask?q=Who+tends+the+lamp%3F&k=1")
+            assert status == 200 and body["passages"][0]["citation"]["doc"] == "lighthouse.txt", moment
+            served = pointer
+        assert dead_temps  # some kill did interrupt a build mid-way
+
+        done = run_cli("index", "--corpus", str(seed_corpus), "--index", str(index), "--quiet")
+        assert done.returncode == 0, done.stderr
+        assert not list((index / "gens").glob(".tmp-*"))
+        assert current(index) != served
+        assert qa.load(index).manifest["counts"]["articles"] == 2
+        assert server.get_json("/healthz")[0] == 200
+    finally:
+        server.stop()
+
+
+def _wait_for_new_generation(index: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
+    """Return the moment a build renames its finished generation into place (before or as CURRENT moves)."""
+    before = {p.name for p in (index / "gens").iterdir()}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(not p.name.startswith(".") and p.name not in before for p in (index / "gens").iterdir()):
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"the build exited ({proc.returncode}) without publishing a generation")
+        time.sleep(0.002)
+    pytest.fail("the build did not publish within the time limit")
+
+
+# ---------------------------------------------------------------- hot swap
+
+
+@pytest.fixture
+def admin_server(index: Path, tmp_path: Path) -> Iterator[Server]:
+    srv = Server(index, env={"QA_ADMIN_TOKEN": TOKEN}, log=tmp_path / "serve.log")
+    yield srv
+    srv.stop()
+
+
+def reload(server: Server) -> tuple[int, dict]:
+    return server.post_json("/admin/reload", {}, headers=AUTH)  # type: ignore[return-value]
+
+
+@dataclass
+class Traffic:
+    """Concurrent clients asking questions until stopped; every outcome recorded."""
+
+    url: str
+    questions: list[str]
+    failures: list[str] = field(default_factory=list)
+    zebra: list[tuple[float, str]] = field(default_factory=list)
+    """(when the request was sent, the doc of the top passage) for the zebra question."""
+    answered: int = 0
+    stop: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(self, seed: int) -> None:
+        rng = random.Random(seed)
+        n = 0
+        while not self.stop.is_set():
+            n += 1
+            question = ZEBRA_QUESTION if n % 3 == 0 else rng.choice(self.questions)
+            query = urllib.parse.urlencode({"q": question, "k": rng.randint(1, 10)})
+            sent = time.monotonic()
+            try:
+                with urllib.request.urlopen(f"{self.url}/ask?{query}", timeout=30) as resp:
+                    body = json.loads(resp.read())
+            except (urllib.error.URLError, OSError, ValueError) as exc:
+                with self.lock:
+                    self.failures.append(f"{question!r}: {exc}")
+                continue
+            with self.lock:
+                self.answered += 1
+                if question == ZEBRA_QUESTION:
+                    self.zebra.append((sent, body["passages"][0]["citation"]["doc"]))
+
+
+def test_rebuild_and_reload_under_load_fail_no_request_and_switch_answers(
+    admin_server: Server, corpus: Path, index: Path
+):
+    questions = [json.loads(line)["question"] for line in DEV.read_text().splitlines()[:12]]
+    traffic = Traffic(admin_server.url, questions)
+    clients = [threading.Thread(target=traffic.run, args=(seed,)) for seed in range(3)]
+    for client in clients:
+        client.start()
+    try:
+        time.sleep(1.0)
+        (corpus / ZEBRA_DOC).write_text(ZEBRA, encoding="utf-8")
+        done = run_cli("index", "--corpus", str(corpus), "--index", str(index), "--quiet")
+        assert done.returncode == 0, done.stderr
+        old = admin_server.get_json("/healthz")[1]["generation"]  # type: ignore[index]
+        asked_reload = time.monotonic()
+        status, body = reload(admin_server)
+        reloaded = time.monotonic()
+        time.sleep(1.5)
+    finally:
+        traffic.stop.set()
+        for client in clients:
+            client.join(60)
+
+    assert status == 200, body
+    assert body == {"generation": current(index), "previous": old, "changed": True, "articles": 3,
+                    "sections": body["sections"]}
+    assert traffic.failures == [] and traffic.answered > 20
+    before = [doc for sent, doc in traffic.zebra if sent < asked_reload]
+    after = [doc for sent, doc in traffic.zebra if sent > reloaded]
+    assert before and ZEBRA_DOC not in before
+    assert after and set(after) == {ZEBRA_DOC}
+    assert admin_server.get_json("/healthz")[1]["generation"] == current(index)  # type: ignore[index]
+
+
+def test_reloading_the_served_generation_is_a_no_op(admin_server: Server, index: Path):
+    status, body = reload(admin_server)
+    assert status == 200
+    assert body["generation"] == body["previous"] == current(index) and body["changed"] is False
+
+
+def test_a_failed_reload_answers_409_and_the_old_index_keeps_serving(admin_server: Server, index: Path):
+    served = current(index)
+    gens = index / "gens"
+    (gens / "garbled").mkdir()
+    (gens / "garbled" / "manifest.json").write_text("{not json")
+    truncated = Path(shutil.copytree(gens / served, gens / "truncated"))
+    with open(truncated / "windows.npy", "r+b") as fh:
+        fh.truncate(100)
+    for target in ("garbled", "truncated", "missing"):
+        (index / "CURRENT").write_text(target + "\n")
+        status, body, headers = admin_server.request("POST", "/admin/reload", b"", AUTH)
+        assert status == 409 and headers["content-type"] == "application/json", (target, body)
+        detail = json.loads(body)["detail"]
+        assert target in detail and f"still serving generation {served}" in detail
+        assert "Traceback" not in detail
+        ask_status, answer = admin_server.get_json("/ask?q=What+does+Article+5+say%3F")
+        assert ask_status == 200 and answer["passages"]  # type: ignore[index]
+        assert admin_server.get_json("/healthz")[1]["generation"] == served  # type: ignore[index]
+    (index / "CURRENT").write_text(served + "\n")
+    assert reload(admin_server)[0] == 200
+
+
+def test_with_qa_watch_s_the_server_reloads_by_itself(corpus: Path, index: Path, tmp_path: Path):
+    server = Server(index, env={"QA_WATCH_S": "0.2"}, log=tmp_path / "watch.log")
+    try:
+        (corpus / ZEBRA_DOC).write_text(ZEBRA, encoding="utf-8")
+        new = rebuild(corpus, index).generation
+        deadline = time.monotonic() + 30
+        while server.get_json("/healthz")[1]["generation"] != new:  # type: ignore[index]
+            assert time.monotonic() < deadline, "the watcher never picked up the new generation"
+            time.sleep(0.1)
+        status, body = server.get_json("/ask?" + urllib.parse.urlencode({"q": ZEBRA_QUESTION, "k": 1}))
+        assert status == 200 and body["passages"][0]["citation"]["doc"] == ZEBRA_DOC  # type: ignore[index]
+        # A broken generation is refused once, and the server keeps serving the last good one.
+        (index / "gens" / "broken").mkdir()
+        (index / "CURRENT").write_text("broken\n")
+        time.sleep(1.0)
+        assert server.get_json("/healthz")[1]["generation"] == new  # type: ignore[index]
+        assert server.get_json("/ask?q=Article+5")[0] == 200
+    finally:
+        server.stop()
+    assert "not reloading broken" in (tmp_path / "watch.log").read_text()
