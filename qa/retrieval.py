@@ -60,16 +60,18 @@ class Retriever:
         if len(ids) < k:  # a tiny or unmatched corpus: take everything in order
             ids = sorted(set(ids) | set(range(min(self.reader.section_count, pool))))
         w = self.weights
+        sections = np.asarray(ids, dtype=np.int64)
+        sentence_best, rows, sims, bounds = self._sentence_scores(query, sections)
         out = []
-        for sid in ids:
+        for i, sid in enumerate(ids):
             window = window_best.get(sid)
             if window is None:
-                window = self._window_score(query, sid)
-            rows, sims = self._sentence_scores(query, sid)
-            sentence = float(sims.max()) if len(sims) else window
+                window = self._window_score(query, sid) if w.window else 0.0
+            lo, hi = bounds[i], bounds[i + 1]
+            sentence = float(sentence_best[i]) if hi > lo else window
             lex = float(bm25[sid] / (bm25[sid] + w.lexical_half)) if bm25[sid] > 0 else 0.0
             score = w.window * window + w.sentence * sentence + w.lexical * lex
-            out.append(Candidate(sid, score, window, sentence, lex, rows, sims))
+            out.append(Candidate(sid, score, window, sentence, lex, rows[lo:hi], sims[lo:hi]))
         out.sort(key=lambda c: -c.score)
         return out
 
@@ -90,10 +92,22 @@ class Retriever:
             return 0.0
         return float((np.asarray(self.reader.windows[lo:hi], dtype=np.float32) @ query).max())
 
-    def _sentence_scores(self, query: np.ndarray, sid: int) -> tuple[np.ndarray, np.ndarray]:
-        lo, hi = (int(x) for x in self.reader.section_sentences[sid])
-        vectors = np.asarray(self.reader.sentence_vectors[lo:hi], dtype=np.float32)
-        return np.arange(lo, hi), vectors @ query
+    def _sentence_scores(self, query: np.ndarray, sections: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Cosine of every sentence of the given sections, in one gather and one product.
+
+        Returns (best per section, sentence rows, their cosines, offsets of each section's run).
+        """
+        ranges = np.asarray(self.reader.section_sentences[sections], dtype=np.int64).reshape(-1, 2)
+        lengths = ranges[:, 1] - ranges[:, 0]
+        bounds = np.concatenate([[0], np.cumsum(lengths)])
+        rows = np.repeat(ranges[:, 0] - bounds[:-1], lengths) + np.arange(bounds[-1])
+        sims = np.asarray(self.reader.sentence_vectors[rows], dtype=np.float32) @ query
+        best = np.full(len(sections), -1.0, dtype=np.float32)
+        nonempty = lengths > 0
+        if nonempty.any():
+            best[nonempty] = np.maximum.reduceat(sims, bounds[:-1][nonempty])
+        return best, rows, sims, bounds
 
 
 def _top(scores: np.ndarray, n: int) -> np.ndarray:
