@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .. import __version__
 from ..searcher import Searcher
 from ..settings import Settings
-from . import admin, ask, health, metrics
+from . import admin, ask, documents, health, metrics, web
 from .watch import lifespan
 from .engine import Engine
 from .errors import install_error_handlers
@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     app.state.settings = settings
     app.state.engine = Engine(searcher, settings)
     install_error_handlers(app)
-    for module in (admin, ask, health, metrics):
+    for module in (admin, ask, documents, health, metrics, web):
         app.include_router(module.router)
     app.add_middleware(AccessMiddleware, settings=settings)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
@@ -60,6 +60,8 @@ class BodyLimitMiddleware:
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 if not value.isdigit() or int(value) > self.max_bytes:
+                    if value.isdigit() and int(value) <= DRAIN_LIMIT:
+                        await _drain(receive)  # so the client reads our 413 instead of a broken pipe
                     await _send_json(send, 413, f"request body larger than {self.max_bytes} bytes")
                     return
         received = 0
@@ -81,6 +83,17 @@ class BodyLimitMiddleware:
 
 class _TooLarge(Exception):
     pass
+
+
+DRAIN_LIMIT = 16 * 1024 * 1024
+"""Oversized bodies up to this size are read and discarded before the 413; bigger ones are cut off."""
+
+
+async def _drain(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
 
 
 async def _send_json(send: Send, status: int, detail: str) -> None:
