@@ -96,16 +96,19 @@ def read_article(path: Path, doc: str | None = None, max_bytes: int = MAX_FILE_B
         if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
             raise ArticleError(f"{doc}: not a regular file")
         if info.st_size > max_bytes:
-            raise ArticleError(f"{doc}: {info.st_size / 2**20:.1f} MiB, over the limit of "
-                               f"{max_bytes / 2**20:.1f} MiB per article (QA_MAX_ARTICLE_BYTES)")
+            raise ArticleError(f"{doc}: {_size(info.st_size)}, over the limit of {_size(max_bytes)} per article "
+                               f"(QA_MAX_ARTICLE_BYTES)")
         with open(path, "rb") as fh:
             raw = fh.read(max_bytes + 1)  # the file may have grown since stat
         if len(raw) > max_bytes:
-            raise ArticleError(f"{doc}: over the limit of {max_bytes / 2**20:.1f} MiB per article "
-                               f"(QA_MAX_ARTICLE_BYTES)")
+            raise ArticleError(f"{doc}: over the limit of {_size(max_bytes)} per article (QA_MAX_ARTICLE_BYTES)")
     except OSError as exc:
         raise ArticleError(f"{doc}: cannot read ({exc.strerror or exc})") from None
     return parse_article(raw, doc, fmt)
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.1f} KiB" if n >= 2**10 else f"{n} bytes"
 
 
 def parse_article(raw: bytes, doc: str, fmt: str = "txt") -> Article:
