@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .confidence import is_low_confidence
-from .lexical import LexicalIndex, stems, words
+from .lexical import LexicalIndex
 from .models import Answer, AskResponse, Citation, Notice, Passage
 from .retrieval import Candidate
 from .store import IndexReader, SectionRecord
@@ -12,12 +12,13 @@ OVERLAP_WEIGHT = 0.2
 """How much sharing the question's rarer words lifts a sentence over its cosine (tuned on held-out questions)."""
 
 
-def build_response(question: str, ranked: list[Candidate], reader: IndexReader, lexical: LexicalIndex,
-                   k: int) -> AskResponse:
+def build_response(question: str, terms: list[str], ranked: list[Candidate], reader: IndexReader,
+                   lexical: LexicalIndex, k: int) -> AskResponse:
+    """The response to a question from its ranked sections; `terms` are its lexical.query_terms."""
     top = ranked[:k]
     records = reader.sections([c.section for c in top])
     by_id = {r.id: r for r in records}
-    terms = {t: lexical.idf(t) for t in lexical.query_terms(question)}
+    weights = {t: lexical.idf(t) for t in terms}
     passages = []
     for candidate in top:
         record = by_id.get(candidate.section)
@@ -28,7 +29,7 @@ def build_response(question: str, ranked: list[Candidate], reader: IndexReader, 
                 rank=len(passages) + 1,
                 score=round(candidate.score, 4),
                 text=record.text,
-                answer=answer_of(candidate, record, reader, terms),
+                answer=answer_of(candidate, record, reader, weights),
                 citation=Citation(doc=record.doc, title=record.title, section=record.heading,
                                   start=record.start, end=record.end),
             )
@@ -42,14 +43,14 @@ def build_response(question: str, ranked: list[Candidate], reader: IndexReader, 
 
 def answer_of(candidate: Candidate, record: SectionRecord, reader: IndexReader, terms: dict[str, float]) -> Answer:
     """The sentence of the section that best answers: closest in meaning, lifted by shared rare words."""
-    _, spans = reader.section_sentence_spans(candidate.section)
+    rows, spans = reader.section_sentence_spans(candidate.section)
     if not spans:
         return Answer(text=record.raw, start=record.start, end=record.end)
+    sentence_terms = reader.sentence_terms(int(rows[0]), int(rows[-1]) + 1)
     total = sum(terms.values())
     best, best_score = 0, float("-inf")
     for i, span in enumerate(spans):
-        text = record.slice(span.start, span.end)
-        shared = sum(terms[t] for t in set(stems(words(text))) if t in terms)
+        shared = sum(terms[t] for t in sentence_terms[i] if t in terms)
         score = float(candidate.sentence_scores[i]) + (OVERLAP_WEIGHT * shared / total if total else 0.0)
         if score > best_score:
             best, best_score = i, score

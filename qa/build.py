@@ -28,7 +28,7 @@ from .embedding import (
     OnnxEncoder,
     prepare_export,
 )
-from .lexical import LexicalIndex
+from .lexical import LexicalIndex, stems, words
 from .models import Article, Section
 from .neighbours import build_index, choose_structure, save_index
 from .sections import split_sections
@@ -73,6 +73,8 @@ class Units:
     sentence_texts: list[str]
     sentences: np.ndarray
     section_sentences: np.ndarray
+    sentence_words: list[list[str]]
+    """Each sentence's words (lexical.words), for BM25 over sections and answer choice."""
 
 
 # ---------------------------------------------------------------- the pipeline
@@ -192,6 +194,7 @@ def make_units(sections: list[Section], texts: dict[str, str], encoder: Encoder)
     window_sections: list[int] = []
     sentence_texts: list[str] = []
     sentence_rows: list[tuple[int, int, int]] = []
+    sentence_words: list[list[str]] = []
     ranges: list[tuple[int, int]] = []
     for sid, section in enumerate(sections):
         context = context_of(section)
@@ -200,6 +203,7 @@ def make_units(sections: list[Section], texts: dict[str, str], encoder: Encoder)
         lo = len(sentence_rows)
         for span, text in zip(section.sentences, sentences):
             sentence_rows.append((sid, span.start, span.end))
+            sentence_words.append(words(text))
             sentence_texts.append(f"{context}: {text}" if context else text)
         ranges.append((lo, len(sentence_rows)))
         budget = max(16, encoder.max_tokens - 3 - encoder.count_tokens([context])[0])
@@ -212,6 +216,7 @@ def make_units(sections: list[Section], texts: dict[str, str], encoder: Encoder)
         sentence_texts=sentence_texts,
         sentences=np.asarray(sentence_rows, dtype=np.int64).reshape(-1, 3),
         section_sentences=np.asarray(ranges, dtype=np.int64).reshape(-1, 2),
+        sentence_words=sentence_words,
     )
 
 
@@ -358,6 +363,10 @@ def _write(
         "INSERT INTO sections VALUES (?, ?, ?, ?, ?, ?, ?)",
         [(i, s.doc, s.heading, s.start, s.end, s.text, _raw(s, texts)) for i, s in enumerate(sections)],
     )
+    db.executemany(
+        "INSERT INTO sentence_terms VALUES (?, ?)",
+        ((i, " ".join(sorted(set(stems(ws))))) for i, ws in enumerate(units.sentence_words)),
+    )
     db.commit()
     db.close()
     n_windows = len(units.window_texts)
@@ -372,7 +381,15 @@ def _write(
     structure = choose_structure(n_windows)
     save_index(build_index(windows, structure), gen_dir)
     model.manifest["faiss"] = structure.as_dict()
-    LexicalIndex.build([f"{s.heading}\n{s.text}" for s in sections]).save(gen_dir / "lexical")
+    LexicalIndex.build(section_words(sections, units)).save(gen_dir / "lexical")
+
+
+def section_words(sections: list[Section], units: Units) -> list[list[str]]:
+    """Each section's heading and sentence words: what BM25 scores (navigation and notices excluded)."""
+    out = []
+    for section, (lo, hi) in zip(sections, units.section_sentences):
+        out.append(words(section.heading) + [w for ws in units.sentence_words[lo:hi] for w in ws])
+    return out
 
 
 def _raw(section: Section, texts: dict[str, str]) -> str | None:

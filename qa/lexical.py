@@ -71,14 +71,15 @@ class LexicalIndex:
         self.bm25 = bm25
         self.vocabulary = vocabulary
         self._known = frozenset(vocabulary)
+        self._corrections: dict[str, str] = {}
         self._stems = sorted(bm25.vocab_dict)
         self._docs = int(bm25.scores["num_docs"])
         indptr = np.asarray(bm25.scores["indptr"])
         self._df = np.diff(indptr) if len(indptr) > 1 else np.zeros(0, dtype=np.int64)
 
     @classmethod
-    def build(cls, texts: list[str]) -> LexicalIndex:
-        tokenised = [words(t) for t in texts]
+    def build(cls, tokenised: list[list[str]]) -> LexicalIndex:
+        """An index over documents given as their `words()` (unstemmed, so typos can be corrected)."""
         bm25 = bm25s.BM25()
         bm25.index([stems(t) or ["\x00"] for t in tokenised], show_progress=False)
         vocabulary = sorted({w for t in tokenised for w in t})
@@ -103,8 +104,13 @@ class LexicalIndex:
             if word in self._known or limit == 0:
                 out.append(word)
                 continue
-            match = process.extractOne(word, self.vocabulary, scorer=Levenshtein.distance, score_cutoff=limit)
-            out.append(match[0] if match else word)
+            if word not in self._corrections:
+                if len(self._corrections) > 10_000:
+                    self._corrections.clear()
+                match = process.extractOne(word, self.vocabulary, scorer=Levenshtein.distance,
+                                           score_cutoff=limit)
+                self._corrections[word] = match[0] if match else word
+            out.append(self._corrections[word])
         return out
 
     def idf(self, term: str) -> float:
@@ -131,9 +137,9 @@ class LexicalIndex:
         """The stemmed terms BM25 scores for a question."""
         return stems(self.correct(words(question)))
 
-    def scores(self, question: str) -> np.ndarray:
-        """BM25 score of every section (float32, zeros when no term matches)."""
-        terms = [t for t in self.query_terms(question) if t in self.bm25.vocab_dict]
+    def scores(self, terms: list[str]) -> np.ndarray:
+        """BM25 score of every section for query_terms (float32, zeros when no term matches)."""
+        terms = [t for t in terms if t in self.bm25.vocab_dict]
         n = int(self.bm25.scores["num_docs"])
         if not terms:
             return np.zeros(n, dtype=np.float32)

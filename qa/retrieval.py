@@ -50,11 +50,14 @@ class Retriever:
         self.lexical = lexical
         self.weights = weights or Weights()
 
-    def candidates(self, query: np.ndarray, question: str, k: int) -> list[Candidate]:
-        """Sections ranked best first by fused score (at least k when the index has them)."""
+    def candidates(self, query: np.ndarray, terms: list[str], k: int) -> list[Candidate]:
+        """Sections ranked best first by fused score (at least k when the index has them).
+
+        `terms` are the question's lexical.query_terms (corrected and stemmed).
+        """
         pool = max(64, 4 * k)
         window_best = self._dense(query, pool)
-        bm25 = self.lexical.scores(question)
+        bm25 = self.lexical.scores(terms)
         lexical_top = _top(bm25, pool)
         ids = sorted(set(window_best) | {int(i) for i in lexical_top if bm25[i] > 0})
         if len(ids) < k:  # a tiny or unmatched corpus: take everything in order

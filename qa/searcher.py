@@ -55,8 +55,10 @@ class Searcher:
 
     def answer(self, question: str, vector: np.ndarray, k: int) -> AskResponse:
         """The response for a question whose vector is already computed."""
-        ranked = self.retriever.candidates(vector, question, k)
-        return build_response(question, ranked, self.reader, self.retriever.lexical, k)
+        lexical = self.retriever.lexical
+        terms = lexical.query_terms(question)
+        ranked = self.retriever.candidates(vector, terms, k)
+        return build_response(question, terms, ranked, self.reader, lexical, k)
 
     def close(self) -> None:
         self.reader.close()

@@ -225,6 +225,7 @@ def create_table(gen_dir: Path) -> sqlite3.Connection:
         CREATE TABLE sections (id INTEGER PRIMARY KEY, doc TEXT NOT NULL, heading TEXT NOT NULL,
                                start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL,
                                raw TEXT);
+        CREATE TABLE sentence_terms (id INTEGER PRIMARY KEY, terms TEXT NOT NULL);
         """
     )
     return db
@@ -319,11 +320,17 @@ class IndexReader:
         ids = [r[0] for r in self._db().execute("SELECT id FROM sections WHERE doc = ? ORDER BY id", (doc,))]
         return ArticleRecord(*row[:5]), row[5], self.sections(ids)
 
+    def sentence_terms(self, lo: int, hi: int) -> list[frozenset[str]]:
+        """The stemmed words of sentence rows lo..hi-1, as computed at build time."""
+        rows = self._db().execute("SELECT terms FROM sentence_terms WHERE id >= ? AND id < ? ORDER BY id",
+                                  (lo, hi)).fetchall()
+        return [frozenset(r[0].split()) for r in rows]
+
     def section_sentence_spans(self, section_id: int) -> tuple[np.ndarray, list[Span]]:
         """Row numbers and spans of a section's sentences."""
         lo, hi = (int(x) for x in self.section_sentences[section_id])
         rows = np.arange(lo, hi)
-        return rows, [Span(int(s), int(e)) for _, s, e in self.sentences[lo:hi]]
+        return rows, [Span(s, e) for _, s, e in self.sentences[lo:hi].tolist()]
 
     def article_hashes(self) -> dict[str, str]:
         return dict(self._db().execute("SELECT doc, hash FROM articles").fetchall())
@@ -373,7 +380,8 @@ def _check_files(path: Path, manifest: dict[str, Any]) -> None:
 def _load_array(path: Path, name: str) -> np.ndarray:
     file = path / f"{name}.npy"
     try:
-        return np.load(file, mmap_mode="r", allow_pickle=False)
+        # A plain ndarray view of the mapping: still paged from disk, without np.memmap's per-slice cost.
+        return np.asarray(np.load(file, mmap_mode="r", allow_pickle=False))
     except (OSError, ValueError) as exc:
         raise IndexLoadError(f"{file}: unreadable ({exc})") from None
 
