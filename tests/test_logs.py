@@ -1,0 +1,78 @@
+"""Request logs: one structured line per request; question text only when the operator asks."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from conftest import Server
+
+
+def json_lines(path: Path) -> list[dict]:
+    out = []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            out.append(json.loads(line))
+    return out
+
+
+def access_lines(path: Path) -> list[dict]:
+    return [r for r in json_lines(path) if r.get("logger") == "qa.access"]
+
+
+def wait_for_lines(path: Path, n: int) -> list[dict]:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        lines = access_lines(path)
+        if len(lines) >= n:
+            return lines
+        time.sleep(0.05)
+    return access_lines(path)
+
+
+def test_json_logs_have_one_line_per_request_without_the_question(seed_index: Path, tmp_path: Path):
+    log = tmp_path / "serve.log"
+    server = Server(seed_index, env={"QA_LOG_FORMAT": "json"}, log=log)
+    try:
+        server.request("GET", "/ask?q=secret+question+about+NATO&k=3", headers={"X-Request-ID": "abc-123"})
+        server.request("POST", "/ask", b'{"question": ""}')
+        lines = wait_for_lines(log, 3)
+    finally:
+        server.stop()
+    ask_ok = [r for r in lines if r.get("route") == "/ask" and r.get("status") == 200]
+    ask_bad = [r for r in lines if r.get("route") == "/ask" and r.get("status") == 422]
+    assert len(ask_ok) == 1 and len(ask_bad) == 1
+    line = ask_ok[0]
+    assert line["request_id"] == "abc-123" and line["method"] == "GET" and line["k"] == 3
+    assert isinstance(line["ms"], float) and line["low_confidence"] in (True, False)
+    assert "question" not in line
+    assert "secret question" not in log.read_text()
+
+
+def test_questions_are_logged_only_when_turned_on(seed_index: Path, tmp_path: Path):
+    log = tmp_path / "serve.log"
+    server = Server(seed_index, env={"QA_LOG_FORMAT": "json", "QA_LOG_QUESTIONS": "1"}, log=log)
+    try:
+        server.request("GET", "/ask?q=What+does+Article+5+say&k=2")
+        lines = wait_for_lines(log, 2)
+    finally:
+        server.stop()
+    (line,) = [r for r in lines if r.get("route") == "/ask"]
+    assert line["question"] == "What does Article 5 say"
+
+
+def test_text_logs_are_readable_lines(seed_index: Path, tmp_path: Path):
+    log = tmp_path / "serve.log"
+    server = Server(seed_index, log=log)
+    try:
+        server.request("GET", "/healthz")
+        deadline = time.monotonic() + 10
+        while "GET /healthz 200" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        server.stop()
+    lines = [ln for ln in log.read_text().splitlines() if "GET /healthz 200" in ln]
+    line = lines[-1]  # the readiness probe made some too
+    assert "request_id=" in line and "route=/healthz" in line and "status=200" in line
