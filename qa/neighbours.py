@@ -1,61 +1,96 @@
 """Nearest-neighbour search over section windows with FAISS, its structure picked by size.
 
-Small indexes are searched exactly (inner product on unit vectors = cosine). Large ones
-use HNSW over 8-bit scalar-quantised vectors and re-rank the candidates exactly against
-the float32 vectors memory-mapped from disk, so scores are always exact cosines.
+Small indexes are searched exactly (inner product on unit vectors = cosine). Large ones use
+HNSW over 8-bit scalar-quantised vectors and re-rank the candidates exactly against the
+float32 window vectors memory-mapped from disk, so scores are always exact cosines. The
+FAISS file itself is memory-mapped where FAISS allows it, so loading costs no copy and
+the page cache is shared between processes. Thresholds and parameters come from
+scripts/scale.py (`structures`): see scripts/README.md.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-EXACT_LIMIT = 200_000
-"""Up to this many vectors, exact search is fast enough and needs no training."""
+EXACT_LIMIT = 50_000
+"""Up to this many windows an exact scan answers a query in a few ms and needs no training."""
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128
 RERANK_FACTOR = 4
+"""Approximate candidates fetched per wanted result, then re-scored exactly."""
+TRAIN_SAMPLE = 100_000
+ADD_CHUNK = 65_536
 INDEX_FILE = "faiss.index"
+KINDS = ("flat", "hnsw_sq8")
 
 
 @dataclass(frozen=True)
 class Structure:
+    """Which FAISS structure an index uses, with its parameters (stored in the manifest)."""
+
     kind: str
-    params: dict
+    params: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {"kind": self.kind, **self.params}
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Structure:
+        kind = str(data.get("kind", "flat"))
+        if kind not in KINDS:
+            raise ValueError(f"unknown FAISS structure {kind!r}")
+        return cls(kind, {k: v for k, v in data.items() if k != "kind"})
+
 
 def choose_structure(n_vectors: int, exact_limit: int = EXACT_LIMIT) -> Structure:
+    """Exact search up to exact_limit vectors, HNSW over 8-bit codes with exact re-ranking above."""
     if n_vectors <= exact_limit:
         return Structure("flat", {})
-    return Structure("hnsw_sq8", {"M": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION, "ef_search": HNSW_EF_SEARCH})
+    return Structure("hnsw_sq8", {"M": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION,
+                                  "ef_search": HNSW_EF_SEARCH, "rerank": RERANK_FACTOR})
 
 
 def build_index(vectors: np.ndarray, structure: Structure) -> faiss.Index:
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    """A FAISS index of the (unit, float32) vectors in the given structure."""
+    vectors = np.asarray(vectors)
     dim = vectors.shape[1]
     if structure.kind == "flat":
         index = faiss.IndexFlatIP(dim)
     elif structure.kind == "hnsw_sq8":
-        index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit, structure.params["M"],
+        index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit, int(structure.params["M"]),
                                   faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = structure.params["ef_construction"]
-        index.train(vectors[: min(len(vectors), 100_000)])
+        index.hnsw.efConstruction = int(structure.params["ef_construction"])
+        index.train(_sample(vectors, TRAIN_SAMPLE))
     else:
         raise ValueError(f"unknown FAISS structure {structure.kind!r}")
-    for lo in range(0, len(vectors), 65536):
-        index.add(vectors[lo : lo + 65536])
+    for lo in range(0, len(vectors), ADD_CHUNK):
+        index.add(np.ascontiguousarray(vectors[lo : lo + ADD_CHUNK], dtype=np.float32))
     return index
+
+
+def _sample(vectors: np.ndarray, n: int) -> np.ndarray:
+    """Up to n rows spread evenly over vectors (the start alone may be one article's topic)."""
+    if len(vectors) <= n:
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+    rows = np.linspace(0, len(vectors) - 1, n).astype(np.int64)
+    return np.ascontiguousarray(vectors[rows], dtype=np.float32)
 
 
 def save_index(index: faiss.Index, gen_dir: Path) -> None:
     faiss.write_index(index, str(gen_dir / INDEX_FILE))
+
+
+def read_index(file: Path) -> faiss.Index:
+    """The index memory-mapped (codes and graph stay in the page cache), else read into RAM."""
+    try:
+        return faiss.read_index(str(file), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+    except RuntimeError:  # a structure FAISS can't map
+        return faiss.read_index(str(file))
 
 
 class Neighbours:
@@ -65,19 +100,12 @@ class Neighbours:
         self.index = index
         self.vectors = vectors
         self.structure = structure
-        if structure.kind == "hnsw_sq8":
-            faiss.downcast_index(index).hnsw.efSearch = int(structure.params.get("ef_search", HNSW_EF_SEARCH))
+        self.rerank = int(structure.params.get("rerank", RERANK_FACTOR))
+        self.ef_search = int(structure.params.get("ef_search", HNSW_EF_SEARCH))
 
     @classmethod
     def load(cls, gen_dir: Path, vectors: np.ndarray, structure: dict) -> Neighbours:
-        kind = structure.get("kind", "flat")
-        params = {k: v for k, v in structure.items() if k != "kind"}
-        file = str(gen_dir / INDEX_FILE)
-        try:
-            index = faiss.read_index(file, faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
-        except RuntimeError:  # structures FAISS can't memory-map are read into RAM
-            index = faiss.read_index(file)
-        return cls(index, vectors, Structure(kind, params))
+        return cls(read_index(Path(gen_dir) / INDEX_FILE), vectors, Structure.from_dict(structure))
 
     def search(self, queries: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, window ids) of the n best windows for each query row; ids -1 pad short rows."""
@@ -85,7 +113,10 @@ class Neighbours:
         n = max(1, min(n, self.index.ntotal))
         if self.structure.kind == "flat":
             return self.index.search(queries, n)
-        _, candidates = self.index.search(queries, n * RERANK_FACTOR)
+        wanted = n * self.rerank
+        # Per-call parameters: the index is shared by threads, so its own settings are never changed.
+        params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, wanted))
+        _, candidates = self.index.search(queries, wanted, params=params)
         scores = np.full((len(queries), n), -np.inf, dtype=np.float32)
         ids = np.full((len(queries), n), -1, dtype=np.int64)
         for row, cand in enumerate(candidates):

@@ -106,26 +106,23 @@ class GeneratedArticle:
     sections: list[GeneratedSection]
 
 
-def generate_article(rng: random.Random, seed: Seed, n_sections: int, sentences: tuple[int, int],
-                     pick: list[int] | None = None) -> GeneratedArticle:
-    """A .txt article: title, notice, an introduction, then n_sections - 1 headed sections.
+def generate_article(rng: random.Random, seed: Seed, plan: list[list[int]]) -> GeneratedArticle:
+    """A .txt article: title, notice, an introduction, then headed sections.
 
-    `sentences` is the (min, max) number of sentences per section; `pick`, when given, is the
-    pool of sentence ids to draw from (so a synthetic vector can follow its text).
+    plan[i] lists the seed sentences of section i (section 0 is the introduction), so a
+    synthetic vector can follow its section's text.
     """
-    pool = pick if pick is not None else range(len(seed.sentences))
     title = rng.choice(TITLE_FORMS).format(topic=rng.choice(TITLE_TOPICS), place=rng.choice(PLACES))
     notice = rng.choice(NOTICES)
     parts: list[str] = [title, "\n\n", notice, "\n\n"]
     pos = sum(len(p) for p in parts)
     out: list[GeneratedSection] = []
     used: set[str] = set()
-    for number in range(n_sections):
+    for number, ids in enumerate(plan):
         heading = "" if number == 0 else _heading(rng, seed, used)
         if heading:
             parts.append(heading + "\n\n")
             pos += len(heading) + 2
-        ids = [rng.choice(pool) for _ in range(rng.randint(*sentences))]
         start, spans = pos, []
         for i, sid in enumerate(ids):
             sentence = seed.sentences[sid]
@@ -135,10 +132,15 @@ def generate_article(rng: random.Random, seed: Seed, n_sections: int, sentences:
             pos += len(sep)
             spans.append((pos, pos + len(sentence)))
             pos += len(sentence)
-        out.append(GeneratedSection(heading, start, pos, spans, ids))
+        out.append(GeneratedSection(heading, start, pos, spans, list(ids)))
         parts.append("\n\n")
         pos += 2
     return GeneratedArticle(title, notice, "".join(parts), out)
+
+
+def random_plan(rng: random.Random, seed: Seed, n_sections: int, sentences: tuple[int, int]) -> list[list[int]]:
+    """Seed sentence ids for each of n_sections sections, (min, max) sentences each."""
+    return [[rng.randrange(len(seed.sentences)) for _ in range(rng.randint(*sentences))] for _ in range(n_sections)]
 
 
 def _heading(rng: random.Random, seed: Seed, used: set[str]) -> str:
@@ -163,8 +165,8 @@ def write_corpus(out: Path, n_sections: int, seed: Seed, rng_seed: int = 7,
     written = articles = 0
     while written < n_sections:
         n = min(rng.randint(*per_article), n_sections - written)
-        article = generate_article(rng, seed, max(n, 1), sentences)
-        (out / f"{articles // 1000:03d}" ).mkdir(exist_ok=True)
+        article = generate_article(rng, seed, random_plan(rng, seed, max(n, 1), sentences))
+        (out / f"{articles // 1000:03d}").mkdir(exist_ok=True)
         (out / f"{articles // 1000:03d}" / f"gen_{articles:07d}.txt").write_text(article.text, encoding="utf-8")
         written += len(article.sections)
         articles += 1
@@ -199,6 +201,324 @@ def questions() -> list[str]:
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- synthetic vectors
+
+VECTOR_CLUSTER = 0.55
+"""Weight of an article's cluster centre in its sections' vectors."""
+VECTOR_CONTENT = 0.65
+"""Weight of the real vectors of the section's own sentences."""
+VECTOR_NOISE = 0.55
+"""Norm of the random part; sets how far apart sections with the same sentences are."""
+CENTRE_NOISE = 1.0
+"""Norm of the random direction that sets clusters apart."""
+POOL = 8
+"""Seed sentences a cluster (an article's topic) draws from."""
+SECTIONS_PER_ARTICLE = 10
+
+
+@dataclass(frozen=True)
+class Space:
+    """Cluster centres over real sentence vectors: what synthetic section vectors are drawn around."""
+
+    sentence_vectors: np.ndarray
+    centres: np.ndarray
+    pools: np.ndarray
+
+
+def seed_index(work: Path, given: Path | None = None) -> Path:
+    """A real index of the seed corpus (for its ONNX encoder): the given one, or one built in work."""
+    if given is not None:
+        return given
+    from qa.build import build
+    from qa.settings import Settings
+
+    index = work / "seed-index"
+    if not (index / "CURRENT").exists():
+        log("building a seed index of corpus/ (for its encoder)")
+        build(Settings.from_env(corpus=SEED_CORPUS, index=index), progress=False)
+    return index
+
+
+def query_encoder(index: Path):
+    from qa.searcher import load_query_encoder
+    from qa.settings import Settings
+    from qa.store import IndexReader
+
+    reader = IndexReader(index)
+    try:
+        return load_query_encoder(reader, Settings.from_env())
+    finally:
+        reader.close()
+
+
+def make_space(sentence_vectors: np.ndarray, n_clusters: int, rng: np.random.Generator) -> Space:
+    """n_clusters centres, each a topic: the mean of POOL real sentence vectors plus a random direction."""
+    n, dim = sentence_vectors.shape
+    pools = np.stack([rng.choice(n, size=POOL, replace=False) for _ in range(n_clusters)])
+    centres = sentence_vectors[pools].mean(1) + rng.standard_normal((n_clusters, dim)).astype(np.float32) * (
+        CENTRE_NOISE / np.sqrt(dim))
+    return Space(sentence_vectors, _unit(centres), pools)
+
+
+def draw_sections(space: Space, n: int, rng: np.random.Generator, sentences: tuple[int, int] = (1, 2),
+                  first_article: int = 0) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """(cluster of each section, unit vectors, seed sentence ids of each section) for n sections.
+
+    Sections come in articles of SECTIONS_PER_ARTICLE, one cluster per article.
+    """
+    dim = space.centres.shape[1]
+    articles = np.arange(n) // SECTIONS_PER_ARTICLE + first_article
+    clusters = (articles * 2654435761 % 2**32) % len(space.centres)  # articles spread over clusters
+    counts = rng.integers(sentences[0], sentences[1] + 1, size=n)
+    picks = space.pools[clusters[:, None], rng.integers(0, POOL, size=(n, sentences[1]))]
+    used = np.arange(sentences[1])[None, :] < counts[:, None]
+    content = (space.sentence_vectors[picks] * used[:, :, None]).sum(1) / counts[:, None]
+    noise = rng.standard_normal((n, dim)).astype(np.float32) * (VECTOR_NOISE / np.sqrt(dim))
+    vectors = VECTOR_CLUSTER * space.centres[clusters] + VECTOR_CONTENT * content + noise
+    ids = [row[:c] for row, c in zip(picks, counts)]
+    return clusters, _unit(vectors), ids
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def synthetic_vectors(n: int, space: Space, seed: int = 0, chunk: int = 65536,
+                      out: np.ndarray | None = None) -> np.ndarray:
+    """n synthetic section vectors (float32), written into out (e.g. a memory map) when given."""
+    out = np.zeros((n, space.centres.shape[1]), dtype=np.float32) if out is None else out
+    rng = np.random.default_rng(seed)
+    for lo in range(0, n, chunk):
+        hi = min(n, lo + chunk)
+        out[lo:hi] = draw_sections(space, hi - lo, rng, first_article=lo // SECTIONS_PER_ARTICLE)[1]
+    return out
+
+
+def query_sets(space: Space, encoder, n_held_out: int = 300) -> dict[str, np.ndarray]:
+    """Queries for recall: held-out sections of the same distribution, and the real questions."""
+    rng = np.random.default_rng(12345)
+    held_out = draw_sections(space, n_held_out, rng, first_article=10**9)[1]
+    real = encoder.encode(questions(), batch_size=1).astype(np.float32)
+    return {"held_out": held_out, "questions": real}
+
+
+# ---------------------------------------------------------------- the synthetic index
+
+SENTENCE_NOISE = 0.3
+"""Norm of the random part added to a seed sentence's real vector for each of its copies."""
+
+
+def synth_index(n: int, index_dir: Path, seed_idx: Path, exact_limit: int | None = None,
+                sentences: tuple[int, int] = (1, 2)) -> dict:
+    """Write a generation of n synthetic sections into index_dir through qa.build's own writer.
+
+    The text is parsed by the real parser and cut into windows and sentences by the real
+    build; only the embedding step is replaced by generated vectors. Returns stage timings.
+    """
+    from qa import build as qb
+    from qa import store
+    from qa.articles import parse_article
+    from qa.embedding import copy_encoder_files
+    from qa.neighbours import choose_structure
+    from qa.sections import split_sections
+    from qa.settings import Settings
+
+    times: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        times[name] = round(time.perf_counter() - clock, 1)
+        log(f"{name}: {times[name]} s")
+        clock = time.perf_counter()
+
+    seed = seed_material()
+    reader = store.IndexReader(seed_idx)
+    seed_gen, model_info = reader.path, dict(reader.manifest["model"])
+    reader.close()
+    encoder = query_encoder(seed_idx)
+    real = encoder.encode(seed.sentences, batch_size=1)
+    space = make_space(real, max(1, n // 250), np.random.default_rng(0))
+    section_vectors = synthetic_vectors(n, space)
+    _, _, plan = draw_sections(space, n, np.random.default_rng(1), sentences)
+    lap("vectors")
+
+    rng = random.Random(0)
+    articles, per = [], SECTIONS_PER_ARTICLE
+    for number, lo in enumerate(range(0, n, per)):
+        generated = generate_article(rng, seed, [list(p) for p in plan[lo : lo + per]])
+        articles.append(parse_article(generated.text.encode("utf-8"), f"{number // 1000:03d}/syn_{number:07d}.txt"))
+    sections = [s for a in articles for s in split_sections(a)]
+    if len(sections) != n:
+        raise RuntimeError(f"the parser found {len(sections)} sections in text generated with {n}")
+    texts = {a.doc: a.text for a in articles}
+    lap("text")
+    units = qb.make_units(sections, texts, encoder)
+    seed_ids = np.concatenate(plan)
+    if len(units.sentence_texts) != len(seed_ids):
+        raise RuntimeError("the build split the generated sentences differently from the generator")
+    lap("units")
+
+    dim = section_vectors.shape[1]
+    n_windows = len(units.window_texts)
+    vectors = np.empty((n_windows + len(seed_ids), dim), dtype=np.float32)
+    vectors[:n_windows] = section_vectors[units.window_sections]
+    del section_vectors
+    noise_rng = np.random.default_rng(2)
+    for lo in range(0, len(seed_ids), 65536):
+        ids = seed_ids[lo : lo + 65536]
+        noise = noise_rng.standard_normal((len(ids), dim)).astype(np.float32) * (SENTENCE_NOISE / np.sqrt(dim))
+        vectors[n_windows + lo : n_windows + lo + len(ids)] = _unit(real[ids] + noise)
+    key = f"synthetic:{model_info.get('name')}"
+    hashes = np.array([qb.unit_hash(key, t) for t in units.window_texts + units.sentence_texts],
+                      dtype=f"S{qb.HASH_BYTES}")
+    lap("sentence vectors and hashes")
+
+    name, tmp = store.new_generation_dir(index_dir)
+    copy_encoder_files(seed_gen / "encoder", tmp / "encoder")
+    model = qb.PreparedModel(encoder, model_info, key)
+    real_build_index, real_lexical_build = qb.build_index, qb.LexicalIndex.build
+
+    def timed_index(windows: np.ndarray, structure):  # noqa: ANN202 - wraps qa.build's call
+        started = time.perf_counter()
+        index = real_build_index(windows, structure)
+        times["faiss_build"] = round(time.perf_counter() - started, 1)
+        log(f"faiss {structure.kind}: {times['faiss_build']} s")
+        return index
+
+    def timed_lexical(docs):  # noqa: ANN202
+        started = time.perf_counter()
+        lexical = real_lexical_build(docs)
+        times["bm25_build"] = round(time.perf_counter() - started, 1)
+        log(f"bm25: {times['bm25_build']} s")
+        return lexical
+
+    qb.build_index = timed_index
+    qb.LexicalIndex.build = staticmethod(timed_lexical)
+    if exact_limit is not None:
+        qb.choose_structure = lambda count: choose_structure(count, exact_limit)
+    try:
+        qb._write(tmp, articles, sections, texts, units, vectors, hashes, model)
+        lap("write (table, arrays, faiss, bm25)")
+        report = qb.BuildReport(articles=len(articles), sections=n, windows=n_windows,
+                                sentences=len(seed_ids), seconds=round(sum(times.values()), 1))
+        settings = Settings.from_env(corpus=index_dir / "synthetic-corpus", index=index_dir)
+        store.write_manifest(tmp, qb._manifest(settings, articles, report, model))
+        store.publish_generation(index_dir, name, tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        qb.build_index, qb.LexicalIndex.build = real_build_index, real_lexical_build
+        qb.choose_structure = choose_structure
+    sizes = {p.name: round(p.stat().st_size / 2**20, 1) for p in (index_dir / "gens" / name).iterdir() if p.is_file()}
+    return {"sections": n, "articles": len(articles), "windows": n_windows, "sentences": int(len(seed_ids)),
+            "seconds": times, "file_mb": sizes}
+
+
+# ---------------------------------------------------------------- measuring an index
+
+
+def measure(index: Path, reps: int = 3, n_held_out: int = 300, serve_seconds: float = 10.0) -> dict:
+    """Load time, query p50 end to end and by stage, recall@10 vs exact, RSS; then a served run."""
+    import qa
+
+    qs = questions()
+    before = rss_mb()
+    started = time.perf_counter()
+    searcher = qa.load(index)
+    load_s = time.perf_counter() - started
+    after_load = rss_mb()
+    manifest = searcher.manifest
+    log(f"loaded {manifest['counts']['sections']} sections in {load_s:.2f} s; structure {manifest.get('faiss')}")
+
+    stages: dict[str, list[float]] = {"ask": [], "encode": [], "faiss_64": [], "bm25": [], "retrieve": [],
+                                      "answer": []}
+    retriever = searcher.retriever
+    for q in qs:  # one untimed pass: first touches of the mapped files
+        searcher.ask(q)
+    for _ in range(reps):
+        for q in qs:
+            stages["ask"].append(_ms(lambda: searcher.ask(q)))
+            vector = searcher.encode([q])[0]
+            stages["encode"].append(_ms(lambda: searcher.encode([q])))
+            stages["faiss_64"].append(_ms(lambda: retriever.neighbours.search(vector[None, :], 64)))
+            stages["bm25"].append(_ms(lambda: retriever.lexical.scores(q)))
+            stages["retrieve"].append(_ms(lambda: retriever.candidates(vector, q, 5)))
+            stages["answer"].append(_ms(lambda: searcher.answer(q, vector, 5)))
+    after_queries = rss_mb()
+    latency = {k: {"p50_ms": round(percentile(v, 50), 2), "p99_ms": round(percentile(v, 99), 2)}
+               for k, v in stages.items()}
+    log(f"ask p50 {latency['ask']['p50_ms']} ms")
+    recall = recall_at_10(searcher, qs, n_held_out)
+    searcher.close()
+    del searcher
+    gc.collect()
+    served = serve_check(index, serve_seconds) if serve_seconds > 0 else {}
+    return {
+        "index": str(index), "counts": manifest["counts"], "faiss": manifest.get("faiss"),
+        "load_s": round(load_s, 3), "latency": latency, "recall": recall,
+        "rss_mb": {"before_load": before, "after_load": after_load, "after_queries": after_queries},
+        "served": served,
+    }
+
+
+def _ms(fn) -> float:  # noqa: ANN001
+    started = time.perf_counter()
+    fn()
+    return (time.perf_counter() - started) * 1000
+
+
+def recall_at_10(searcher, qs: list[str], n_held_out: int) -> dict:  # noqa: ANN001
+    """recall@10 of the served structure against an exact scan of the same window vectors.
+
+    Two query sets: the real questions (encoded), and held-out points near stored windows.
+    Also the recall of the exact top 10 within the 64 windows the retriever actually asks for.
+    """
+    import faiss
+
+    windows = searcher.reader.windows
+    neighbours = searcher.retriever.neighbours
+    rng = np.random.default_rng(7)
+    rows = rng.choice(len(windows), size=min(n_held_out, len(windows)), replace=False)
+    near = _unit(np.asarray(windows[np.sort(rows)], dtype=np.float32)
+                 + rng.standard_normal((len(rows), windows.shape[1])).astype(np.float32) * (0.6 / np.sqrt(windows.shape[1])))
+    sets = {"questions": searcher.encode(qs).astype(np.float32), "held_out": near}
+    exact = faiss.IndexFlatIP(windows.shape[1])
+    for lo in range(0, len(windows), 65536):
+        exact.add(np.ascontiguousarray(windows[lo : lo + 65536], dtype=np.float32))
+    out = {}
+    for name, queries in sets.items():
+        _, truth = exact.search(queries, 10)
+        _, got10 = neighbours.search(queries, 10)
+        _, got64 = neighbours.search(queries, 64)
+        out[name] = {"queries": len(queries),
+                     "recall@10": round(_overlap(truth, got10), 4),
+                     "top10_in_64": round(_overlap(truth, got64), 4)}
+    return out
+
+
+def _overlap(truth: np.ndarray, got: np.ndarray) -> float:
+    k = truth.shape[1]
+    return float(np.mean([len(set(t.tolist()) & set(g.tolist())) / k for t, g in zip(truth, got)]))
+
+
+def serve_check(index: Path, seconds: float) -> dict:
+    """`qa serve` over the index: start to /healthz 200, then concurrency-8 load, RSS before and after."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import load as loadgen
+
+    with loadgen.ServeProcess(index, env={"QA_CACHE_SIZE": "0"}) as server:
+        ready = rss_mb(server.pid)
+        asks = loadgen.ask_requests("127.0.0.1", server.port, questions())
+        result = loadgen.run_load(server.url, asks, 8, seconds)
+        after = rss_mb(server.pid)
+    return {"ready_s": round(server.ready_s, 3), "rss_ready_mb": ready, "rss_after_load_mb": after,
+            "c8": {k: getattr(result, k) for k in ("requests", "errors", "rps", "p50_ms", "p99_ms")},
+            "error_samples": result.error_samples}
 
 
 # ---------------------------------------------------------------- text build (real model)
@@ -243,6 +563,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", type=Path, help="working directory (default: a temporary one)")
     p.add_argument("--keep", action="store_true", help="keep the corpus and index")
     p.add_argument("--json", type=Path, help="also write the result here")
+    p = sub.add_parser("synth", help="write a synthetic index of --sections sections")
+    p.add_argument("--sections", type=int, default=1_000_000)
+    p.add_argument("--out", type=Path, required=True, help="index directory to write")
+    p.add_argument("--seed-index", type=Path, help="a real index whose encoder to copy (default: build one)")
+    p.add_argument("--exact-limit", type=int, help="override the size up to which search is exact")
+    p.add_argument("--json", type=Path, help="also write the result here")
+    p = sub.add_parser("measure", help="load an index and measure it")
+    p.add_argument("--index", type=Path, required=True)
+    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--serve-seconds", type=float, default=10.0, help="seconds of served load (0: skip)")
+    p.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args(argv)
 
     if args.command == "corpus":
@@ -253,6 +584,17 @@ def main(argv: list[str] | None = None) -> int:
         work = args.work or Path(tempfile.mkdtemp(prefix="qa-textbuild-"))
         result = text_build(args.sections, work, keep=args.keep)
         _emit(result, args.json)
+        return 0
+    if args.command == "synth":
+        work = Path(tempfile.mkdtemp(prefix="qa-synth-"))
+        try:
+            result = synth_index(args.sections, args.out, seed_index(work, args.seed_index), args.exact_limit)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        _emit(result, args.json)
+        return 0
+    if args.command == "measure":
+        _emit(measure(args.index, args.reps, serve_seconds=args.serve_seconds), args.json)
         return 0
     return 2
 
