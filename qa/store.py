@@ -113,7 +113,8 @@ def new_generation_dir(index_dir: Path) -> tuple[str, Path]:
     """A fresh temporary directory for a build, and the name it will be published under."""
     gens = Path(index_dir) / GENERATIONS
     gens.mkdir(parents=True, exist_ok=True)
-    name = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}"
+    now = time.time_ns()  # names sort in build order, even for builds within one second
+    name = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now // 10**9)) + f".{now % 10**9:09d}-{os.getpid()}"
     tmp = gens / f".tmp-{name}"
     tmp.mkdir()
     return name, tmp
