@@ -274,6 +274,8 @@ def test_rebuild_and_reload_under_load_fail_no_request_and_switch_answers(
         for client in clients:
             client.join(60)
 
+    print(f"hot swap: {traffic.answered} answered, {len(traffic.failures)} failed, "
+          f"{len(traffic.zebra)} zebra questions")
     assert status == 200, body
     assert body == {"generation": current(index), "previous": old, "changed": True, "articles": 3,
                     "sections": body["sections"]}
