@@ -125,14 +125,29 @@ class AskResponse(BaseModel):
     low_confidence: bool = Field(description="True when the corpus most likely does not answer the question.")
 
 
+QUESTION_PATTERN = "^[^\u0000]*[^\\s\u0000][^\u0000]*$"
+"""What the schema promises: some non-space character and no NUL (checked by AskRequest's validator)."""
+
+
 class AskRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"example": {"question": "How does NATO respond to an attack on a member?", "k": 5}},
     )
 
-    question: str = Field(min_length=1, max_length=1000, description="A question in plain language.")
-    k: int = Field(default=5, ge=1, le=50, strict=True, description="How many passages to return.")
+    question: str = Field(min_length=1, max_length=1000, description="A question in plain language.",
+                          json_schema_extra={"pattern": QUESTION_PATTERN})
+    k: int = Field(default=5, ge=1, le=50, description="How many passages to return.")
+
+    @field_validator("k", mode="before")
+    @classmethod
+    def _integer(cls, value: object) -> object:
+        # JSON integers only (5 or 5.0, as JSON Schema counts them); not "5", true or 2.5.
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("Input should be a valid integer")
+        return value
 
     @field_validator("question")
     @classmethod

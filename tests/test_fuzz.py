@@ -14,6 +14,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    positive_data_acceptance,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
@@ -74,7 +75,8 @@ def _fuzz(operation, mode: GenerationMode, base_url: str, cases: Counter[str]) -
         response = case.call(base_url=base_url, timeout=30)
         assert response.status_code < 500, (f"{case.method} {case.formatted_path} -> {response.status_code}: "
                                             f"{response.text[:300]}")
-        case.validate_response(response, checks=CHECKS)
+        checks = CHECKS + [positive_data_acceptance] if mode is GenerationMode.POSITIVE else CHECKS
+        case.validate_response(response, checks=checks)
 
     try:
         run()

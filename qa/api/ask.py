@@ -8,7 +8,7 @@ import json
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 
-from ..models import AskRequest, AskResponse
+from ..models import QUESTION_PATTERN, AskRequest, AskResponse
 from .engine import Engine
 from .errors import ApiError, validation_message
 from . import metrics
@@ -27,7 +27,8 @@ ASK_RESPONSES: dict[int | str, dict] = {
 async def ask_get(
     request: Request,
     q: str = Query(description="The question", min_length=1, max_length=1000,
-                   examples=["How does NATO respond to an attack on a member?"]),
+                   examples=["How does NATO respond to an attack on a member?"],
+                   json_schema_extra={"pattern": QUESTION_PATTERN}),
     k: int = Query(default=5, ge=1, le=50, description="How many passages to return"),
 ) -> Response:
     return await _answer(request, _validated({"question": q, "k": k}))
