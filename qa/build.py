@@ -26,6 +26,7 @@ from .embedding import (
     Encoder,
     EncoderError,
     OnnxEncoder,
+    normalise,
     prepare_export,
 )
 from .lexical import LexicalIndex, stems, words
@@ -69,6 +70,9 @@ class Units:
     """What gets embedded: section windows and sentences, each tied to its section."""
 
     window_texts: list[str]
+    """Text to embed for a window, or "" for one pooled from its sentences."""
+    window_ranges: np.ndarray
+    """[windows, 2]: the sentence rows a pooled window averages (empty for embedded ones)."""
     window_sections: np.ndarray
     sentence_texts: list[str]
     sentences: np.ndarray
@@ -186,11 +190,16 @@ def context_of(section: Section) -> str:
 
 
 def make_units(sections: list[Section], texts: dict[str, str], encoder: Encoder) -> Units:
-    """Windows (overlapping runs of whole sentences within the model's window) and sentences.
+    """Sentences (each embedded with its heading) and windows over them.
 
-    `texts` maps each doc to its plain text, which the sentence spans index into.
+    A window is a run of whole sentences that fits the model's window, overlapping the next
+    by one sentence; its vector is the mean of its sentence vectors, so the transformer runs
+    once per sentence and never again over the same text. Only a sentence longer than the
+    window is embedded again, cut into overlapping pieces. `texts` maps each doc to its plain
+    text, which the sentence spans index into.
     """
     window_texts: list[str] = []
+    window_ranges: list[tuple[int, int]] = []
     window_sections: list[int] = []
     sentence_texts: list[str] = []
     sentence_rows: list[tuple[int, int, int]] = []
@@ -207,11 +216,20 @@ def make_units(sections: list[Section], texts: dict[str, str], encoder: Encoder)
             sentence_texts.append(f"{context}: {text}" if context else text)
         ranges.append((lo, len(sentence_rows)))
         budget = max(16, encoder.max_tokens - 3 - encoder.count_tokens([context])[0])
-        for window in pack_windows(sentences, encoder.count_tokens(sentences), budget, encoder):
-            window_texts.append(f"{context}\n{window}" if context else window)
-            window_sections.append(sid)
+        counts = encoder.count_tokens(sentences)
+        for i, j in pack_windows(counts, budget):
+            if j - i == 1 and counts[i] > budget:
+                for piece in split_long(sentences[i], budget, encoder):
+                    window_texts.append(f"{context}\n{piece}" if context else piece)
+                    window_ranges.append((lo + i, lo + i))
+                    window_sections.append(sid)
+            else:
+                window_texts.append("")
+                window_ranges.append((lo + i, lo + j))
+                window_sections.append(sid)
     return Units(
         window_texts=window_texts,
+        window_ranges=np.asarray(window_ranges, dtype=np.int64).reshape(-1, 2),
         window_sections=np.asarray(window_sections, dtype=np.int32),
         sentence_texts=sentence_texts,
         sentences=np.asarray(sentence_rows, dtype=np.int64).reshape(-1, 3),
@@ -220,27 +238,26 @@ def make_units(sections: list[Section], texts: dict[str, str], encoder: Encoder)
     )
 
 
-def pack_windows(texts: list[str], counts: list[int], budget: int, encoder: Encoder) -> list[str]:
-    """Runs of consecutive sentences of at most `budget` word pieces, overlapping by one sentence."""
-    windows: list[str] = []
-    i, n = 0, len(texts)
+def pack_windows(counts: list[int], budget: int) -> list[tuple[int, int]]:
+    """[i, j) runs of consecutive sentences of at most `budget` word pieces, overlapping by one.
+
+    A sentence longer than the budget is a run of its own.
+    """
+    windows: list[tuple[int, int]] = []
+    i, n = 0, len(counts)
     while i < n:
-        if counts[i] > budget:
-            windows.extend(_split_long(texts[i], budget, encoder))
-            i += 1
-            continue
-        j, used = i, 0
-        while j < n and counts[j] <= budget and used + counts[j] <= budget:
+        j, used = i + 1, counts[i]
+        while j < n and counts[i] <= budget and used + counts[j] <= budget:
             used += counts[j]
             j += 1
-        windows.append(" ".join(texts[i:j]))
+        windows.append((i, j))
         if j >= n:
             break
         i = j - 1 if j - 1 > i and counts[j] <= budget else j
     return windows
 
 
-def _split_long(text: str, budget: int, encoder: Encoder) -> list[str]:
+def split_long(text: str, budget: int, encoder: Encoder) -> list[str]:
     """A sentence longer than the window, cut into overlapping runs of word pieces."""
     offsets = encoder.token_offsets(text)
     step = max(1, budget * 3 // 4)
@@ -305,21 +322,25 @@ def _embed(
     units: Units, model: PreparedModel, previous: Previous | None, report: BuildReport, progress: bool | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Vectors and hashes of windows then sentences: reused where the hash matches, else embedded."""
+    n_windows = len(units.window_texts)
     texts = units.window_texts + units.sentence_texts
     hashes = [unit_hash(model.key, t) for t in texts]
+    for w, (lo, hi) in enumerate(units.window_ranges):
+        if hi > lo:  # pooled: identified by the sentences it averages
+            hashes[w] = unit_hash(model.key, "\x00pooled\x00" + "\x00".join(units.sentence_texts[lo:hi]))
     out = np.zeros((len(texts), model.encoder.dim), dtype=np.float32)
     todo = []
     for row, digest in enumerate(hashes):
         hit = previous.vectors.get(digest) if previous else None
         if hit is not None and hit[0].shape[1] == model.encoder.dim:
             out[row] = hit[0][hit[1]]
-        else:
+        elif texts[row]:
             todo.append(row)
     # Identical texts (repeated boilerplate) are embedded once and copied.
     first: dict[bytes, int] = {}
     copies = [(row, first.setdefault(hashes[row], row)) for row in todo]
     todo = [row for row, source in copies if row == source]
-    report.reused_vectors = len(texts) - len(todo)
+    report.reused_vectors = sum(1 for t in texts if t) - len(todo)
     report.embedded = len(todo)
     # Longest first: similar lengths share a batch (less padding) and the ETA settles early.
     todo.sort(key=lambda r: -len(texts[r]))
@@ -331,6 +352,10 @@ def _embed(
             bar.update(len(rows))
     for row, source in copies:
         out[row] = out[source]
+    sentence_vectors = out[n_windows:]
+    for w, (lo, hi) in enumerate(units.window_ranges):
+        if hi > lo:
+            out[w] = normalise(sentence_vectors[lo:hi].mean(axis=0, keepdims=True))[0]
     return out, np.array(hashes, dtype=f"S{HASH_BYTES}")
 
 

@@ -7,24 +7,31 @@ from pathlib import Path
 import numpy as np
 
 import qa
-from qa.build import pack_windows
+from qa.build import pack_windows, split_long
 from qa.embedding import OnnxEncoder
 from qa.store import IndexReader
 
 from conftest import build_index, write_corpus
 
 
-def test_windows_cover_every_sentence_within_the_model_window(searcher):
-    encoder = searcher.encoder
-    texts = [f"Sentence number {i} talks about topic {i} in some detail." for i in range(60)]
-    counts = encoder.count_tokens(texts)
-    windows = pack_windows(texts, counts, 100, encoder)
-    assert len(windows) > 1
-    assert all(sum(encoder.count_tokens([w])) <= 100 + 2 for w in windows)
-    joined = " ".join(windows)
-    assert all(t in joined for t in texts)
-    # consecutive windows overlap by one sentence so no boundary is lost
-    assert texts[0] in windows[0] and texts[-1] in windows[-1]
+def test_windows_are_overlapping_runs_of_whole_sentences_within_the_budget():
+    counts = [30, 40, 50, 20, 60, 10, 80, 300, 25]
+    windows = pack_windows(counts, 100)
+    assert all(sum(counts[i:j]) <= 100 or j - i == 1 for i, j in windows)
+    covered = {k for i, j in windows for k in range(i, j)}
+    assert covered == set(range(len(counts)))  # nothing lost
+    assert windows[0][0] == 0 and windows[-1][1] == len(counts)
+    for (_, end), (start, _) in zip(windows, windows[1:]):
+        assert start in (end - 1, end)  # overlap by one sentence unless that sentence stood alone
+    assert (7, 8) in windows  # the 300-piece sentence is a window of its own
+
+
+def test_a_sentence_longer_than_the_window_is_embedded_in_pieces(searcher):
+    sentence = ", ".join(f"clause number {i} about a topic" for i in range(120)) + "."
+    pieces = split_long(sentence, 100, searcher.encoder)
+    assert len(pieces) > 1
+    assert all(len(searcher.encoder.token_offsets(p)) <= 100 for p in pieces)
+    assert pieces[0].startswith("clause number 0") and pieces[-1].endswith("topic.")
 
 
 def test_a_long_section_stays_searchable_to_its_end(tmp_path: Path):

@@ -82,7 +82,8 @@ def test_rebuilding_the_unchanged_seeds_embeds_no_text(corpus: Path, index: Path
     before = current(index)
     report = rebuild(corpus, index)
     assert encoded == [] and report.embedded == 0
-    assert report.reused_vectors == report.windows + report.sentences > 300
+    # Every sentence vector is reused; windows are pooled from them (none is long enough to embed).
+    assert report.reused_vectors == report.sentences > 300
     assert sorted(report.reused) == sorted(p.name for p in corpus.iterdir())
     assert not report.added and not report.changed and not report.removed
     assert current(index) == report.generation != before
@@ -98,18 +99,8 @@ def test_changing_one_sentence_re_embeds_only_its_section(corpus: Path, index: P
 
     assert report.changed == [CHANGED_DOC] and report.reused == ["003_5980fc8c05fdc981.txt"]
     assert len(encoded) == report.embedded
-    # The changed sentence, and the window(s) of its section that hold it: nothing else.
-    assert all(t.startswith(CHANGED_SECTION) for t in encoded), encoded
-    assert f"{CHANGED_SECTION}: {NEW_SENTENCE}" in encoded
-    assert any(NEW_SENTENCE in t for t in encoded if t.startswith(f"{CHANGED_SECTION}\n"))
-    reader = IndexReader(index)
-    try:
-        section_id = next(r.id for r in reader.sections(list(range(reader.section_count)))
-                          if r.doc == CHANGED_DOC and r.heading == CHANGED_SECTION)
-        section_windows = int((np.asarray(reader.window_sections) == section_id).sum())
-    finally:
-        reader.close()
-    assert 2 <= report.embedded <= 1 + section_windows
+    # Only the changed sentence is embedded; its section's windows are pooled again from sentences.
+    assert encoded == [f"{CHANGED_SECTION}: {NEW_SENTENCE}"] and report.embedded == 1
     answer = qa.load(index).ask("What lowers the risk of misunderstandings and conflicts between nations?", k=5)
     assert any(p.citation.section == CHANGED_SECTION and NEW_SENTENCE in p.text for p in answer.passages)
 
