@@ -294,7 +294,26 @@ def _build_texts(index: Path) -> tuple[list[str], list[str], list[str], Path]:
     sections, plain = _sections_of(reader)
     units = make_units(sections, plain, encoder)
     reader.close()
-    return texts, units.window_texts, units.sentence_texts, reader.path
+    return texts, _window_texts(units, sections, plain), units.sentence_texts, reader.path
+
+
+def _window_texts(units, sections: list, plain: dict[str, str]) -> list[str]:  # noqa: ANN001
+    """The text each window covers: its own text, or for a window pooled from sentence vectors,
+    the heading and the sentences it averages, as a single embedding of that text would see them."""
+    from qa.build import context_of
+
+    ranges = getattr(units, "window_ranges", None)
+    out = []
+    for w, text in enumerate(units.window_texts):
+        if text or ranges is None or ranges[w][1] <= ranges[w][0]:
+            out.append(text)
+            continue
+        lo, hi = (int(x) for x in ranges[w])
+        section = sections[int(units.sentences[lo][0])]
+        body = " ".join(plain[section.doc][int(s):int(e)] for _, s, e in units.sentences[lo:hi])
+        context = context_of(section)
+        out.append(f"{context}\n{body}" if context else body)
+    return out
 
 
 def _sections_of(reader) -> tuple[list, dict[str, str]]:
@@ -472,7 +491,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", type=Path, help="also profile the server at c8 with py-spy; summary JSON here")
     parser.add_argument("--quick", action="store_true", help="a tiny run to check the script works (no timings)")
     parser.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    parser.add_argument("--table", type=Path, metavar="JSON", help="print the table of a saved --json result")
     args = parser.parse_args(argv)
+    if args.table:
+        print_table(json.loads(args.table.read_text()))
+        return 0
     if args.quick:
         args.seconds, args.reps, args.lib_reps, args.starts = min(args.seconds, 1.0), 1, 1, 1
         args.build_sections = min(args.build_sections, 20)

@@ -373,8 +373,11 @@ def synth_index(n: int, index_dir: Path, seed_idx: Path, exact_limit: int | None
         noise = noise_rng.standard_normal((len(ids), dim)).astype(np.float32) * (SENTENCE_NOISE / np.sqrt(dim))
         vectors[n_windows + lo : n_windows + lo + len(ids)] = _unit(real[ids] + noise)
     key = f"synthetic:{model_info.get('name')}"
-    hashes = np.array([qb.unit_hash(key, t) for t in units.window_texts + units.sentence_texts],
-                      dtype=f"S{qb.HASH_BYTES}")
+    digests = [qb.unit_hash(key, t) for t in units.window_texts + units.sentence_texts]
+    for w, (lo, hi) in enumerate(getattr(units, "window_ranges", ())):
+        if hi > lo:  # a window pooled from sentence vectors is named by its sentences, as qa.build does
+            digests[w] = qb.unit_hash(key, "\x00pooled\x00" + "\x00".join(units.sentence_texts[lo:hi]))
+    hashes = np.array(digests, dtype=f"S{qb.HASH_BYTES}")
     lap("sentence vectors and hashes")
 
     name, tmp = store.new_generation_dir(index_dir)
