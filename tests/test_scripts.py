@@ -68,7 +68,9 @@ def test_bench_quick_run_prints_every_measure(seed_index: Path) -> None:
     assert result["cold_start"]["median_s"] > 0
     build = result["build"]
     assert build["warm"]["sections"] > 0 and build["plain_encode"]["sections_per_s"] > 0
-    assert build["cosine"]["windows"]["mean"] > 0.9  # the build's vectors are the model's vectors
+    # Paired right: sentence vectors are the model's own; windows (maybe pooled) are still close to it.
+    assert build["cosine"]["sentences"]["mean"] > 0.9
+    assert build["cosine"]["windows"]["mean"] > 0.5
 
 
 def test_generated_articles_parse_into_the_sections_they_were_made_of() -> None:
