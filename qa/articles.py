@@ -82,7 +82,7 @@ def iter_corpus(root: Path, max_bytes: int = MAX_FILE_BYTES) -> Iterator[Article
         try:
             yield read_article(path, doc, max_bytes)
         except ArticleError as exc:
-            yield Skipped(doc, str(exc))
+            yield Skipped(doc, str(exc).removeprefix(f"{doc}: "))
 
 
 def read_article(path: Path, doc: str | None = None, max_bytes: int = MAX_FILE_BYTES) -> Article:

@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
             host=getattr(args, "host", None),
             port=getattr(args, "port", None),
         )
-        configure_logging(settings)
+        configure_logging(settings, service=args.command == "serve")
         return int(args.run(args, settings) or 0)
     except KeyboardInterrupt:
         print("qa: interrupted", file=sys.stderr)

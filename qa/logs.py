@@ -38,15 +38,25 @@ class TextFormatter(logging.Formatter):
         return line
 
 
-def configure_logging(settings: Settings) -> None:
+class CommandFormatter(logging.Formatter):
+    """For one-shot commands: `qa: warning: <message>`, like the CLI's own error lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"qa: {record.levelname.lower()}: {record.getMessage()}"
+
+
+def configure_logging(settings: Settings, service: bool = True) -> None:
+    """Timestamped (or JSON) lines for the server; plain `qa: warning: ...` lines for commands."""
     handler = logging.StreamHandler(sys.stderr)
     if settings.log_format == "json":
         handler.setFormatter(JSONFormatter())
-    else:
+    elif service:
         handler.setFormatter(TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    else:
+        handler.setFormatter(CommandFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
+    root.setLevel(logging.INFO if service else logging.WARNING)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")

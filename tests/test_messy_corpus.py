@@ -134,7 +134,7 @@ def test_a_corpus_of_only_bad_files_is_one_clear_error(tmp_path: Path):
     done = run_cli("index", "--corpus", str(corpus), "--index", str(tmp_path / "index"),
                    env={"QA_MAX_ARTICLE_BYTES": "10"})
     assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert "skipped a.txt: a.txt: 23 bytes, over the limit of 10 bytes per article" in done.stderr
+    assert "qa: warning: skipped a.txt: 23 bytes, over the limit of 10 bytes per article" in done.stderr
     assert done.stderr.strip().splitlines()[-1] == f"qa: error: {corpus}: no articles (.txt, .md or .html files with text)"
     assert not (tmp_path / "index" / "CURRENT").exists()
 
@@ -155,5 +155,5 @@ def test_an_unreadable_file_is_skipped_and_the_rest_indexed(tmp_path: Path):
     finally:
         (corpus / "locked.txt").chmod(0o644)
     assert done.returncode == 0, done.stderr
-    assert "qa: warning: skipped locked.txt: locked.txt: cannot read (Permission denied)" in done.stderr
+    assert "qa: warning: skipped locked.txt: cannot read (Permission denied)" in done.stderr
     assert [a.doc for a in qa.load(tmp_path / "index").reader.articles()] == ["ok.txt"]
