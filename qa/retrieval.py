@@ -16,6 +16,11 @@ from .neighbours import Neighbours
 from .store import IndexReader
 
 
+IN_MEMORY_BYTES = 64 * 1024 * 1024
+KEEP = 10
+"""Candidates returned beyond k, for callers that look past the top (evaluation, confidence)."""
+
+
 @dataclass(frozen=True)
 class Weights:
     """How the signals combine; chosen on held-out questions (scripts/tune.py).
@@ -49,9 +54,15 @@ class Retriever:
         self.neighbours = neighbours
         self.lexical = lexical
         self.weights = weights or Weights()
+        vectors = reader.sentence_vectors
+        # Small indexes keep float32 sentence vectors in RAM (no per-query conversion); large
+        # ones read the float16 memory map, so serving memory grows slowly with the corpus.
+        if vectors.size * 4 <= IN_MEMORY_BYTES:
+            vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self._sentence_vectors = vectors
 
     def candidates(self, query: np.ndarray, terms: list[str], k: int) -> list[Candidate]:
-        """Sections ranked best first by fused score (at least k when the index has them).
+        """The best max(k, KEEP) sections by fused score, best first.
 
         `terms` are the question's lexical.query_terms (corrected and stemmed).
         """
@@ -65,18 +76,20 @@ class Retriever:
         w = self.weights
         sections = np.asarray(ids, dtype=np.int64)
         sentence_best, rows, sims, bounds = self._sentence_scores(query, sections)
-        out = []
-        for i, sid in enumerate(ids):
-            window = window_best.get(sid)
-            if window is None:
-                window = self._window_score(query, sid) if w.window else 0.0
-            lo, hi = bounds[i], bounds[i + 1]
-            sentence = float(sentence_best[i]) if hi > lo else window
-            lex = float(bm25[sid] / (bm25[sid] + w.lexical_half)) if bm25[sid] > 0 else 0.0
-            score = w.window * window + w.sentence * sentence + w.lexical * lex
-            out.append(Candidate(sid, score, window, sentence, lex, rows[lo:hi], sims[lo:hi]))
-        out.sort(key=lambda c: -c.score)
-        return out
+        window = np.array([window_best.get(sid, np.nan) for sid in ids], dtype=np.float32)
+        for i in np.flatnonzero(np.isnan(window)):  # found by BM25 alone
+            window[i] = self._window_score(query, ids[i]) if w.window else 0.0
+        has_sentences = bounds[1:] > bounds[:-1]
+        sentence = np.where(has_sentences, sentence_best, window)
+        raw = bm25[sections]
+        lexical = np.where(raw > 0, raw / (raw + w.lexical_half), 0.0)
+        fused = w.window * window + w.sentence * sentence + w.lexical * lexical
+        order = np.argsort(-fused, kind="stable")[: max(k, KEEP)]
+        return [
+            Candidate(ids[i], float(fused[i]), float(window[i]), float(sentence[i]), float(lexical[i]),
+                      rows[bounds[i] : bounds[i + 1]], sims[bounds[i] : bounds[i + 1]])
+            for i in order
+        ]
 
     def _dense(self, query: np.ndarray, n: int) -> dict[int, float]:
         scores, ids = self.neighbours.search(query[None, :], n)
@@ -105,7 +118,7 @@ class Retriever:
         lengths = ranges[:, 1] - ranges[:, 0]
         bounds = np.concatenate([[0], np.cumsum(lengths)])
         rows = np.repeat(ranges[:, 0] - bounds[:-1], lengths) + np.arange(bounds[-1])
-        sims = np.asarray(self.reader.sentence_vectors[rows], dtype=np.float32) @ query
+        sims = np.asarray(self._sentence_vectors[rows], dtype=np.float32) @ query
         best = np.full(len(sections), -1.0, dtype=np.float32)
         nonempty = lengths > 0
         if nonempty.any():

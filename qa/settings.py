@@ -26,7 +26,7 @@ class Settings:
     log_questions: bool = False
     admin_token: str | None = None
     cors_origins: tuple[str, ...] = ()
-    threads: int = 2
+    threads: int = 1
     batch_max: int = 32
     cache_size: int = 1024
     watch_s: float = 0.0
