@@ -130,3 +130,28 @@ def test_approximate_search_scores_are_exact_cosines(synthetic_index: Path) -> N
         assert list(scores[0]) == sorted(scores[0], reverse=True)
     finally:
         searcher.close()
+
+
+@pytest.mark.parametrize("structure", [{"kind": "flat"},
+                                       {"kind": "hnsw_sq8", "M": 16, "ef_construction": 40, "ef_search": 64, "rerank": 4},
+                                       {"kind": "ivf_sq8", "nlist": 16, "nprobe": 4, "rerank": 4}])
+def test_every_structure_round_trips_through_disk_with_exact_scores(structure: dict, tmp_path: Path) -> None:
+    from qa.neighbours import Neighbours, Structure, build_index, save_index
+
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((3000, 64)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    save_index(build_index(vectors, Structure.from_dict(structure)), tmp_path)
+    neighbours = Neighbours.load(tmp_path, vectors, structure)
+    queries = vectors[[5, 500, 2500]] + 0.05 * vectors[[6, 501, 2501]]
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    scores, ids = neighbours.search(queries, 5)
+    assert list(ids[:, 0]) == [5, 500, 2500]
+    np.testing.assert_allclose(scores, np.einsum("qkd,qd->qk", vectors[ids], queries), rtol=1e-5, atol=1e-6)
+
+
+def test_unknown_structure_in_a_manifest_is_refused(tmp_path: Path) -> None:
+    from qa.neighbours import Structure
+
+    with pytest.raises(ValueError, match="unknown FAISS structure"):
+        Structure.from_dict({"kind": "lsh"})
