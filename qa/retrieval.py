@@ -70,7 +70,7 @@ class Retriever:
         window_best = self._dense(query, pool)
         bm25 = self.lexical.scores(terms)
         lexical_top = _top(bm25, pool)
-        ids = sorted(set(window_best) | {int(i) for i in lexical_top if bm25[i] > 0})
+        ids = sorted(set(window_best) | {int(i) for i in lexical_top})
         if len(ids) < k:  # a tiny or unmatched corpus: take everything in order
             ids = sorted(set(ids) | set(range(min(self.reader.section_count, pool))))
         w = self.weights
@@ -127,6 +127,8 @@ class Retriever:
 
 
 def _top(scores: np.ndarray, n: int) -> np.ndarray:
-    if len(scores) <= n:
-        return np.arange(len(scores))
-    return np.argpartition(-scores, n)[:n]
+    """Indices of the (up to) n highest positive scores, unordered."""
+    nonzero = np.flatnonzero(scores > 0)  # most sections share no term with the question
+    if len(nonzero) <= n:
+        return nonzero
+    return nonzero[np.argpartition(-scores[nonzero], n)[:n]]

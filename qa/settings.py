@@ -27,6 +27,7 @@ class Settings:
     admin_token: str | None = None
     cors_origins: tuple[str, ...] = ()
     threads: int = 1
+    search_threads: int = 2
     batch_max: int = 32
     cache_size: int = 1024
     watch_s: float = 0.0

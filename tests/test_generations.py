@@ -151,13 +151,17 @@ def test_a_build_killed_at_any_moment_leaves_the_served_index_intact(tmp_path: P
     server = Server(index, log=tmp_path / "serve.log")
     try:
         dead_temps: set[str] = set()
-        for moment in (0.3, 1.5, 3.0, "publish"):
+        # Before the build starts writing, just after, part-way, and as it publishes.
+        for moment in ("start", 0.0, 0.3, 0.8, "publish"):
             proc = subprocess.Popen([sys.executable, "-m", "qa", "index", "--corpus", str(seed_corpus),
                                      "--index", str(index), "--quiet"],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             if moment == "publish":
                 _wait_for_new_generation(index, proc)
+            elif moment == "start":
+                time.sleep(0.3)
             else:
+                _wait_for_temp_dir(index, proc)
                 time.sleep(float(moment))
             proc.send_signal(signal.SIGKILL)
             proc.wait()
@@ -179,6 +183,19 @@ def test_a_build_killed_at_any_moment_leaves_the_served_index_intact(tmp_path: P
         assert server.get_json("/healthz")[0] == 200
     finally:
         server.stop()
+
+
+def _wait_for_temp_dir(index: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
+    """Return once a build has created its temporary generation directory."""
+    before = {p.name for p in (index / "gens").glob(".tmp-*")}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(p.name not in before for p in (index / "gens").glob(".tmp-*")):
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"the build exited ({proc.returncode}) before writing anything")
+        time.sleep(0.002)
+    pytest.fail("the build did not start writing within the time limit")
 
 
 def _wait_for_new_generation(index: Path, proc: subprocess.Popen, timeout: float = 120) -> None:

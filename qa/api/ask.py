@@ -86,7 +86,7 @@ async def _answer(request: Request, ask: AskRequest) -> Response:
             answered = await engine.ask(ask.question, ask.k)
     except asyncio.TimeoutError:
         raise ApiError(504, f"no answer within {settings.request_timeout_s:g} s; try again") from None
-    request.state.low_confidence = answered.response.low_confidence
-    if answered.response.low_confidence:
+    request.state.low_confidence = answered.low_confidence
+    if answered.low_confidence:
         metrics.LOW_CONFIDENCE.inc()
     return Response(answered.body, media_type="application/json")

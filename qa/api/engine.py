@@ -1,7 +1,8 @@
 """The serving core: the live Searcher, micro-batched in a worker thread, with a small cache.
 
-Requests that arrive while a batch is being computed are queued and run together as the
-next batch: one encoder call for many questions, and no added wait for a lone request.
+Requests run on a few worker threads (the encoder releases the GIL, so two threads use two
+cores); requests that arrive while all threads are busy queue up and run together as the
+next batches, and a lone request never waits.
 Identical questions in flight share one computation. Swapping in a new index generation
 is one reference assignment; batches already running finish on the searcher they took.
 """
@@ -15,6 +16,7 @@ import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 from ..models import AskResponse
 from ..searcher import Searcher
@@ -29,10 +31,10 @@ Key = tuple[str, str, int]
 
 @dataclass(frozen=True)
 class Answered:
-    """A response and its JSON body, computed once."""
+    """A response's JSON body, computed once, and what the access log needs to know of it."""
 
-    response: AskResponse
     body: bytes
+    low_confidence: bool
 
 
 class Engine:
@@ -40,10 +42,11 @@ class Engine:
         self.settings = settings
         self.searcher = searcher
         self.loaded_at = time.time()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-search")
+        self._threads = max(1, settings.search_threads)
+        self._executor = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="qa-search")
+        self._running = 0
         self._queue: list[Key] = []
         self._pending: dict[Key, asyncio.Future[Answered]] = {}
-        self._worker: asyncio.Task | None = None
         self._cache: OrderedDict[Key, Answered] = OrderedDict()
         self._swap_lock = threading.Lock()
         metrics.observe_index(searcher)
@@ -51,8 +54,7 @@ class Engine:
     # ------------------------------------------------------------ asking
 
     async def ask(self, question: str, k: int) -> Answered:
-        searcher = self.searcher
-        key = (searcher.generation, question, k)
+        key = (self.searcher.generation, question, k)
         hit = self._cache.get(key)
         if hit is not None:
             self._cache.move_to_end(key)
@@ -63,33 +65,40 @@ class Engine:
             future = asyncio.get_running_loop().create_future()
             self._pending[key] = future
             self._queue.append(key)
-            if self._worker is None or self._worker.done():
-                self._worker = asyncio.create_task(self._drain())
+            self._dispatch()
         return await asyncio.shield(future)
 
-    async def _drain(self) -> None:
+    def _dispatch(self) -> None:
+        """Start batches on free worker threads; what waits meanwhile forms the next batches."""
         loop = asyncio.get_running_loop()
-        while self._queue:
-            if len(self._queue) < self.settings.batch_max:
-                await asyncio.sleep(0)  # let requests that arrived together join this batch
-            batch = self._queue[: self.settings.batch_max]
-            del self._queue[: len(batch)]
+        while self._queue and self._running < self._threads:
+            free = self._threads - self._running
+            size = min(self.settings.batch_max, -(-len(self._queue) // free))  # spread over free threads
+            batch = self._queue[:size]
+            del self._queue[:size]
             searcher = self.searcher
-            try:
-                results = await loop.run_in_executor(self._executor, self._compute, searcher, batch)
-            except Exception as exc:  # noqa: BLE001 - handed to every waiting request
-                log.exception("batch of %d failed", len(batch))
-                for key in batch:
-                    self._pending.pop(key).set_exception(exc)
-                continue
+            self._running += 1
+            done = loop.run_in_executor(self._executor, self._compute, searcher, batch)
+            done.add_done_callback(partial(self._finish, searcher, batch))
+
+    def _finish(self, searcher: Searcher, batch: list[Key], done: asyncio.Future[list[Answered]]) -> None:
+        self._running -= 1
+        try:
+            results = done.result()
+        except Exception as exc:  # noqa: BLE001 - handed to every waiting request
+            log.exception("batch of %d failed", len(batch))
+            for key in batch:
+                self._pending.pop(key).set_exception(exc)
+        else:
             for key, answered in zip(batch, results):
                 self._remember((searcher.generation, *key[1:]), answered)
                 future = self._pending.pop(key)
                 if not future.done():
                     future.set_result(answered)
+        self._dispatch()
 
     def _compute(self, searcher: Searcher, batch: list[Key]) -> list[Answered]:
-        """Runs in the worker thread: one encoder call for the batch, then each answer."""
+        """Runs in a worker thread: one encoder call for the batch, then each answer."""
         started = time.perf_counter()
         vectors = searcher.encode([q for _, q, _ in batch])
         encoded = time.perf_counter()
@@ -98,7 +107,7 @@ class Engine:
         out = []
         for (_, question, k), vector in zip(batch, vectors):
             response = searcher.answer(question, vector, k)
-            out.append(Answered(response, response.model_dump_json().encode()))
+            out.append(Answered(response.model_dump_json().encode(), response.low_confidence))
         metrics.SEARCH_SECONDS.observe(time.perf_counter() - encoded)
         return out
 
