@@ -1,0 +1,45 @@
+"""Retrieval: exact top-n selection, fused ranking, and what each signal contributes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qa.retrieval import SAMPLED_TOP_ABOVE, _top
+
+
+@pytest.mark.parametrize("size", [1_000, SAMPLED_TOP_ABOVE + 1, 1_000_000])
+@pytest.mark.parametrize("zeros", [0.0, 0.5, 0.999])
+def test_top_selects_exactly_the_best_positive_scores(size: int, zeros: float):
+    rng = np.random.default_rng(size)
+    scores = rng.random(size).astype(np.float32)
+    scores[rng.random(size) < zeros] = 0
+    got = _top(scores, 64)
+    positive = np.flatnonzero(scores > 0)
+    expected = positive[np.argsort(-scores[positive], kind="stable")][:64]
+    assert sorted(scores[got]) == sorted(scores[expected])
+    assert (scores[got] > 0).all()
+
+
+def test_top_of_nothing_is_empty():
+    assert len(_top(np.zeros(1_000_000, dtype=np.float32), 64)) == 0
+
+
+def test_ranking_uses_sentences_and_exact_names(searcher):
+    """A paraphrase finds its section through sentence meaning; an acronym through BM25."""
+    lexical = searcher.retriever.lexical
+    question = "Which clause says an attack on one ally is an attack on all?"
+    ranked = searcher.retriever.candidates(searcher.encode([question])[0], lexical.query_terms(question), 5)
+    records = searcher.reader.sections([c.section for c in ranked[:3]])
+    assert "NATO’s Collective Defense Mechanism" in [r.heading for r in records]
+    assert [c.score for c in ranked] == sorted((c.score for c in ranked), reverse=True)
+    question = "RIMPAC"
+    ranked = searcher.retriever.candidates(searcher.encode([question])[0], lexical.query_terms(question), 5)
+    top = searcher.reader.sections([ranked[0].section])[0]
+    assert top.heading == "Case Studies of Successful Military Cooperation Roles" and ranked[0].lexical > 0
+
+
+def test_misspelt_words_are_corrected_against_the_corpus(searcher):
+    lexical = searcher.retriever.lexical
+    assert lexical.correct(["peacekeepng", "interoperabilty", "nato", "xyzzyq"]) == [
+        "peacekeeping", "interoperability", "nato", "xyzzyq"]
