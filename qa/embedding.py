@@ -96,7 +96,9 @@ class SentenceTransformerEncoder:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
         try:
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
 
+            transformers_logging.disable_progress_bar()  # our own bar is the one that matters
             self.model = SentenceTransformer(path, device="cpu")
         except Exception as exc:  # noqa: BLE001 - any failure means "this model can't be used"
             raise EncoderError(f"cannot load model {name!r}: {_first_line(exc)}") from None
@@ -241,7 +243,7 @@ def _quantize(src: Path, dst: Path) -> None:
 
     root = logging.getLogger()
     level = root.level
-    root.setLevel(logging.WARNING)  # the quantiser logs every tensor at INFO on the root logger
+    root.setLevel(logging.ERROR)  # the quantiser logs every tensor, and advice, on the root logger
     try:
         # per_channel keeps cosine ~0.99 to torch; the per-tensor default drops to ~0.93.
         quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=QuantType.QInt8)
