@@ -19,6 +19,7 @@ def build_response(question: str, terms: list[str], ranked: list[Candidate], rea
     records = reader.sections([c.section for c in top])
     by_id = {r.id: r for r in records}
     weights = {t: lexical.idf(t) for t in terms}
+    sentence_terms = reader.sentence_terms([c.sentences for c in top])
     passages = []
     for candidate in top:
         record = by_id.get(candidate.section)
@@ -29,7 +30,7 @@ def build_response(question: str, terms: list[str], ranked: list[Candidate], rea
                 rank=len(passages) + 1,
                 score=round(candidate.score, 4),
                 text=record.text,
-                answer=answer_of(candidate, record, reader, weights),
+                answer=answer_of(candidate, record, reader, weights, sentence_terms),
                 citation=Citation(doc=record.doc, title=record.title, section=record.heading,
                                   start=record.start, end=record.end),
             )
@@ -41,20 +42,23 @@ def build_response(question: str, terms: list[str], ranked: list[Candidate], rea
                        low_confidence=low)
 
 
-def answer_of(candidate: Candidate, record: SectionRecord, reader: IndexReader, terms: dict[str, float]) -> Answer:
-    """The sentence of the section that best answers: closest in meaning, lifted by shared rare words."""
-    rows, spans = reader.section_sentence_spans(candidate.section)
+def answer_of(candidate: Candidate, record: SectionRecord, reader: IndexReader, weights: dict[str, float],
+              sentence_terms: dict[int, frozenset[str]]) -> Answer:
+    """The sentence of the section that best answers: closest in meaning, lifted by shared rare words.
+
+    `weights` are the question's terms with their IDF; `sentence_terms` each sentence row's terms.
+    """
+    lo, hi = candidate.sentences
+    spans = reader.sentence_spans(lo, hi)
     if not spans:
         return Answer(text=record.raw, start=record.start, end=record.end)
-    sentence_terms = reader.sentence_terms(int(rows[0]), int(rows[-1]) + 1)
-    total = sum(terms.values())
-    best, best_score = 0, float("-inf")
-    for i, span in enumerate(spans):
-        shared = sum(terms[t] for t in sentence_terms[i] if t in terms)
-        score = float(candidate.sentence_scores[i]) + (OVERLAP_WEIGHT * shared / total if total else 0.0)
-        if score > best_score:
-            best, best_score = i, score
-    span = spans[best]
+    total = sum(weights.values())
+    lift = OVERLAP_WEIGHT / total if total else 0.0
+    scores = [
+        float(candidate.sentence_scores[i]) + lift * sum(weights[t] for t in weights.keys() & sentence_terms.get(lo + i, ()))
+        for i in range(len(spans))
+    ]
+    span = spans[max(range(len(spans)), key=scores.__getitem__)]
     return Answer(text=record.slice(span.start, span.end), start=span.start, end=span.end)
 
 

@@ -21,7 +21,7 @@ log = logging.getLogger("qa.articles")
 
 EXTENSIONS = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html"}
 MAX_FILE_BYTES = 5 * 1024 * 1024
-"""Default per-article size limit (QA_MAX_ARTICLE_BYTES); a bigger .txt is more likely a dump than an article."""
+"""The default of Settings.max_article_bytes (QA_MAX_ARTICLE_BYTES): a bigger file is more likely a dump."""
 NOTICE_WINDOW = 5
 """The notice is one of the first few non-blank lines of an article."""
 
@@ -33,7 +33,8 @@ NAV_RE = re.compile(
     r"^(see also|read more|read also|also read|related(?: articles?| posts?| reading| stories)?)\b\s*[:\-–—]?\s",
     re.IGNORECASE,
 )
-LIST_MARKER_RE = re.compile(r"^(?:[-*+•·▪◦‣–—]\s|\(?\d{1,3}[.)]\s|\(?[a-zA-Z][.)]\s|[ivxIVX]{1,4}[.)]\s)")
+LIST_MARKER_RE = re.compile(r"^(?:[-*+•·▪◦‣–—]\s+|\(?\d{1,3}[.)]\s+|\(?[a-zA-Z][.)]\s+|[ivxIVX]{1,4}[.)]\s+)")
+"""A list item's marker and the spaces after it."""
 HEADING_END_PUNCT = tuple(".!?:;,…")
 MAX_HEADING_CHARS = 150
 MAX_HEADING_WORDS = 20
@@ -120,6 +121,7 @@ def parse_article(raw: bytes, doc: str, fmt: str = "txt") -> Article:
     except UnicodeDecodeError as exc:
         raise ArticleError(f"{doc}: not valid UTF-8 (byte {exc.start})") from None
     source = normalise_newlines(source)
+    page_title = ""
     if fmt == "txt":
         text, lines = source, classify_txt_lines(source)
     elif fmt == "md":
@@ -127,14 +129,14 @@ def parse_article(raw: bytes, doc: str, fmt: str = "txt") -> Article:
 
         text, lines = parse_markdown(source)
     elif fmt == "html":
-        from .markup import parse_html
+        from .markup import parse_html_page
 
-        text, lines = parse_html(source)
+        text, lines, page_title = parse_html_page(source)
     else:  # pragma: no cover - EXTENSIONS guards this
         raise ArticleError(f"{doc}: unknown format {fmt!r}")
     if not any(line.kind in ("body", "heading") for line in lines):
         raise ArticleError(f"{doc}: no text")
-    title = article_title(text, lines, doc, fmt, source)
+    title = article_title(text, lines, doc, page_title)
     notice = next((text[ln.start : ln.end].strip() for ln in lines if ln.kind == "notice"), None)
     return Article(doc=doc, title=title, notice=notice, text=text, lines=tuple(lines), fmt=fmt)
 
@@ -143,17 +145,13 @@ def normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def article_title(text: str, lines: list[Line], doc: str, fmt: str, source: str) -> str:
-    """The title line, else the <title> of an HTML page, else the first heading, else the file name."""
+def article_title(text: str, lines: list[Line], doc: str, page_title: str = "") -> str:
+    """The title line, else an HTML page's <title>, else the first heading, else the file name."""
     for ln in lines:
         if ln.kind == "title":
             return " ".join(text[ln.start : ln.end].split())
-    if fmt == "html":
-        from .markup import html_title
-
-        found = html_title(source)
-        if found:
-            return found
+    if page_title:
+        return page_title
     for ln in lines:
         if ln.kind == "heading":
             return " ".join(text[ln.start : ln.end].split())

@@ -127,8 +127,6 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from .searcher import Searcher
 
     _check_k(args.k)
-    if not args.question.strip():
-        raise CLIError("the question is empty")
     searcher = Searcher(settings.index, settings)
     result = searcher.ask(args.question, k=args.k)
     if args.json:
@@ -183,8 +181,10 @@ def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _check_k(k: int) -> None:
-    if not 1 <= k <= 50:
-        raise CLIError(f"-k must be between 1 and 50, not {k}")
+    from .models import MAX_K
+
+    if not 1 <= k <= MAX_K:
+        raise CLIError(f"-k must be between 1 and {MAX_K}, not {k}")
 
 
 def render_answer(result: object, color: bool = False, width: int = 100) -> str:

@@ -52,23 +52,14 @@ class Report:
         out: dict[str, object] = {
             "questions": len(self.outcomes),
             "out_of_scope": len(oos),
-            "recall@1": _share(in_scope, lambda o: o.first_hit == 1),
-            "recall@5": _share(in_scope, lambda o: o.first_hit is not None and o.first_hit <= 5),
-            "mrr@10": _mean(in_scope, lambda o: 1.0 / o.first_hit if o.first_hit and o.first_hit <= 10 else 0.0),
-            "answer_exact@1": _share(in_scope, lambda o: o.exact),
+            **_retrieval_scores(in_scope),
             "oos_flagged": _share(oos, lambda o: o.response.low_confidence),
             "in_scope_flagged": _share(in_scope, lambda o: o.response.low_confidence),
         }
         kinds = sorted({o.question.kind for o in in_scope if o.question.kind})
         if kinds:
             out["by_kind"] = {
-                kind: {
-                    "questions": len(group),
-                    "recall@1": _share(group, lambda o: o.first_hit == 1),
-                    "recall@5": _share(group, lambda o: o.first_hit is not None and o.first_hit <= 5),
-                    "mrr@10": _mean(group, lambda o: 1.0 / o.first_hit if o.first_hit and o.first_hit <= 10 else 0.0),
-                    "answer_exact@1": _share(group, lambda o: o.exact),
-                }
+                kind: {"questions": len(group), **_retrieval_scores(group)}
                 for kind in kinds
                 for group in [[o for o in in_scope if o.question.kind == kind]]
             }
@@ -97,6 +88,15 @@ class Report:
                     "scores": [p.score for p in r.passages[:5]],
                 })
         return rows
+
+
+def _retrieval_scores(items: list[Outcome]) -> dict[str, float]:
+    return {
+        "recall@1": _share(items, lambda o: o.first_hit == 1),
+        "recall@5": _share(items, lambda o: o.first_hit is not None and o.first_hit <= 5),
+        "mrr@10": _mean(items, lambda o: 1.0 / o.first_hit if o.first_hit and o.first_hit <= 10 else 0.0),
+        "answer_exact@1": _share(items, lambda o: o.exact),
+    }
 
 
 def _share(items: list[Outcome], hit: Callable[[Outcome], bool]) -> float:

@@ -11,7 +11,7 @@ import bisect
 import json
 import math
 import re
-from functools import lru_cache
+import threading
 from pathlib import Path
 
 import bm25s
@@ -38,9 +38,15 @@ STOPWORDS = frozenset(
 VOCAB_FILE = "vocabulary.json"
 
 
-@lru_cache(maxsize=1)
+_local = threading.local()
+
+
 def _stemmer() -> Stemmer.Stemmer:
-    return Stemmer.Stemmer("english")
+    # One per thread: PyStemmer instances must not be used concurrently.
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        stemmer = _local.stemmer = Stemmer.Stemmer("english")
+    return stemmer
 
 
 def words(text: str) -> list[str]:
@@ -104,13 +110,15 @@ class LexicalIndex:
             if word in self._known or limit == 0:
                 out.append(word)
                 continue
-            if word not in self._corrections:
-                if len(self._corrections) > 10_000:
-                    self._corrections.clear()
+            fixed = self._corrections.get(word)  # shared by the search threads: one lookup, no check-then-read
+            if fixed is None:
                 match = process.extractOne(word, self.vocabulary, scorer=Levenshtein.distance,
                                            score_cutoff=limit)
-                self._corrections[word] = match[0] if match else word
-            out.append(self._corrections[word])
+                fixed = match[0] if match else word
+                if len(self._corrections) > 10_000:
+                    self._corrections.clear()
+                self._corrections[word] = fixed
+            out.append(fixed)
         return out
 
     def idf(self, term: str) -> float:
@@ -121,7 +129,8 @@ class LexicalIndex:
 
     def knows(self, word: str) -> bool:
         """True when the corpus has the word, a misspelling of it, or a close inflection (Africa/African)."""
-        word = words(word)[0] if words(word) else word.lower()
+        found = words(word)
+        word = found[0] if found else word.lower()
         stem = stems([word])[0]
         if stem in self.bm25.vocab_dict:
             return True
@@ -140,7 +149,6 @@ class LexicalIndex:
     def scores(self, terms: list[str]) -> np.ndarray:
         """BM25 score of every section for query_terms (float32, zeros when no term matches)."""
         terms = [t for t in terms if t in self.bm25.vocab_dict]
-        n = int(self.bm25.scores["num_docs"])
         if not terms:
-            return np.zeros(n, dtype=np.float32)
+            return np.zeros(self._docs, dtype=np.float32)
         return np.asarray(self.bm25.get_scores(terms), dtype=np.float32)

@@ -506,9 +506,8 @@ class HtmlText(HTMLParser):
         self._flush()
 
 
-@functools.lru_cache(maxsize=2)
 def read_html(source: str) -> tuple[tuple[Block, ...], str | None]:
-    """The page's lines and <title> (cached: parse_article asks for both)."""
+    """The page's lines and <title>."""
     parser = HtmlText()
     try:
         parser.feed(source.lstrip("\ufeff"))
@@ -534,10 +533,17 @@ def html_title(source: str) -> str:
 
 def parse_html(source: str) -> tuple[str, list[Line]]:
     """Plain text and classified lines of an HTML page (see the module docstring)."""
+    text, lines, _ = parse_html_page(source)
+    return text, lines
+
+
+def parse_html_page(source: str) -> tuple[str, list[Line], str]:
+    """Plain text, classified lines and <title> ("" when none) of an HTML page, in one parse."""
     try:
         blocks, title = read_html(source)
         kept = cleaned(list(blocks))
-        return assemble(kept, title_h1_index(kept, title, equal_only=False))
+        text, lines = assemble(kept, title_h1_index(kept, title, equal_only=False))
+        return text, lines, title or ""
     except Exception:  # noqa: BLE001 - any input must give an article or no text, never a crash
         log.warning("html could not be parsed; treating it as empty", exc_info=True)
-        return "", []
+        return "", [], ""

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 # ---------------------------------------------------------------- inside the pipeline
 
@@ -125,6 +125,8 @@ class AskResponse(BaseModel):
     low_confidence: bool = Field(description="True when the corpus most likely does not answer the question.")
 
 
+MAX_QUESTION_CHARS = 1000
+MAX_K = 50
 QUESTION_PATTERN = "^[^\u0000]*[^\\s\u0000][^\u0000]*$"
 """What the schema promises: some non-space character and no NUL (checked by AskRequest's validator)."""
 
@@ -135,9 +137,9 @@ class AskRequest(BaseModel):
         json_schema_extra={"example": {"question": "How does NATO respond to an attack on a member?", "k": 5}},
     )
 
-    question: str = Field(min_length=1, max_length=1000, description="A question in plain language.",
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="A question in plain language.",
                           json_schema_extra={"pattern": QUESTION_PATTERN})
-    k: int = Field(default=5, ge=1, le=50, description="How many passages to return.")
+    k: int = Field(default=5, ge=1, le=MAX_K, description="How many passages to return.")
 
     @field_validator("k", mode="before")
     @classmethod
@@ -157,3 +159,14 @@ class AskRequest(BaseModel):
         if "\x00" in value:
             raise ValueError("must not contain NUL characters")
         return value.strip()
+
+
+def validation_message(exc: ValidationError | Any) -> str:
+    """Pydantic's errors as one line: 'k: Input should be less than or equal to 50; ...'."""
+    parts = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        where = ".".join(loc) or "request"
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts) or "invalid request"

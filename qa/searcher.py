@@ -6,11 +6,12 @@ import logging
 from pathlib import Path
 
 import numpy as np
+from pydantic import ValidationError
 
 from .answering import build_response
 from .embedding import ONNX_INT8, Encoder, EncoderError, OnnxEncoder
 from .lexical import LexicalIndex
-from .models import AskRequest, AskResponse
+from .models import AskRequest, AskResponse, validation_message
 from .neighbours import Neighbours
 from .retrieval import Retriever
 from .settings import Settings
@@ -39,7 +40,10 @@ class Searcher:
 
     def ask(self, question: str, k: int = 5) -> AskResponse:
         """Answer one question with the k best passages; raises ValueError on bad input."""
-        request = AskRequest(question=question, k=k)
+        try:
+            request = AskRequest(question=question, k=k)
+        except ValidationError as exc:  # one readable line, as the API and CLI report it
+            raise ValueError(validation_message(exc)) from None
         return self.ask_many([request.question], k=request.k)[0]
 
     def ask_many(self, questions: list[str], k: int = 5) -> list[AskResponse]:

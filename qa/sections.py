@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from .articles import LIST_MARKER_RE
 from .models import Article, Line, Section, Span
 
 # Words whose trailing period does not end a sentence.
@@ -23,7 +24,6 @@ ABBREVIATIONS = frozenset(
 # Starts only at the first mark of a run and never backtracks: linear on "....." runs.
 SENTENCE_END_RE = re.compile(r"(?<![.!?…])[.!?…]++[\"'”’)\]]*+(?=\s|$)")
 SPACE_RE = re.compile(r"\s*")
-LIST_MARKER_RE = re.compile(r"^(?:[-*+•·▪◦‣–—]\s+|\(?\d{1,3}[.)]\s+|\(?[a-zA-Z][.)]\s+|[ivxIVX]{1,4}[.)]\s+)")
 NEXT_STARTS_SENTENCE_RE = re.compile(r"\s+[\"'“‘(\[]*[A-Z0-9]")
 
 

@@ -31,7 +31,7 @@ class Settings:
     batch_max: int = 32
     cache_size: int = 1024
     watch_s: float = 0.0
-    max_article_bytes: int = 5 * 1024 * 1024
+    max_article_bytes: int = 5 * 1024 * 1024  # articles.MAX_FILE_BYTES: the same default for library callers
     """Larger files are skipped with a warning: embedding runs at roughly 3 min per MB on 2 cores."""
     cache_dir: Path | None = None
     """Where exported models are kept between builds; default ~/.cache/qa (XDG_CACHE_HOME)."""
@@ -44,7 +44,7 @@ class Settings:
         for f in fields(cls):
             raw = env.get(f"QA_{f.name.upper()}")
             if raw is not None and raw != "":
-                values[f.name] = _parse(f.name, raw, cls.__dataclass_fields__[f.name].default)
+                values[f.name] = _parse(f.name, raw, f.default)
         values.update({k: v for k, v in overrides.items() if v is not None})
         for key in ("corpus", "index", "cache_dir"):
             if values.get(key) is not None:

@@ -95,7 +95,7 @@ def resolve_generation(index_dir: Path) -> Path:
         raise IndexLoadError(f"{index_dir}: no index here (run `qa index` first)")
     if not pointer.is_file():
         raise IndexLoadError(f"{index_dir}: not an index directory (no {POINTER} file; run `qa index`)")
-    name = pointer.read_text(encoding="utf-8", errors="replace").strip()
+    name = current_generation_name(index_dir) or ""
     generation = index_dir / GENERATIONS / name
     if not name or "/" in name or name.startswith(".") or not generation.is_dir():
         raise IndexLoadError(f"{pointer}: points to a missing generation {name!r}")
@@ -103,8 +103,9 @@ def resolve_generation(index_dir: Path) -> Path:
 
 
 def current_generation_name(index_dir: Path) -> str | None:
+    """The name CURRENT holds, or None when it is missing or empty (undecodable bytes are replaced)."""
     try:
-        return (Path(index_dir) / POINTER).read_text(encoding="utf-8").strip() or None
+        return (Path(index_dir) / POINTER).read_text(encoding="utf-8", errors="replace").strip() or None
     except OSError:
         return None
 
@@ -258,6 +259,8 @@ class IndexReader:
         self.section_sentences: np.ndarray = arrays["section_sentences"]
         _check_shapes(self.path, self.manifest, arrays)
         self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
         try:
             self._db().execute("SELECT count(*) FROM sections").fetchone()
         except sqlite3.Error as exc:
@@ -279,6 +282,8 @@ class IndexReader:
             uri = f"file:{self.path / 'sections.db'}?mode=ro&immutable=1"
             db = sqlite3.connect(uri, uri=True, check_same_thread=False)
             self._local.db = db
+            with self._connections_lock:
+                self._connections.append(db)
         return db
 
     def sections(self, ids: list[int]) -> list[SectionRecord]:
@@ -321,26 +326,30 @@ class IndexReader:
         ids = [r[0] for r in self._db().execute("SELECT id FROM sections WHERE doc = ? ORDER BY id", (doc,))]
         return ArticleRecord(*row[:5]), row[5], self.sections(ids)
 
-    def sentence_terms(self, lo: int, hi: int) -> list[frozenset[str]]:
-        """The stemmed words of sentence rows lo..hi-1, as computed at build time."""
-        rows = self._db().execute("SELECT terms FROM sentence_terms WHERE id >= ? AND id < ? ORDER BY id",
-                                  (lo, hi)).fetchall()
-        return [frozenset(r[0].split()) for r in rows]
+    def sentence_terms(self, ranges: list[tuple[int, int]]) -> dict[int, frozenset[str]]:
+        """The stemmed words of the sentence rows in each [lo, hi) range, by row, in one query."""
+        ranges = [(lo, hi) for lo, hi in ranges if hi > lo]
+        if not ranges:
+            return {}
+        where = " OR ".join(["(id >= ? AND id < ?)"] * len(ranges))
+        rows = self._db().execute(f"SELECT id, terms FROM sentence_terms WHERE {where}",
+                                  [x for r in ranges for x in r]).fetchall()
+        return {row: frozenset(terms.split()) for row, terms in rows}
 
-    def section_sentence_spans(self, section_id: int) -> tuple[np.ndarray, list[Span]]:
-        """Row numbers and spans of a section's sentences."""
-        lo, hi = (int(x) for x in self.section_sentences[section_id])
-        rows = np.arange(lo, hi)
-        return rows, [Span(s, e) for _, s, e in self.sentences[lo:hi].tolist()]
+    def sentence_spans(self, lo: int, hi: int) -> list[Span]:
+        """Spans, in the article's plain text, of sentence rows lo..hi-1."""
+        return [Span(s, e) for _, s, e in self.sentences[lo:hi].tolist()]
 
     def article_hashes(self) -> dict[str, str]:
         return dict(self._db().execute("SELECT doc, hash FROM articles").fetchall())
 
     def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
+        """Close every thread's connection and release the generation; the reader is unusable after."""
+        with self._connections_lock:
+            for db in self._connections:
+                db.close()
+            self._connections.clear()
+        self._local = threading.local()
         if self._hold is not None:
             self._hold.close()  # releases the lock: the generation may be pruned once superseded
             self._hold = None

@@ -88,11 +88,19 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log
         out = open(log, "wb") if log else subprocess.DEVNULL
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "qa", "serve", "--index", str(index), "--port", str(self.port)],
-            env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT if log else out,
-        )
-        self.wait_ready()
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "qa", "serve", "--index", str(index), "--port", str(self.port)],
+                env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT if log else out,
+            )
+        finally:
+            if log:
+                out.close()  # the child holds its own copy
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

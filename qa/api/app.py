@@ -38,8 +38,9 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     install_error_handlers(app)
     for module in (admin, ask, documents, health, metrics, web):
         app.include_router(module.router)
-    app.add_middleware(AccessMiddleware, settings=settings)
+    # Added last runs first: the access log wraps the body limit, so a 413 is logged and counted.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AccessMiddleware, settings=settings)
     if settings.cors_origins:  # off by default; never lets a browser send the admin token cross-origin
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type", "X-Request-ID"], max_age=600)

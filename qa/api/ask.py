@@ -8,9 +8,9 @@ import json
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 
-from ..models import QUESTION_PATTERN, AskRequest, AskResponse
+from ..models import MAX_K, MAX_QUESTION_CHARS, QUESTION_PATTERN, AskRequest, AskResponse, validation_message
 from .engine import Engine
-from .errors import ApiError, validation_message
+from .errors import ApiError
 from . import metrics
 
 router = APIRouter(tags=["search"])
@@ -26,10 +26,10 @@ ASK_RESPONSES: dict[int | str, dict] = {
 @router.get("/ask", response_model=AskResponse, responses=ASK_RESPONSES, summary="Answer a question")
 async def ask_get(
     request: Request,
-    q: str = Query(description="The question", min_length=1, max_length=1000,
+    q: str = Query(description="The question", min_length=1, max_length=MAX_QUESTION_CHARS,
                    examples=["How does NATO respond to an attack on a member?"],
                    json_schema_extra={"pattern": QUESTION_PATTERN}),
-    k: int = Query(default=5, ge=1, le=50, description="How many passages to return"),
+    k: int = Query(default=5, ge=1, le=MAX_K, description="How many passages to return"),
 ) -> Response:
     return await _answer(request, _validated({"question": q, "k": k}))
 
@@ -65,6 +65,8 @@ async def _json_body(request: Request) -> object:
                             f"column {exc.colno}") from None
     except RecursionError:
         raise ApiError(400, "the request body is nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise ApiError(400, f"the request body is not valid JSON: {exc}") from None
 
 
 def _validated(data: object) -> AskRequest:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -41,14 +40,12 @@ class Engine:
     def __init__(self, searcher: Searcher, settings: Settings) -> None:
         self.settings = settings
         self.searcher = searcher
-        self.loaded_at = time.time()
         self._threads = max(1, settings.search_threads)
         self._executor = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="qa-search")
         self._running = 0
         self._queue: list[Key] = []
         self._pending: dict[Key, asyncio.Future[Answered]] = {}
         self._cache: OrderedDict[Key, Answered] = OrderedDict()
-        self._swap_lock = threading.Lock()
         metrics.observe_index(searcher)
 
     # ------------------------------------------------------------ asking
@@ -121,11 +118,12 @@ class Engine:
     # ------------------------------------------------------------ index generations
 
     def swap(self, searcher: Searcher) -> str:
-        """Serve a newly loaded searcher from now on; returns the previous generation."""
-        with self._swap_lock:
-            old, self.searcher = self.searcher, searcher
-            self.loaded_at = time.time()
-            self._cache.clear()
+        """Serve a newly loaded searcher from now on; returns the previous generation.
+
+        Called on the event loop, like ask(): batches already running keep the searcher they took.
+        """
+        old, self.searcher = self.searcher, searcher
+        self._cache.clear()
         metrics.observe_index(searcher)
         return old.generation
 

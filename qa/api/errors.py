@@ -7,8 +7,9 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..models import validation_message
 
 log = logging.getLogger("qa.api")
 
@@ -19,17 +20,6 @@ class ApiError(Exception):
         self.status = status
         self.detail = detail
         self.headers = headers
-
-
-def validation_message(exc: ValidationError | RequestValidationError) -> str:
-    """Pydantic's errors as one line: 'k: Input should be less than or equal to 50; ...'."""
-    parts = []
-    for err in exc.errors():
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-        where = ".".join(loc) or "request"
-        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        parts.append(f"{where}: {message}")
-    return "; ".join(parts) or "invalid request"
 
 
 def install_error_handlers(app: FastAPI) -> None:

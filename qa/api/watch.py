@@ -32,6 +32,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        app.state.engine.close()
 
 
 async def watch(app: FastAPI, interval: float) -> None:
@@ -42,10 +43,11 @@ async def watch(app: FastAPI, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         served = app.state.engine.searcher
-        name = await asyncio.to_thread(current_generation_name, served.index_dir)
-        if name is None or name == served.generation or name == failed:
-            continue
+        name: str | None = None
         try:
+            name = await asyncio.to_thread(current_generation_name, served.index_dir)
+            if name is None or name == served.generation or name == failed:
+                continue
             result = await reload_index(app)
         except ApiError as exc:
             log.warning("not reloading %s: %s", name, exc.detail)
