@@ -38,12 +38,14 @@ def test_json_logs_have_one_line_per_request_without_the_question(seed_index: Pa
     try:
         server.request("GET", "/ask?q=secret+question+about+NATO&k=3", headers={"X-Request-ID": "abc-123"})
         server.request("POST", "/ask", b'{"question": ""}')
-        lines = wait_for_lines(log, 3)
+        server.request("POST", "/ask", b'{"question": "' + b"a" * 70_000 + b'"}')
+        lines = wait_for_lines(log, 4)
     finally:
         server.stop()
     ask_ok = [r for r in lines if r.get("route") == "/ask" and r.get("status") == 200]
     ask_bad = [r for r in lines if r.get("route") == "/ask" and r.get("status") == 422]
-    assert len(ask_ok) == 1 and len(ask_bad) == 1
+    too_big = [r for r in lines if r.get("status") == 413]
+    assert len(ask_ok) == 1 and len(ask_bad) == 1 and len(too_big) == 1
     line = ask_ok[0]
     assert line["request_id"] == "abc-123" and line["method"] == "GET" and line["k"] == 3
     assert isinstance(line["ms"], float) and line["low_confidence"] in (True, False)
