@@ -268,10 +268,6 @@ class IndexReader:
         self._hold = _hold(self.path)
 
     @property
-    def dim(self) -> int:
-        return int(self.manifest["model"]["dim"])
-
-    @property
     def section_count(self) -> int:
         return int(self.manifest["counts"]["sections"])
 
