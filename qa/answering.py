@@ -54,10 +54,11 @@ def answer_of(candidate: Candidate, record: SectionRecord, reader: IndexReader, 
         return Answer(text=record.raw, start=record.start, end=record.end)
     total = sum(weights.values())
     lift = OVERLAP_WEIGHT / total if total else 0.0
-    scores = [
-        float(candidate.sentence_scores[i]) + lift * sum(weights[t] for t in weights.keys() & sentence_terms.get(lo + i, ()))
-        for i in range(len(spans))
-    ]
+    scores = candidate.sentence_scores[: len(spans)].tolist()
+    for i in range(len(scores) if lift else 0):
+        shared = sentence_terms.get(lo + i, frozenset()).intersection(weights)
+        if shared:
+            scores[i] += lift * sum(weights[t] for t in shared)
     span = spans[max(range(len(spans)), key=scores.__getitem__)]
     return Answer(text=record.slice(span.start, span.end), start=span.start, end=span.end)
 

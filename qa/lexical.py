@@ -36,6 +36,8 @@ STOPWORDS = frozenset(
     """.split()
 )
 VOCAB_FILE = "vocabulary.json"
+MMAP_ABOVE_BYTES = 64 * 1024 * 1024
+"""BM25 matrices larger than this stay memory-mapped; smaller ones are read into RAM (faster per query)."""
 
 
 _local = threading.local()
@@ -98,7 +100,8 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, path: Path) -> LexicalIndex:
-        bm25 = bm25s.BM25.load(str(path), mmap=True)
+        size = sum(f.stat().st_size for f in path.iterdir() if f.is_file())
+        bm25 = bm25s.BM25.load(str(path), mmap=size > MMAP_ABOVE_BYTES)
         vocabulary = json.loads((path / VOCAB_FILE).read_text(encoding="utf-8"))
         return cls(bm25, vocabulary)
 

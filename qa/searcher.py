@@ -52,10 +52,15 @@ class Searcher:
         vectors = self.encode(cleaned)
         return [self.answer(q, v, k) for q, v in zip(cleaned, vectors)]
 
+    @property
+    def batch_size(self) -> int:
+        """Questions worth one encoder call: 1 for a dynamically quantised model, whose vectors
+        would otherwise depend on what shares their batch."""
+        return 1 if getattr(self.encoder, "quantized", False) else 32
+
     def encode(self, questions: list[str]) -> np.ndarray:
         """Question vectors; each independent of the others asked with it."""
-        batch = 1 if getattr(self.encoder, "quantized", False) else 32
-        return self.encoder.encode(questions, batch_size=batch)
+        return self.encoder.encode(questions, batch_size=self.batch_size)
 
     def answer(self, question: str, vector: np.ndarray, k: int) -> AskResponse:
         """The response for a question whose vector is already computed."""

@@ -29,7 +29,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Callable, Generic, TypeVar
 
 import numpy as np
 
@@ -239,6 +239,34 @@ def save_array(gen_dir: Path, name: str, array: np.ndarray) -> None:
 
 # ---------------------------------------------------------------- reading
 
+RECENT_SECTIONS = 4096
+"""Section rows (and 8x as many sentence rows) kept in memory once read: what repeat questions touch."""
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Recent(Generic[K, V]):
+    """Rows read recently, by key. A generation never changes, so nothing is ever stale; when
+    full, the map starts afresh (cheaper than LRU bookkeeping on every hit, and thread-safe)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._rows: dict[K, V] = {}
+
+    def get_many(self, keys: list[K], fetch: Callable[[list[K]], dict[K, V]]) -> dict[K, V]:
+        """The row of each key found, from memory or, for the rest, from one call of fetch."""
+        rows = self._rows  # one map for the whole call, even if another thread starts afresh
+        found = {key: rows[key] for key in keys if key in rows}
+        missing = list(dict.fromkeys(key for key in keys if key not in found))
+        if missing:
+            fetched = fetch(missing)
+            found.update(fetched)
+            if len(rows) + len(fetched) > self.capacity:
+                rows = self._rows = {}
+            rows.update(fetched)
+        return found
+
 
 class IndexReader:
     """A loaded generation: manifest, memory-mapped arrays and the section table."""
@@ -259,6 +287,9 @@ class IndexReader:
         self.section_sentences: np.ndarray = arrays["section_sentences"]
         _check_shapes(self.path, self.manifest, arrays)
         self._local = threading.local()
+        self._recent_sections: Recent[int, SectionRecord] = Recent(RECENT_SECTIONS)
+        self._recent_terms: Recent[int, frozenset[str]] = Recent(8 * RECENT_SECTIONS)
+        self._recent_notices: Recent[str, str | None] = Recent(RECENT_SECTIONS)
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         try:
@@ -284,29 +315,31 @@ class IndexReader:
 
     def sections(self, ids: list[int]) -> list[SectionRecord]:
         """Section records in the order of ids."""
-        if not ids:
-            return []
+        found = self._recent_sections.get_many([int(i) for i in ids], self._fetch_sections)
+        return [found[int(i)] for i in ids if int(i) in found]
+
+    def _fetch_sections(self, ids: list[int]) -> dict[int, SectionRecord]:
         marks = ",".join("?" * len(ids))
         rows = self._db().execute(
             f'SELECT s.id, s.doc, a.title, s.heading, s.start, s."end", s.text, coalesce(s.raw, s.text) '
             f"FROM sections s JOIN articles a ON a.doc = s.doc WHERE s.id IN ({marks})",
-            [int(i) for i in ids],
+            ids,
         ).fetchall()
-        by_id = {row[0]: SectionRecord(*row) for row in rows}
-        return [by_id[int(i)] for i in ids if int(i) in by_id]
+        return {row[0]: SectionRecord(*row) for row in rows}
 
     def section_texts(self) -> list[str]:
         rows = self._db().execute("SELECT heading, text FROM sections ORDER BY id").fetchall()
         return [f"{heading}\n{text}" for heading, text in rows]
 
     def notices(self, docs: list[str]) -> dict[str, str]:
-        if not docs:
-            return {}
+        """The notice of each article that has one."""
+        found = self._recent_notices.get_many(docs, self._fetch_notices)
+        return {doc: found[doc] for doc in docs if found.get(doc) is not None}
+
+    def _fetch_notices(self, docs: list[str]) -> dict[str, str | None]:
         marks = ",".join("?" * len(docs))
-        rows = self._db().execute(
-            f"SELECT doc, notice FROM articles WHERE doc IN ({marks}) AND notice IS NOT NULL", docs
-        ).fetchall()
-        return dict(rows)
+        rows = dict(self._db().execute(f"SELECT doc, notice FROM articles WHERE doc IN ({marks})", docs).fetchall())
+        return {doc: rows.get(doc) for doc in docs}  # None remembered too: no notice is an answer
 
     def articles(self) -> list[ArticleRecord]:
         rows = self._db().execute("SELECT doc, title, notice, fmt, sections FROM articles ORDER BY doc").fetchall()
@@ -323,14 +356,14 @@ class IndexReader:
         return ArticleRecord(*row[:5]), row[5], self.sections(ids)
 
     def sentence_terms(self, ranges: list[tuple[int, int]]) -> dict[int, frozenset[str]]:
-        """The stemmed words of the sentence rows in each [lo, hi) range, by row, in one query."""
-        ranges = [(lo, hi) for lo, hi in ranges if hi > lo]
-        if not ranges:
-            return {}
-        where = " OR ".join(["(id >= ? AND id < ?)"] * len(ranges))
-        rows = self._db().execute(f"SELECT id, terms FROM sentence_terms WHERE {where}",
-                                  [x for r in ranges for x in r]).fetchall()
-        return {row: frozenset(terms.split()) for row, terms in rows}
+        """The stemmed words of the sentence rows in each [lo, hi) range, by row."""
+        rows = [row for lo, hi in ranges for row in range(lo, hi)]
+        return self._recent_terms.get_many(rows, self._fetch_sentence_terms)
+
+    def _fetch_sentence_terms(self, rows: list[int]) -> dict[int, frozenset[str]]:
+        marks = ",".join("?" * len(rows))
+        found = self._db().execute(f"SELECT id, terms FROM sentence_terms WHERE id IN ({marks})", rows).fetchall()
+        return {row: frozenset(terms.split()) for row, terms in found}
 
     def sentence_spans(self, lo: int, hi: int) -> list[Span]:
         """Spans, in the article's plain text, of sentence rows lo..hi-1."""

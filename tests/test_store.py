@@ -98,3 +98,45 @@ def test_a_rebuild_switches_generations_and_keeps_the_previous_one(tmp_path: Pat
     assert second != first
     assert sorted(p.name for p in (index / "gens").iterdir()) == sorted([first, second])
     assert qa.load(index).manifest["counts"]["articles"] == 2
+
+
+def test_rows_read_twice_come_from_memory_and_equal_the_table(seed_index: Path, monkeypatch: pytest.MonkeyPatch):
+    reader = IndexReader(seed_index)
+    try:
+        ids = list(range(reader.section_count))
+        first = reader.sections(ids[::-1])
+        assert [r.id for r in first] == ids[::-1]
+        terms = reader.sentence_terms([(0, 5), (10, 12)])
+        assert sorted(terms) == [0, 1, 2, 3, 4, 10, 11]
+        docs = sorted({r.doc for r in first}) + ["no-such-article.txt"]
+        notices = reader.notices(docs)
+        assert set(notices) == set(docs[:-1])
+
+        def no_table() -> None:
+            raise AssertionError("read the section table again")
+
+        monkeypatch.setattr(reader, "_db", no_table)
+        assert reader.sections(ids[::-1]) == first
+        assert reader.sentence_terms([(0, 5), (10, 12)]) == terms
+        assert reader.notices(docs) == notices
+    finally:
+        monkeypatch.undo()
+        reader.close()
+
+
+def test_recent_rows_start_afresh_when_full():
+    from qa.store import Recent
+
+    fetched: list[list[int]] = []
+
+    def fetch(keys: list[int]) -> dict[int, str]:
+        fetched.append(keys)
+        return {k: f"row {k}" for k in keys if k != 99}
+
+    recent: Recent[int, str] = Recent(capacity=4)
+    assert recent.get_many([1, 2, 2, 99], fetch) == {1: "row 1", 2: "row 2"}
+    assert recent.get_many([2, 1], fetch) == {1: "row 1", 2: "row 2"}
+    assert fetched == [[1, 2, 99]]
+    recent.get_many([3, 4, 5], fetch)  # over capacity: the old rows are dropped
+    recent.get_many([1], fetch)
+    assert fetched[-1] == [1]

@@ -75,38 +75,44 @@ class Engine:
             del self._queue[:size]
             searcher = self.searcher
             self._running += 1
-            done = loop.run_in_executor(self._executor, self._compute, searcher, batch)
-            done.add_done_callback(partial(self._finish, searcher, batch))
+            done = loop.run_in_executor(self._executor, self._compute, searcher, batch, loop)
+            done.add_done_callback(partial(self._finish, batch))
 
-    def _finish(self, searcher: Searcher, batch: list[Key], done: asyncio.Future[list[Answered]]) -> None:
+    def _finish(self, batch: list[Key], done: asyncio.Future[None]) -> None:
+        """On the event loop, after every answer of the batch was delivered (or it failed)."""
         self._running -= 1
         try:
-            results = done.result()
-        except Exception as exc:  # noqa: BLE001 - handed to every waiting request
+            done.result()
+        except Exception as exc:  # noqa: BLE001 - handed to every request still waiting
             log.exception("batch of %d failed", len(batch))
             for key in batch:
-                self._pending.pop(key).set_exception(exc)
-        else:
-            for key, answered in zip(batch, results):
-                self._remember((searcher.generation, *key[1:]), answered)
-                future = self._pending.pop(key)
-                if not future.done():
-                    future.set_result(answered)
+                future = self._pending.pop(key, None)
+                if future is not None and not future.done():
+                    future.set_exception(exc)
         self._dispatch()
 
-    def _compute(self, searcher: Searcher, batch: list[Key]) -> list[Answered]:
-        """Runs in a worker thread: one encoder call for the batch, then each answer."""
-        started = time.perf_counter()
-        vectors = searcher.encode([q for _, q, _ in batch])
-        encoded = time.perf_counter()
-        metrics.ENCODE_SECONDS.observe(encoded - started)
-        metrics.BATCH_SIZE.observe(len(batch))
-        out = []
-        for (_, question, k), vector in zip(batch, vectors):
-            response = searcher.answer(question, vector, k)
-            out.append(Answered(response.model_dump_json().encode(), response.low_confidence))
-        metrics.SEARCH_SECONDS.observe(time.perf_counter() - encoded)
-        return out
+    def _deliver(self, searcher: Searcher, key: Key, answered: Answered) -> None:
+        """On the event loop: hand one answer to its waiting requests as soon as it is ready."""
+        self._remember((searcher.generation, *key[1:]), answered)
+        future = self._pending.pop(key, None)
+        if future is not None and not future.done():
+            future.set_result(answered)
+
+    def _compute(self, searcher: Searcher, batch: list[Key], loop: asyncio.AbstractEventLoop) -> None:
+        """Runs in a worker thread: the batch in encoder-sized chunks, each answer handed over when ready."""
+        size = searcher.batch_size
+        for lo in range(0, len(batch), size):
+            chunk = batch[lo : lo + size]
+            started = time.perf_counter()
+            vectors = searcher.encode([q for _, q, _ in chunk])
+            encoded = time.perf_counter()
+            metrics.ENCODE_SECONDS.observe(encoded - started)
+            metrics.BATCH_SIZE.observe(len(chunk))
+            for key, vector in zip(chunk, vectors):
+                response = searcher.answer(key[1], vector, key[2])
+                answered = Answered(response.model_dump_json().encode(), response.low_confidence)
+                loop.call_soon_threadsafe(self._deliver, searcher, key, answered)
+            metrics.SEARCH_SECONDS.observe(time.perf_counter() - encoded)
 
     def _remember(self, key: Key, answered: Answered) -> None:
         if self.settings.cache_size <= 0:

@@ -1,0 +1,153 @@
+"""The serving core on the real seed index: concurrency never changes an answer, identical
+questions share work, each answer leaves as soon as it is ready, and a failure reaches only
+the requests it concerns."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+
+import pytest
+
+from qa.api.engine import Engine
+from qa.searcher import Searcher
+from qa.settings import Settings
+
+QUESTIONS = [
+    "What does Article 5 say?",
+    "How do UN peacekeepers work with local forces?",
+    "Which challenges do multinational operations face?",
+    "How is cyber defence shared between allies?",
+    "What role does ASEAN play in regional security?",
+    "Why do countries hold joint military exercises?",
+]
+
+
+def engine_for(searcher: Searcher, **settings: object) -> Engine:
+    return Engine(searcher, Settings.from_env(**{"cache_size": 0, **settings}))  # type: ignore[arg-type]
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def test_concurrent_answers_equal_one_at_a_time_answers(searcher: Searcher):
+    alone = [json.loads(searcher.ask(q, k=3).model_dump_json()) for q in QUESTIONS]
+
+    async def together() -> list[dict]:
+        engine = engine_for(searcher)
+        try:
+            answered = await asyncio.gather(*(engine.ask(q, 3) for q in QUESTIONS * 3))
+        finally:
+            engine.close()
+        return [json.loads(a.body) for a in answered]
+
+    bodies = run(together())
+    assert bodies == alone * 3
+
+
+class Counting:
+    """Wraps a searcher and counts the questions it encodes; can hold one question back."""
+
+    def __init__(self, inner: Searcher, hold: str | None = None) -> None:
+        self.inner = inner
+        self.generation = inner.generation
+        self.batch_size = inner.batch_size
+        self.encoded: list[str] = []
+        self.hold = hold
+        self.release = threading.Event()
+        self.fail = False
+
+    def encode(self, questions: list[str]):
+        if self.fail:
+            raise RuntimeError("encoder exploded")
+        if self.hold in questions:
+            assert self.release.wait(10), "the held question was never released"
+        self.encoded.extend(questions)
+        return self.inner.encode(questions)
+
+    def answer(self, question, vector, k):
+        return self.inner.answer(question, vector, k)
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+def test_identical_questions_in_flight_share_one_computation(searcher: Searcher):
+    counting = Counting(searcher)
+
+    async def ask_many() -> list[bytes]:
+        engine = engine_for(counting)  # type: ignore[arg-type]
+        try:
+            return [a.body for a in await asyncio.gather(*(engine.ask(QUESTIONS[0], 5) for _ in range(20)))]
+        finally:
+            engine.close()
+
+    bodies = run(ask_many())
+    assert len(set(bodies)) == 1
+    assert counting.encoded.count(QUESTIONS[0]) == 1
+
+
+def test_an_answer_is_delivered_before_its_batch_finishes(searcher: Searcher):
+    """With one worker thread, the first question's answer must not wait for the rest of its batch."""
+    held = QUESTIONS[-1]
+    counting = Counting(searcher, hold=held)
+    assert counting.batch_size == 1  # the int8 encoder: a batch runs one question per encoder call
+
+    async def scenario() -> tuple[bool, bool]:
+        engine = engine_for(counting, search_threads=1)
+        try:
+            first = asyncio.ensure_future(engine.ask(QUESTIONS[0], 3))
+            await asyncio.sleep(0)  # the first question starts alone on the only thread
+            rest = [asyncio.ensure_future(engine.ask(q, 3)) for q in QUESTIONS[1:]]  # one batch, held at the end
+            await asyncio.wait_for(asyncio.shield(first), 10)
+            second = await asyncio.wait_for(asyncio.shield(rest[0]), 10)
+            last_done_early = rest[-1].done()
+            counting.release.set()
+            await asyncio.gather(*rest)
+            return bool(second.body), last_done_early
+        finally:
+            counting.release.set()
+            engine.close()
+
+    answered, last_done_early = run(scenario())
+    assert answered
+    assert not last_done_early
+
+
+def test_a_failing_batch_fails_its_requests_and_the_engine_recovers(searcher: Searcher):
+    counting = Counting(searcher)
+
+    async def scenario() -> tuple[list[object], bytes]:
+        engine = engine_for(counting)
+        try:
+            counting.fail = True
+            results = await asyncio.gather(*(engine.ask(q, 3) for q in QUESTIONS[:3]), return_exceptions=True)
+            counting.fail = False
+            after = await engine.ask(QUESTIONS[0], 3)
+            return results, after.body
+        finally:
+            engine.close()
+
+    results, after = run(scenario())
+    assert all(isinstance(r, RuntimeError) for r in results)
+    assert json.loads(after)["passages"]
+
+
+@pytest.mark.parametrize("cache_size", [0, 8])
+def test_the_answer_cache_holds_at_most_its_size(searcher: Searcher, cache_size: int):
+    counting = Counting(searcher)
+
+    async def scenario() -> None:
+        engine = engine_for(counting, cache_size=cache_size)
+        try:
+            for _ in range(2):
+                for q in QUESTIONS:
+                    await engine.ask(q, 2)
+            assert len(engine._cache) == min(cache_size, len(QUESTIONS))
+        finally:
+            engine.close()
+
+    run(scenario())
+    assert len(counting.encoded) == (len(QUESTIONS) if cache_size >= len(QUESTIONS) else 2 * len(QUESTIONS))
