@@ -2,7 +2,7 @@
 
 Up to EXACT_LIMIT windows are searched exactly (inner product on unit vectors = cosine).
 Above, HNSW over 8-bit scalar-quantised vectors finds candidates that are re-ranked exactly
-against the float32 windows memory-mapped from disk, so scores are always exact cosines.
+against the float32 windows read from disk, so scores are always exact cosines.
 The FAISS file is memory-mapped (IO_FLAG_MMAP_IFC): no copy on load, page cache shared
 between processes. `ivf_sq8` (IVF lists of 8-bit codes) is the alternative measured by
 scripts/scale.py: smaller and instant to load from a cold cache, but lower recall on real
@@ -16,6 +16,8 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+
+from .store import RowFile
 
 EXACT_LIMIT = 20_000
 """Up to this many windows an exact scan answers a query in under 2 ms (one core) and needs no training.
@@ -106,7 +108,7 @@ def read_index(file: Path) -> faiss.Index:
 class Neighbours:
     """Top windows for query vectors: approximate candidates, exact cosine scores."""
 
-    def __init__(self, index: faiss.Index, vectors: np.ndarray, structure: Structure) -> None:
+    def __init__(self, index: faiss.Index, vectors: np.ndarray | RowFile, structure: Structure) -> None:
         self.index = index
         self.vectors = vectors
         self.structure = structure
@@ -114,7 +116,8 @@ class Neighbours:
         self.ef_search = int(structure.params.get("ef_search", HNSW_EF_SEARCH))
 
     @classmethod
-    def load(cls, gen_dir: Path, vectors: np.ndarray, structure: dict) -> Neighbours:
+    def load(cls, gen_dir: Path, vectors: np.ndarray | RowFile, structure: dict) -> Neighbours:
+        """The generation's FAISS index; `vectors` (an array or RowFile) are what re-ranking reads."""
         # One query at a time is searched; OpenMP threads only contend with the encoder's
         # (a 50k exact scan took 7.1 ms on 2 threads against 4.4 ms on 1, on this 2-core machine).
         faiss.omp_set_num_threads(1)

@@ -32,7 +32,7 @@ class Searcher:
         self.generation = self.reader.generation
         self.encoder = encoder or load_query_encoder(self.reader, self.settings)
         try:
-            neighbours = Neighbours.load(self.reader.path, self.reader.windows, self.manifest.get("faiss", {}))
+            neighbours = Neighbours.load(self.reader.path, self.reader.window_rows, self.manifest.get("faiss", {}))
             lexical = LexicalIndex.load(self.reader.path / "lexical")
         except Exception as exc:  # noqa: BLE001 - a damaged file must become one clear message
             raise IndexLoadError(f"{self.reader.path}: cannot load the search structures ({exc})") from None

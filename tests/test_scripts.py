@@ -135,14 +135,17 @@ def test_approximate_search_scores_are_exact_cosines(synthetic_index: Path) -> N
 @pytest.mark.parametrize("structure", [{"kind": "flat"},
                                        {"kind": "hnsw_sq8", "M": 16, "ef_construction": 40, "ef_search": 64, "rerank": 4},
                                        {"kind": "ivf_sq8", "nlist": 16, "nprobe": 4, "rerank": 4}])
-def test_every_structure_round_trips_through_disk_with_exact_scores(structure: dict, tmp_path: Path) -> None:
+@pytest.mark.parametrize("rows", ["array", "file"])
+def test_every_structure_round_trips_through_disk_with_exact_scores(structure: dict, rows: str, tmp_path: Path) -> None:
     from qa.neighbours import Neighbours, Structure, build_index, save_index
+    from qa.store import RowFile
 
     rng = np.random.default_rng(0)
     vectors = rng.standard_normal((3000, 64)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     save_index(build_index(vectors, Structure.from_dict(structure)), tmp_path)
-    neighbours = Neighbours.load(tmp_path, vectors, structure)
+    np.save(tmp_path / "windows.npy", vectors)
+    neighbours = Neighbours.load(tmp_path, vectors if rows == "array" else RowFile(tmp_path / "windows.npy"), structure)
     queries = vectors[[5, 500, 2500]] + 0.05 * vectors[[6, 501, 2501]]
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     scores, ids = neighbours.search(queries, 5)

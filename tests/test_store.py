@@ -140,3 +140,43 @@ def test_recent_rows_start_afresh_when_full():
     recent.get_many([3, 4, 5], fetch)  # over capacity: the old rows are dropped
     recent.get_many([1], fetch)
     assert fetched[-1] == [1]
+
+
+def test_row_file_reads_the_same_rows_as_the_array(tmp_path: Path):
+    from qa.store import RowFile
+
+    rng = np.random.default_rng(5)
+    array = rng.standard_normal((1000, 24)).astype(np.float16)
+    np.save(tmp_path / "a.npy", array)
+    rows = RowFile(tmp_path / "a.npy")
+    try:
+        assert rows.shape == array.shape and rows.dtype == array.dtype and len(rows) == 1000
+        for ids in ([], [0], [999], [5, 6, 7, 8], [8, 7, 6, 5], [3, 3, 900, 4, 3], rng.integers(0, 1000, 300)):
+            np.testing.assert_array_equal(rows[np.asarray(ids, dtype=np.int64)], array[np.asarray(ids, dtype=np.int64)])
+        for bad in ([1000], [-1]):
+            with pytest.raises(IndexError):
+                rows[np.asarray(bad)]
+    finally:
+        rows.close()
+
+
+def test_answers_are_the_same_when_vectors_are_read_by_row(seed_index: Path, monkeypatch: pytest.MonkeyPatch):
+    import qa.retrieval
+    import qa.store
+
+    questions = ["What does Article 5 say?", "How do peacekeepers cooperate with local forces?"]
+    expected = [qa.load(seed_index).ask(q, k=5).model_dump() for q in questions]
+    monkeypatch.setattr(qa.store, "PREAD_ABOVE_BYTES", 0)
+    monkeypatch.setattr(qa.retrieval, "IN_MEMORY_BYTES", 0)
+    searcher = qa.load(seed_index)
+    try:
+        assert isinstance(searcher.reader.sentence_rows, qa.store.RowFile)
+        assert isinstance(searcher.retriever._sentence_vectors, qa.store.RowFile)
+        got = [searcher.ask(q, k=5).model_dump() for q in questions]
+    finally:
+        searcher.close()
+    for g, e in zip(got, expected):
+        assert [p["citation"] for p in g["passages"]] == [p["citation"] for p in e["passages"]]
+        assert [p["answer"] for p in g["passages"]] == [p["answer"] for p in e["passages"]]
+        # float16 rows against float32 in RAM: scores agree to the rounding of the stored vectors
+        np.testing.assert_allclose([p["score"] for p in g["passages"]], [p["score"] for p in e["passages"]], atol=2e-3)
