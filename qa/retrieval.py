@@ -33,6 +33,10 @@ class Weights:
 
     sentence: float = 0.75
     lexical: float = 0.25
+    support: float = 0.15
+    """Share of the sentence signal given to the section's second-best sentence: a section with
+    two sentences on the question beats one with a single lucky match. Dev recall@1 0.70 -> 0.77,
+    own.jsonl, oos.jsonl and formats.jsonl unchanged."""
     lexical_half: float = 8.0
     """BM25 score that maps to 0.5 after squashing."""
 
@@ -82,6 +86,8 @@ class Retriever:
         if nonempty.any():
             best[nonempty] = np.maximum.reduceat(sims, bounds[:-1][nonempty])
         w = self.weights
+        if w.support:
+            best = (1 - w.support) * best + w.support * _second_best(sims, bounds, best)
         raw = bm25[sections]
         lexical = np.where(raw > 0, raw / (raw + w.lexical_half), 0.0)
         fused = w.sentence * best + w.lexical * lexical
@@ -110,6 +116,25 @@ class Retriever:
         rows = np.repeat(ranges[:, 0] - bounds[:-1], lengths) + np.arange(bounds[-1])
         sims = np.asarray(self._sentence_vectors[rows], dtype=np.float32) @ query
         return ranges, sims, bounds
+
+
+def _second_best(sims: np.ndarray, bounds: np.ndarray, best: np.ndarray) -> np.ndarray:
+    """Each section's second-highest sentence cosine (its best when it has one sentence or none).
+
+    `sims` holds the sections' sentence cosines in runs that start at `bounds`; `best` is each run's maximum.
+    """
+    lengths = np.diff(bounds)
+    if not (lengths > 1).any():
+        return best.copy()
+    section_of = np.repeat(np.arange(len(lengths)), lengths)
+    at_best = np.flatnonzero(sims >= best[section_of])
+    _, first = np.unique(section_of[at_best], return_index=True)  # one best sentence per section
+    rest = sims.copy()
+    rest[at_best[first]] = -np.inf
+    nonempty = lengths > 0  # reduceat over every nonempty run, so no run spills into the next
+    second = np.full(len(lengths), -np.inf, dtype=sims.dtype)
+    second[nonempty] = np.maximum.reduceat(rest, bounds[:-1][nonempty])
+    return np.where(lengths > 1, second, best).astype(best.dtype)
 
 
 def _top(scores: np.ndarray, n: int) -> np.ndarray:

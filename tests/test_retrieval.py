@@ -43,3 +43,17 @@ def test_misspelt_words_are_corrected_against_the_corpus(searcher):
     lexical = searcher.retriever.lexical
     assert lexical.correct(["peacekeepng", "interoperabilty", "nato", "xyzzyq"]) == [
         "peacekeeping", "interoperability", "nato", "xyzzyq"]
+
+
+def test_second_best_is_each_sections_runner_up_sentence():
+    from qa.retrieval import _second_best
+
+    rng = np.random.default_rng(9)
+    for _ in range(50):
+        lengths = rng.integers(0, 5, size=12)
+        bounds = np.concatenate([[0], np.cumsum(lengths)])
+        sims = rng.choice([0.1, 0.2, 0.5, 0.7], size=bounds[-1]).astype(np.float32)  # ties on purpose
+        runs = [sims[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
+        best = np.array([r.max() if len(r) else -1.0 for r in runs], dtype=np.float32)
+        expected = [sorted(r)[-2] if len(r) > 1 else b for r, b in zip(runs, best)]
+        np.testing.assert_array_equal(_second_best(sims, bounds, best), expected)
