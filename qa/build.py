@@ -303,7 +303,7 @@ def _previous(index_dir: Path) -> Previous | None:
 
 def _compare(articles: list[Article], previous: Previous | None, report: BuildReport) -> None:
     before = previous.article_hashes if previous else {}
-    now = {a.doc: article_hash(a) for a in articles}
+    now = {a.doc: a.digest for a in articles}
     for doc, digest in now.items():
         if doc not in before:
             report.added.append(doc)
@@ -313,9 +313,6 @@ def _compare(articles: list[Article], previous: Previous | None, report: BuildRe
             report.reused.append(doc)
     report.removed = sorted(set(before) - set(now))
 
-
-def article_hash(article: Article) -> str:
-    return hashlib.blake2b(f"{article.fmt}\x00{article.text}".encode(), digest_size=16).hexdigest()
 
 
 def _embed(
@@ -382,7 +379,7 @@ def _write(
         counts[s.doc] = counts.get(s.doc, 0) + 1
     db.executemany(
         "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(a.doc, a.title, a.notice, a.fmt, a.text, article_hash(a), counts.get(a.doc, 0)) for a in articles],
+        [(a.doc, a.title, a.notice, a.fmt, a.text, a.digest, counts.get(a.doc, 0)) for a in articles],
     )
     db.executemany(
         "INSERT INTO sections VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -426,7 +423,7 @@ def _raw(section: Section, texts: dict[str, str]) -> str | None:
 def _manifest(settings: Settings, articles: list[Article], report: BuildReport, model: PreparedModel) -> dict:
     fingerprint = hashlib.sha256()
     for a in sorted(articles, key=lambda a: a.doc):
-        fingerprint.update(f"{a.doc}\x00{article_hash(a)}\n".encode())
+        fingerprint.update(f"{a.doc}\x00{a.digest}\n".encode())
     return {
         "model": {k: v for k, v in model.manifest.items() if k != "faiss"},
         "faiss": model.manifest["faiss"],

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -31,6 +33,11 @@ class Article:
     text: str
     lines: tuple[Line, ...]
     fmt: str = "txt"
+
+    @cached_property
+    def digest(self) -> str:
+        """Identifies this version of the article: a hash of its format and plain text (computed once)."""
+        return hashlib.blake2b(f"{self.fmt}\x00{self.text}".encode(), digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True)

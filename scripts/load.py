@@ -308,41 +308,57 @@ def healthy(url: str, timeout: float = 1.0) -> bool:
 
 
 class ServeProcess:
-    """`qa serve` over an index on a free loopback port; `ready_s` is process start to first /healthz 200."""
+    """`qa serve` over an index on a free loopback port; `ready_s` is process start to first /healthz 200.
 
-    def __init__(self, index: Path, env: dict[str, str] | None = None, timeout: float = 120.0) -> None:
+    The server logs a line per request: to `log` when given (kept), else to a temporary file
+    removed on stop, since an unread pipe would fill and stall the server.
+    """
+
+    def __init__(self, index: Path, env: dict[str, str] | None = None, timeout: float = 120.0,
+                 log: Path | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        # The server logs a line per request: to a file, since an unread pipe would fill and stall it.
-        self.log = tempfile.NamedTemporaryFile(prefix="qa-serve-", suffix=".log", delete=False)
+        self._keep_log = log is not None
+        if log is None:
+            fd, name = tempfile.mkstemp(prefix="qa-serve-", suffix=".log")
+            os.close(fd)
+            log = Path(name)
+        self.log_path = Path(log)
         started = time.perf_counter()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "qa", "serve", "--index", str(index), "--port", str(self.port)],
-            env={**os.environ, **(env or {})}, stdout=self.log, stderr=subprocess.STDOUT,
-        )
+        with open(self.log_path, "wb") as out:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "qa", "serve", "--index", str(index), "--port", str(self.port)],
+                env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT,
+            )
+        self.pid = self.proc.pid
         deadline = started + timeout
         while not healthy(self.url, timeout=0.5):
             if self.proc.poll() is not None:
-                raise RuntimeError(f"qa serve exited with {self.proc.returncode}: {self.log_tail()}")
+                tail = self.log_tail()
+                self.stop()
+                raise RuntimeError(f"qa serve exited with {self.proc.returncode}: {tail}")
             if time.perf_counter() > deadline:
                 self.stop()
                 raise RuntimeError("qa serve did not become healthy")
             time.sleep(0.01)
         self.ready_s = time.perf_counter() - started
-        self.pid = self.proc.pid
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-        Path(self.log.name).unlink(missing_ok=True)
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if not self._keep_log:
+            self.log_path.unlink(missing_ok=True)
 
     def log_tail(self, chars: int = 2000) -> str:
-        return Path(self.log.name).read_bytes()[-chars:].decode("utf-8", "replace")
+        try:
+            return self.log_path.read_bytes()[-chars:].decode("utf-8", "replace")
+        except OSError:
+            return ""
 
     def __enter__(self) -> ServeProcess:
         return self

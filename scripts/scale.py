@@ -546,7 +546,7 @@ def text_build(n_sections: int, work: Path, keep: bool = False) -> dict:
     seconds = time.perf_counter() - started
     result = {
         "articles": report.articles, "sections": report.sections, "windows": report.windows,
-        "sentences": report.sentences, "seconds": round(seconds, 1),
+        "sentences": report.sentences, "texts_embedded": report.embedded, "seconds": round(seconds, 1),
         "sections_per_s": round(report.sections / seconds, 1),
         "texts_per_s": round((report.windows + report.sentences) / seconds, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),

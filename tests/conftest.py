@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SEED_CORPUS = ROOT / "corpus"
 DATA = Path(__file__).resolve().parent / "data"
 DEV = DATA / "dev.jsonl"
+
+sys.path.insert(0, str(ROOT / "scripts"))
+from load import ServeProcess  # noqa: E402 - the benchmarks' server process, shared with the tests
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -74,46 +76,11 @@ def searcher(seed_index: Path):
     s.close()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """A real `qa serve` process on a loopback port."""
+class Server(ServeProcess):
+    """A real `qa serve` process on a loopback port, with request helpers for tests."""
 
     def __init__(self, index: Path, env: dict[str, str] | None = None, log: Path | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log
-        out = open(log, "wb") if log else subprocess.DEVNULL
-        try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "qa", "serve", "--index", str(index), "--port", str(self.port)],
-                env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT if log else out,
-            )
-        finally:
-            if log:
-                out.close()  # the child holds its own copy
-        try:
-            self.wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"qa serve exited with {self.proc.returncode}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("qa serve did not become healthy")
+        super().__init__(index, env=env, timeout=60.0, log=log)
 
     def request(self, method: str, path: str, body: bytes | None = None,
                 headers: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:
@@ -133,14 +100,6 @@ class Server:
     def post_json(self, path: str, payload: object, headers: dict[str, str] | None = None) -> tuple[int, object]:
         status, body, _ = self.request("POST", path, json.dumps(payload).encode(), headers)
         return status, json.loads(body)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 @pytest.fixture(scope="session")
