@@ -461,6 +461,7 @@ class RowFile:
         self.shape: tuple[int, int] = (int(shape[0]), int(shape[1]))
         self.dtype = np.dtype(dtype)
         self._row_bytes = self.shape[1] * self.dtype.itemsize
+        self.file = file
         self._fd: int | None = os.open(file, os.O_RDONLY)
 
     def __len__(self) -> int:
@@ -468,6 +469,8 @@ class RowFile:
 
     def __getitem__(self, rows: np.ndarray) -> np.ndarray:
         """The given rows (a 1-D integer array), in its order; one read per run of consecutive rows."""
+        if self._fd is None:
+            raise ValueError(f"{self.file}: read after the index was closed")
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
         if len(rows) and (rows.min() < 0 or rows.max() >= self.shape[0]):
             raise IndexError(f"row out of range 0..{self.shape[0] - 1}")

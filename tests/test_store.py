@@ -158,6 +158,8 @@ def test_row_file_reads_the_same_rows_as_the_array(tmp_path: Path):
                 rows[np.asarray(bad)]
     finally:
         rows.close()
+    with pytest.raises(ValueError, match="closed"):
+        rows[np.asarray([1])]
 
 
 def test_answers_are_the_same_when_vectors_are_read_by_row(seed_index: Path, monkeypatch: pytest.MonkeyPatch):
