@@ -6,9 +6,11 @@ from fastapi import APIRouter, Request
 
 router = APIRouter(tags=["operations"])
 
+# Routes that only read memory are async: a plain def would cost a worker-thread round trip each call.
+
 
 @router.get("/healthz", summary="Liveness and the served index")
-def healthz(request: Request) -> dict[str, object]:
+async def healthz(request: Request) -> dict[str, object]:
     searcher = request.app.state.engine.searcher
     counts = searcher.manifest.get("counts", {})
     return {

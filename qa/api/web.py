@@ -49,13 +49,13 @@ class Asset:
 
 
 @router.get("/")
-def page() -> Response:
+async def page() -> Response:
     return Response(page_html(), media_type="text/html; charset=utf-8",
                     headers={**SECURITY_HEADERS, "Cache-Control": PAGE_CACHE})
 
 
 @router.get("/static/{name}")
-def asset(name: str, v: str | None = None) -> Response:
+async def asset(name: str, v: str | None = None) -> Response:
     if name not in ASSETS:
         raise ApiError(404, f"no static file {name[:100]!r}")
     found = load_asset(name)
