@@ -314,7 +314,6 @@ def _compare(articles: list[Article], previous: Previous | None, report: BuildRe
     report.removed = sorted(set(before) - set(now))
 
 
-
 def _embed(
     units: Units, model: PreparedModel, previous: Previous | None, report: BuildReport, progress: bool | None
 ) -> tuple[np.ndarray, np.ndarray]:

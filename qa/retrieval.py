@@ -17,7 +17,8 @@ from .neighbours import Neighbours
 from .store import IndexReader, RowFile
 
 IN_MEMORY_BYTES = 64 * 1024 * 1024
-"""Sentence vectors up to this size (as float32) are held in RAM; larger ones stay memory-mapped."""
+"""Sentence vectors up to this size (as float32) are held in RAM; larger ones are read from the
+generation's file (memory-mapped, or by row above store.PREAD_ABOVE_BYTES)."""
 KEEP = 10
 """Candidates returned beyond k, for callers that look past the top (evaluation, confidence)."""
 SAMPLED_TOP_ABOVE = 200_000

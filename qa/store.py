@@ -239,6 +239,8 @@ def save_array(gen_dir: Path, name: str, array: np.ndarray) -> None:
 
 # ---------------------------------------------------------------- reading
 
+SQL_BATCH = 500
+"""Keys per `IN (...)` query: under SQLite's smallest parameter limit (999 in older builds)."""
 RECENT_SECTIONS = 4096
 """Section rows (and 8x as many sentence rows) kept in memory once read: what repeat questions touch."""
 
@@ -323,13 +325,20 @@ class IndexReader:
         return [found[int(i)] for i in ids if int(i) in found]
 
     def _fetch_sections(self, ids: list[int]) -> dict[int, SectionRecord]:
-        marks = ",".join("?" * len(ids))
-        rows = self._db().execute(
-            f'SELECT s.id, s.doc, a.title, s.heading, s.start, s."end", s.text, coalesce(s.raw, s.text) '
-            f"FROM sections s JOIN articles a ON a.doc = s.doc WHERE s.id IN ({marks})",
+        rows = self._select_in(
+            'SELECT s.id, s.doc, a.title, s.heading, s.start, s."end", s.text, coalesce(s.raw, s.text) '
+            "FROM sections s JOIN articles a ON a.doc = s.doc WHERE s.id IN ({})",
             ids,
-        ).fetchall()
+        )
         return {row[0]: SectionRecord(*row) for row in rows}
+
+    def _select_in(self, sql: str, keys: list) -> list[tuple]:
+        """Rows of `sql` whose `IN ({})` takes the keys, in batches SQLite's parameter limit allows."""
+        rows: list[tuple] = []
+        for lo in range(0, len(keys), SQL_BATCH):
+            batch = keys[lo : lo + SQL_BATCH]
+            rows += self._db().execute(sql.format(",".join("?" * len(batch))), batch).fetchall()
+        return rows
 
     def section_texts(self) -> list[str]:
         rows = self._db().execute("SELECT heading, text FROM sections ORDER BY id").fetchall()
@@ -341,8 +350,7 @@ class IndexReader:
         return {doc: found[doc] for doc in docs if found.get(doc) is not None}
 
     def _fetch_notices(self, docs: list[str]) -> dict[str, str | None]:
-        marks = ",".join("?" * len(docs))
-        rows = dict(self._db().execute(f"SELECT doc, notice FROM articles WHERE doc IN ({marks})", docs).fetchall())
+        rows = dict(self._select_in("SELECT doc, notice FROM articles WHERE doc IN ({})", docs))
         return {doc: rows.get(doc) for doc in docs}  # None remembered too: no notice is an answer
 
     def articles(self) -> list[ArticleRecord]:
@@ -365,8 +373,7 @@ class IndexReader:
         return self._recent_terms.get_many(rows, self._fetch_sentence_terms)
 
     def _fetch_sentence_terms(self, rows: list[int]) -> dict[int, frozenset[str]]:
-        marks = ",".join("?" * len(rows))
-        found = self._db().execute(f"SELECT id, terms FROM sentence_terms WHERE id IN ({marks})", rows).fetchall()
+        found = self._select_in("SELECT id, terms FROM sentence_terms WHERE id IN ({})", rows)
         return {row: frozenset(terms.split()) for row, terms in found}
 
     def sentence_spans(self, lo: int, hi: int) -> list[Span]:

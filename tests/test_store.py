@@ -182,3 +182,17 @@ def test_answers_are_the_same_when_vectors_are_read_by_row(seed_index: Path, mon
         assert [p["answer"] for p in g["passages"]] == [p["answer"] for p in e["passages"]]
         # float16 rows against float32 in RAM: scores agree to the rounding of the stored vectors
         np.testing.assert_allclose([p["score"] for p in g["passages"]], [p["score"] for p in e["passages"]], atol=2e-3)
+
+
+def test_many_rows_are_read_within_sqlites_parameter_limit(seed_index: Path):
+    import sqlite3
+
+    reader = IndexReader(seed_index)
+    try:
+        reader._db().setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)  # the limit of older SQLite builds
+        count = reader.manifest["counts"]["sentences"]
+        terms = reader.sentence_terms([(0, 5000)])  # rows past the end are simply absent
+        assert sorted(terms) == list(range(count))
+        assert len(reader.sections(list(range(2000)))) == reader.section_count
+    finally:
+        reader.close()

@@ -6,9 +6,8 @@ from fastapi import APIRouter, Request
 
 router = APIRouter(tags=["operations"])
 
-# Routes that only read memory are async: a plain def would cost a worker-thread round trip each call.
 
-
+# async: it only reads memory, and a plain def would cost a worker-thread round trip per call.
 @router.get("/healthz", summary="Liveness and the served index")
 async def healthz(request: Request) -> dict[str, object]:
     searcher = request.app.state.engine.searcher
