@@ -20,6 +20,8 @@ import Stemmer
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
+from .store import RowFile
+
 WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 STOPWORDS = frozenset(
     """
@@ -37,7 +39,10 @@ STOPWORDS = frozenset(
 )
 VOCAB_FILE = "vocabulary.json"
 MMAP_ABOVE_BYTES = 64 * 1024 * 1024
-"""BM25 matrices larger than this stay memory-mapped; smaller ones are read into RAM (faster per query)."""
+"""BM25 matrices up to this size are read into RAM (fastest per query); a larger one's postings are
+read term by term from disk, so they stay in the page cache instead of the server's memory."""
+POSTINGS = ("data.csc.index.npy", "indices.csc.index.npy")
+"""bm25s's files of each term's scores and sections, in runs that its indptr array delimits."""
 
 
 _local = threading.local()
@@ -75,8 +80,9 @@ def max_typos(word: str) -> int:
 class LexicalIndex:
     """BM25 scores of every section for a query, after typo correction."""
 
-    def __init__(self, bm25: bm25s.BM25, vocabulary: list[str]) -> None:
+    def __init__(self, bm25: bm25s.BM25, vocabulary: list[str], postings: tuple[RowFile, RowFile] | None = None) -> None:
         self.bm25 = bm25
+        self._postings = postings
         self.vocabulary = vocabulary
         self._known = frozenset(vocabulary)
         self._corrections: dict[str, str] = {}
@@ -101,9 +107,17 @@ class LexicalIndex:
     @classmethod
     def load(cls, path: Path) -> LexicalIndex:
         size = sum(f.stat().st_size for f in path.iterdir() if f.is_file())
-        bm25 = bm25s.BM25.load(str(path), mmap=size > MMAP_ABOVE_BYTES)
+        large = size > MMAP_ABOVE_BYTES
+        bm25 = bm25s.BM25.load(str(path), mmap=large)
         vocabulary = json.loads((path / VOCAB_FILE).read_text(encoding="utf-8"))
-        return cls(bm25, vocabulary)
+        postings = None
+        if large and bm25.nonoccurrence_array is None:  # the default BM25 variant: scores are sums of postings
+            postings = (RowFile(path / POSTINGS[0]), RowFile(path / POSTINGS[1]))
+        return cls(bm25, vocabulary, postings)
+
+    def close(self) -> None:
+        for rows in self._postings or ():
+            rows.close()
 
     def correct(self, tokens: list[str]) -> list[str]:
         """Each unknown word replaced by its nearest vocabulary word, when one is close enough."""
@@ -154,4 +168,12 @@ class LexicalIndex:
         terms = [t for t in terms if t in self.bm25.vocab_dict]
         if not terms:
             return np.zeros(self._docs, dtype=np.float32)
-        return np.asarray(self.bm25.get_scores(terms), dtype=np.float32)
+        if self._postings is None:
+            return np.asarray(self.bm25.get_scores(terms), dtype=np.float32)
+        data, sections = self._postings
+        indptr = self.bm25.scores["indptr"]
+        out = np.zeros(self._docs, dtype=np.float32)
+        for tid in (self.bm25.vocab_dict[t] for t in terms):  # repeated terms count again, as in bm25s
+            lo, hi = int(indptr[tid]), int(indptr[tid + 1])
+            np.add.at(out, sections.span(lo, hi), data.span(lo, hi))
+        return out

@@ -71,6 +71,7 @@ class Searcher:
 
     def close(self) -> None:
         self.reader.close()
+        self.retriever.lexical.close()
 
 
 def load_query_encoder(reader: IndexReader, settings: Settings) -> Encoder:

@@ -463,11 +463,11 @@ class RowFile:
                 raise IndexLoadError(f"{file}: .npy format version {version} is not readable by row")
             shape, fortran, dtype = readers[version](f)
             self._offset = f.tell()
-        if fortran or len(shape) != 2:
-            raise IndexLoadError(f"{file}: expected a C-ordered 2-D array")
-        self.shape: tuple[int, int] = (int(shape[0]), int(shape[1]))
+        if fortran or len(shape) not in (1, 2):
+            raise IndexLoadError(f"{file}: expected a C-ordered 1-D or 2-D array")
+        self.shape: tuple[int, ...] = tuple(int(n) for n in shape)
         self.dtype = np.dtype(dtype)
-        self._row_bytes = self.shape[1] * self.dtype.itemsize
+        self._row_bytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
         self.file = file
         self._fd: int | None = os.open(file, os.O_RDONLY)
 
@@ -482,19 +482,29 @@ class RowFile:
         if len(rows) and (rows.min() < 0 or rows.max() >= self.shape[0]):
             raise IndexError(f"row out of range 0..{self.shape[0] - 1}")
         unique, inverse = np.unique(rows, return_inverse=True)
-        out = np.empty((len(unique), self.shape[1]), dtype=self.dtype)
-        if not len(unique):
-            return out
-        buffer = memoryview(out).cast("B")
-        size = self._row_bytes
+        out = np.empty((len(unique), *self.shape[1:]), dtype=self.dtype)
         breaks = (np.flatnonzero(np.diff(unique) != 1) + 1).tolist()
         firsts = unique.tolist()
-        for lo, hi in zip([0, *breaks], [*breaks, len(unique)]):
-            # Straight into the result's memory: no intermediate bytes object per run.
-            read = os.preadv(self._fd, [buffer[lo * size : hi * size]], self._offset + firsts[lo] * size)
-            if read != (hi - lo) * size:
-                raise OSError(f"short read from a row file ({read} of {(hi - lo) * size} bytes)")
+        for lo, hi in zip([0, *breaks], [*breaks, len(unique)]) if len(unique) else ():
+            self._read_into(out[lo:hi], firsts[lo])
         return out if np.array_equal(unique, rows) else out[inverse]
+
+    def span(self, lo: int, hi: int) -> np.ndarray:
+        """Rows lo..hi-1 in one read."""
+        if self._fd is None:
+            raise ValueError(f"{self.file}: read after the index was closed")
+        if not 0 <= lo <= hi <= self.shape[0]:
+            raise IndexError(f"rows {lo}..{hi} out of range 0..{self.shape[0]}")
+        out = np.empty((hi - lo, *self.shape[1:]), dtype=self.dtype)
+        if hi > lo:
+            self._read_into(out, lo)
+        return out
+
+    def _read_into(self, out: np.ndarray, first: int) -> None:
+        # Straight into the result's memory: no intermediate bytes object per run.
+        read = os.preadv(self._fd, [memoryview(out).cast("B")], self._offset + first * self._row_bytes)
+        if read != out.nbytes:
+            raise OSError(f"{self.file}: short read ({read} of {out.nbytes} bytes)")
 
     def close(self) -> None:
         if self._fd is not None:

@@ -57,3 +57,25 @@ def test_second_best_is_each_sections_runner_up_sentence():
         best = np.array([r.max() if len(r) else -1.0 for r in runs], dtype=np.float32)
         expected = [sorted(r)[-2] if len(r) > 1 else b for r, b in zip(runs, best)]
         np.testing.assert_array_equal(_second_best(sims, bounds, best), expected)
+
+
+def test_postings_read_from_disk_score_like_bm25s(seed_index, monkeypatch):
+    """Above MMAP_ABOVE_BYTES, BM25 postings are read term by term: the scores must not change."""
+    import qa.lexical
+    from qa.lexical import LexicalIndex
+    from qa.store import RowFile, resolve_generation
+
+    path = resolve_generation(seed_index) / "lexical"
+    in_ram = LexicalIndex.load(path)
+    monkeypatch.setattr(qa.lexical, "MMAP_ABOVE_BYTES", 0)
+    from_disk = LexicalIndex.load(path)
+    try:
+        assert in_ram._postings is None and all(isinstance(p, RowFile) for p in from_disk._postings)
+        for question in ["What does Article 5 say?", "peacekeeping peacekeeping missions", "ASEAN AU SCO",
+                         "cyber defence colaboration", "nothing matches xyzzy"]:
+            terms = in_ram.query_terms(question)
+            np.testing.assert_array_equal(from_disk.scores(terms), in_ram.scores(terms))
+    finally:
+        from_disk.close()
+    with pytest.raises(ValueError, match="closed"):
+        from_disk.scores(in_ram.query_terms("peacekeeping"))
