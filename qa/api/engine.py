@@ -15,7 +15,6 @@ import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 
 from ..models import AskResponse
 from ..searcher import Searcher
@@ -73,46 +72,50 @@ class Engine:
             size = min(self.settings.batch_max, -(-len(self._queue) // free))  # spread over free threads
             batch = self._queue[:size]
             del self._queue[:size]
-            searcher = self.searcher
             self._running += 1
-            done = loop.run_in_executor(self._executor, self._compute, searcher, batch, loop)
-            done.add_done_callback(partial(self._finish, batch))
+            # Not run_in_executor: its completion would wake the loop once more per batch.
+            self._executor.submit(self._compute, self.searcher, batch, loop)
 
-    def _finish(self, batch: list[Key], done: asyncio.Future[None]) -> None:
-        """On the event loop, after every answer of the batch was delivered (or it failed)."""
-        self._running -= 1
+    def _compute(self, searcher: Searcher, batch: list[Key], loop: asyncio.AbstractEventLoop) -> None:
+        """Runs in a worker thread: the batch in encoder-sized chunks, each answer handed to the
+        loop when ready (the last one also frees the thread), or the failure to every request."""
         try:
-            done.result()
-        except Exception as exc:  # noqa: BLE001 - handed to every request still waiting
-            log.exception("batch of %d failed", len(batch))
-            for key in batch:
-                future = self._pending.pop(key, None)
-                if future is not None and not future.done():
-                    future.set_exception(exc)
-        self._dispatch()
+            size = searcher.batch_size
+            for lo in range(0, len(batch), size):
+                chunk = batch[lo : lo + size]
+                started = time.perf_counter()
+                vectors = searcher.encode([q for _, q, _ in chunk])
+                encoded = time.perf_counter()
+                metrics.ENCODE_SECONDS.observe(encoded - started)
+                metrics.BATCH_SIZE.observe(len(chunk))
+                for i, (key, vector) in enumerate(zip(chunk, vectors)):
+                    response = searcher.answer(key[1], vector, key[2])
+                    answered = Answered(response.model_dump_json().encode(), response.low_confidence)
+                    last = lo + i == len(batch) - 1
+                    loop.call_soon_threadsafe(self._deliver, searcher, key, answered, last)
+                metrics.SEARCH_SECONDS.observe(time.perf_counter() - encoded)
+        except Exception as exc:  # noqa: BLE001 - handed to every request of the batch still waiting
+            loop.call_soon_threadsafe(self._fail, batch, exc)
 
-    def _deliver(self, searcher: Searcher, key: Key, answered: Answered) -> None:
+    def _deliver(self, searcher: Searcher, key: Key, answered: Answered, last: bool) -> None:
         """On the event loop: hand one answer to its waiting requests as soon as it is ready."""
         self._remember((searcher.generation, *key[1:]), answered)
         future = self._pending.pop(key, None)
         if future is not None and not future.done():
             future.set_result(answered)
+        if last:
+            self._running -= 1
+            self._dispatch()
 
-    def _compute(self, searcher: Searcher, batch: list[Key], loop: asyncio.AbstractEventLoop) -> None:
-        """Runs in a worker thread: the batch in encoder-sized chunks, each answer handed over when ready."""
-        size = searcher.batch_size
-        for lo in range(0, len(batch), size):
-            chunk = batch[lo : lo + size]
-            started = time.perf_counter()
-            vectors = searcher.encode([q for _, q, _ in chunk])
-            encoded = time.perf_counter()
-            metrics.ENCODE_SECONDS.observe(encoded - started)
-            metrics.BATCH_SIZE.observe(len(chunk))
-            for key, vector in zip(chunk, vectors):
-                response = searcher.answer(key[1], vector, key[2])
-                answered = Answered(response.model_dump_json().encode(), response.low_confidence)
-                loop.call_soon_threadsafe(self._deliver, searcher, key, answered)
-            metrics.SEARCH_SECONDS.observe(time.perf_counter() - encoded)
+    def _fail(self, batch: list[Key], exc: Exception) -> None:
+        """On the event loop: a batch failed; its unanswered requests get the error."""
+        self._running -= 1
+        log.error("batch of %d failed", len(batch), exc_info=exc)
+        for key in batch:
+            future = self._pending.pop(key, None)
+            if future is not None and not future.done():
+                future.set_exception(exc)
+        self._dispatch()
 
     def _remember(self, key: Key, answered: Answered) -> None:
         if self.settings.cache_size <= 0:
