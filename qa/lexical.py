@@ -80,7 +80,8 @@ def max_typos(word: str) -> int:
 class LexicalIndex:
     """BM25 scores of every section for a query, after typo correction."""
 
-    def __init__(self, bm25: bm25s.BM25, vocabulary: list[str], postings: tuple[RowFile, RowFile] | None = None) -> None:
+    def __init__(self, bm25: bm25s.BM25, vocabulary: list[str],
+                 postings: tuple[RowFile, RowFile] | None = None) -> None:
         self.bm25 = bm25
         self._postings = postings
         self.vocabulary = vocabulary

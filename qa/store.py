@@ -483,9 +483,11 @@ class RowFile:
             raise IndexError(f"row out of range 0..{self.shape[0] - 1}")
         unique, inverse = np.unique(rows, return_inverse=True)
         out = np.empty((len(unique), *self.shape[1:]), dtype=self.dtype)
+        if not len(unique):
+            return out
         breaks = (np.flatnonzero(np.diff(unique) != 1) + 1).tolist()
         firsts = unique.tolist()
-        for lo, hi in zip([0, *breaks], [*breaks, len(unique)]) if len(unique) else ():
+        for lo, hi in zip([0, *breaks], [*breaks, len(unique)]):
             self._read_into(out[lo:hi], firsts[lo])
         return out if np.array_equal(unique, rows) else out[inverse]
 
