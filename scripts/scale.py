@@ -3,7 +3,7 @@
     scale.py corpus     --sections 50000 --out DIR     real-looking .txt articles recombined from the seed corpus
     scale.py textbuild  --sections 50000               generate that corpus and time `qa.build.build` on it
     scale.py synth      --sections 1000000 --out DIR   write a synthetic index (store.py format) without a model
-    scale.py measure    --index DIR                    load time, query p50, recall@10 vs exact, RSS
+    scale.py measure    --index DIR [--cold]           load time (--cold: page cache dropped first), query p50, recall@10, RSS
     scale.py structures --vectors N                    compare FAISS structures on synthetic vectors
 
 The synthetic index has real text (seed sentences recombined under varied headings, one or two
@@ -425,11 +425,31 @@ def synth_index(n: int, index_dir: Path, seed_idx: Path, exact_limit: int | None
 # ---------------------------------------------------------------- measuring an index
 
 
-def measure(index: Path, reps: int = 3, n_held_out: int = 300, serve_seconds: float = 10.0) -> dict:
-    """Load time, query p50 end to end and by stage, recall@10 vs exact, RSS; then a served run."""
+def evict_from_page_cache(index: Path) -> int:
+    """Drop the index's files from the page cache (so a load reads the disk); returns bytes evicted."""
+    total = 0
+    for file in index.rglob("*"):
+        if file.is_file():
+            fd = os.open(file, os.O_RDONLY)
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+            total += file.stat().st_size
+    return total
+
+
+def measure(index: Path, reps: int = 3, n_held_out: int = 300, serve_seconds: float = 10.0,
+            cold: bool = False) -> dict:
+    """Load time, query p50 end to end and by stage, recall@10 vs exact, RSS; then a served run.
+
+    With `cold`, the index's files are dropped from the page cache before the first load.
+    """
     import qa
 
     qs = questions()
+    if cold:
+        log(f"evicted {evict_from_page_cache(index) / 2**20:.0f} MiB of index files from the page cache")
     before = rss_mb()
     started = time.perf_counter()
     searcher = qa.load(index)
@@ -468,7 +488,7 @@ def measure(index: Path, reps: int = 3, n_held_out: int = 300, serve_seconds: fl
     served = serve_check(index, serve_seconds) if serve_seconds > 0 else {}
     return {
         "index": str(index), "counts": manifest["counts"], "faiss": manifest.get("faiss"),
-        "load_s": round(load_s, 3), "latency": latency, "recall": recall,
+        "load_s": round(load_s, 3), "load_cache": "cold" if cold else "as found", "latency": latency, "recall": recall,
         "rss_mb": {"before_load": before, "after_load": after_load, "after_queries": after_queries},
         "served": served,
     }
@@ -581,6 +601,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--index", type=Path, required=True)
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--serve-seconds", type=float, default=10.0, help="seconds of served load (0: skip)")
+    p.add_argument("--cold", action="store_true", help="drop the index's files from the page cache before loading")
     p.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args(argv)
 
@@ -602,7 +623,7 @@ def main(argv: list[str] | None = None) -> int:
         _emit(result, args.json)
         return 0
     if args.command == "measure":
-        _emit(measure(args.index, args.reps, serve_seconds=args.serve_seconds), args.json)
+        _emit(measure(args.index, args.reps, serve_seconds=args.serve_seconds, cold=args.cold), args.json)
         return 0
     return 2
 

@@ -196,3 +196,27 @@ def test_many_rows_are_read_within_sqlites_parameter_limit(seed_index: Path):
         assert len(reader.sections(list(range(2000)))) == reader.section_count
     finally:
         reader.close()
+
+
+@pytest.mark.parametrize("size", [0, 5, 3 * 1024 + 7])
+def test_read_ahead_reads_a_whole_file_once_and_leaves_it_unchanged(tmp_path: Path, size: int,
+                                                                    monkeypatch: pytest.MonkeyPatch):
+    import os
+
+    from qa import store
+
+    file = tmp_path / "blob"
+    data = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    file.write_bytes(data)
+    read: list[int] = []
+    real_readv = os.readv
+
+    def counting_readv(fd: int, buffers: list) -> int:
+        n = real_readv(fd, buffers)
+        read.append(n)
+        return n
+
+    monkeypatch.setattr(store.os, "readv", counting_readv)
+    store.read_ahead(file, chunk_bytes=1024)
+    assert sum(read) == size and read[-1] == 0
+    assert file.read_bytes() == data
