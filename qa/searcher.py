@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,7 @@ class Searcher:
         except Exception as exc:  # noqa: BLE001 - a damaged file must become one clear message
             raise IndexLoadError(f"{self.reader.path}: cannot load the search structures ({exc})") from None
         self.retriever = Retriever(self.reader, neighbours, lexical)
+        self._alone = threading.Lock()
 
     def ask(self, question: str, k: int = 5) -> AskResponse:
         """Answer one question with the k best passages; raises ValueError on bad input."""
@@ -49,7 +51,7 @@ class Searcher:
     def ask_many(self, questions: list[str], k: int = 5) -> list[AskResponse]:
         """Answer several questions with one encoder call (inputs already validated)."""
         cleaned = [q.strip() for q in questions]
-        vectors = self.encode(cleaned)
+        vectors = self.encode(cleaned, alone=len(cleaned) == 1)
         return [self.answer(q, v, k) for q, v in zip(cleaned, vectors)]
 
     @property
@@ -58,8 +60,17 @@ class Searcher:
         would otherwise depend on what shares their batch."""
         return 1 if getattr(self.encoder, "quantized", False) else 32
 
-    def encode(self, questions: list[str]) -> np.ndarray:
-        """Question vectors; each independent of the others asked with it."""
+    def encode(self, questions: list[str], alone: bool = False) -> np.ndarray:
+        """Question vectors; each independent of the others asked with it.
+
+        `alone`: the caller knows nothing else is being asked, so the encoder may use every core;
+        only one such call runs at a time, any other runs as an ordinary one.
+        """
+        if alone and self._alone.acquire(blocking=False):
+            try:
+                return self.encoder.encode(questions, batch_size=self.batch_size, alone=True)
+            finally:
+                self._alone.release()
         return self.encoder.encode(questions, batch_size=self.batch_size)
 
     def answer(self, question: str, vector: np.ndarray, k: int) -> AskResponse:
@@ -81,7 +92,8 @@ def load_query_encoder(reader: IndexReader, settings: Settings) -> Encoder:
     try:
         if kind == "onnx":
             quantized = model.get("file") == ONNX_INT8
-            return OnnxEncoder(reader.path / "encoder", quantized=quantized, threads=settings.threads)
+            return OnnxEncoder(reader.path / "encoder", quantized=quantized, threads=settings.threads,
+                               solo_threads=settings.solo_threads)
         if kind == "sentence-transformers":
             from .embedding import SentenceTransformerEncoder
 

@@ -59,9 +59,9 @@ def test_rebuilding_an_unchanged_corpus_embeds_nothing(tmp_path: Path, monkeypat
     calls: list[int] = []
     original = OnnxEncoder.encode
 
-    def counting(self, texts, batch_size=64):
+    def counting(self, texts, batch_size=64, alone=False):
         calls.append(len(texts))
-        return original(self, texts, batch_size)
+        return original(self, texts, batch_size, alone)
 
     monkeypatch.setattr(OnnxEncoder, "encode", counting)
     from qa.build import build

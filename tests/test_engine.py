@@ -55,17 +55,19 @@ class Counting:
         self.generation = inner.generation
         self.batch_size = inner.batch_size
         self.encoded: list[str] = []
+        self.alone: list[bool] = []
         self.hold = hold
         self.release = threading.Event()
         self.fail = False
 
-    def encode(self, questions: list[str]):
+    def encode(self, questions: list[str], alone: bool = False):
         if self.fail:
             raise RuntimeError("encoder exploded")
         if self.hold in questions:
             assert self.release.wait(10), "the held question was never released"
         self.encoded.extend(questions)
-        return self.inner.encode(questions)
+        self.alone.append(alone)
+        return self.inner.encode(questions, alone=alone)
 
     def answer(self, question, vector, k):
         return self.inner.answer(question, vector, k)
@@ -87,6 +89,24 @@ def test_identical_questions_in_flight_share_one_computation(searcher: Searcher)
     bodies = run(ask_many())
     assert len(set(bodies)) == 1
     assert counting.encoded.count(QUESTIONS[0]) == 1
+
+
+def test_only_a_lone_question_is_encoded_alone(searcher: Searcher):
+    """Every core goes to a question only when nothing else runs or waits; a crowd shares them."""
+    counting = Counting(searcher)
+
+    async def lone_then_crowd() -> None:
+        engine = engine_for(counting)  # type: ignore[arg-type]
+        try:
+            await engine.ask(QUESTIONS[0], 3)
+            await asyncio.gather(*(engine.ask(q, 3) for q in QUESTIONS[1:]))
+        finally:
+            engine.close()
+
+    run(lone_then_crowd())
+    assert counting.alone[0] is True
+    # The crowd's first question starts before the rest arrive; every later one finds company.
+    assert len(counting.alone) == len(QUESTIONS) and not any(counting.alone[2:])
 
 
 def test_an_answer_is_delivered_before_its_batch_finishes(searcher: Searcher):

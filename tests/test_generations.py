@@ -59,9 +59,9 @@ def encoded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     texts: list[str] = []
     original = OnnxEncoder.encode
 
-    def counting(self: OnnxEncoder, batch: list[str], batch_size: int = 64) -> np.ndarray:
+    def counting(self: OnnxEncoder, batch: list[str], batch_size: int = 64, alone: bool = False) -> np.ndarray:
         texts.extend(batch)
-        return original(self, batch, batch_size)
+        return original(self, batch, batch_size, alone)
 
     monkeypatch.setattr(OnnxEncoder, "encode", counting)
     return texts

@@ -50,3 +50,16 @@ def test_loading_and_asking_never_imports_torch(seed_index: Path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
+
+
+def test_a_lone_question_on_more_threads_gets_the_same_vector_and_answer(seed_index: Path):
+    """The solo encoder session (more threads) must not change what a question retrieves."""
+    shared = qa.load(seed_index, solo_threads=1)
+    solo = qa.load(seed_index, solo_threads=2)
+    questions = ["What does Article 5 say?", "cyber defence colaboration", "Why do allies train together?"]
+    for q in questions:
+        a = shared.encode([q])[0]
+        b = solo.encode([q], alone=True)[0]
+        assert float(a @ b) > 0.9999
+        assert solo.ask(q).model_dump() == shared.ask(q).model_dump()
+    assert solo.encoder._solo is not solo.encoder._session and shared.encoder._solo is shared.encoder._session

@@ -72,19 +72,24 @@ class Engine:
             size = min(self.settings.batch_max, -(-len(self._queue) // free))  # spread over free threads
             batch = self._queue[:size]
             del self._queue[:size]
+            alone = self._running == 0 and not self._queue and len(batch) == 1
             self._running += 1
             # Not run_in_executor: its completion would wake the loop once more per batch.
-            self._executor.submit(self._compute, self.searcher, batch, loop)
+            self._executor.submit(self._compute, self.searcher, batch, loop, alone)
 
-    def _compute(self, searcher: Searcher, batch: list[Key], loop: asyncio.AbstractEventLoop) -> None:
+    def _compute(self, searcher: Searcher, batch: list[Key], loop: asyncio.AbstractEventLoop,
+                 alone: bool = False) -> None:
         """Runs in a worker thread: the batch in encoder-sized chunks, each answer handed to the
-        loop when ready (the last one also frees the thread), or the failure to every request."""
+        loop when ready (the last one also frees the thread), or the failure to every request.
+
+        `alone`: nothing else was running or waiting when it started, so encoding may use every core.
+        """
         try:
             size = searcher.batch_size
             for lo in range(0, len(batch), size):
                 chunk = batch[lo : lo + size]
                 started = time.perf_counter()
-                vectors = searcher.encode([q for _, q, _ in chunk])
+                vectors = searcher.encode([q for _, q, _ in chunk], alone=alone)
                 encoded = time.perf_counter()
                 metrics.ENCODE_SECONDS.observe(encoded - started)
                 metrics.BATCH_SIZE.observe(len(chunk))
