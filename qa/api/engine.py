@@ -1,22 +1,23 @@
-"""The serving core: the live Searcher, micro-batched in a worker thread, with a small cache.
+"""The serving core: the live Searcher on a few worker threads, with a small cache.
 
-Requests run on a few worker threads (the encoder releases the GIL, so two threads use two
-cores); requests that arrive while all threads are busy queue up and run together as the
-next batches, and a lone request never waits.
+Worker threads (the encoder releases the GIL, so two threads use two cores) take questions
+one by one from a shared queue, oldest first, and hand each answer back to the event loop as
+soon as it is ready; a lone request never waits. An encoder that batches takes what is
+waiting, up to its batch size, in one call.
 Identical questions in flight share one computation. Swapping in a new index generation
-is one reference assignment; batches already running finish on the searcher they took.
+is one reference assignment; questions already queued finish on the searcher they took.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import queue
+import threading
 import time
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ..models import AskResponse
 from ..searcher import Searcher
 from ..settings import Settings
 from . import metrics
@@ -35,16 +36,26 @@ class Answered:
     low_confidence: bool
 
 
+@dataclass(frozen=True)
+class Job:
+    searcher: Searcher
+    key: Key
+    loop: asyncio.AbstractEventLoop
+
+
 class Engine:
     def __init__(self, searcher: Searcher, settings: Settings) -> None:
         self.settings = settings
         self.searcher = searcher
-        self._threads = max(1, settings.search_threads)
-        self._executor = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="qa-search")
-        self._running = 0
-        self._queue: list[Key] = []
+        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._busy = 0
+        self._busy_lock = threading.Lock()
         self._pending: dict[Key, asyncio.Future[Answered]] = {}
         self._cache: OrderedDict[Key, Answered] = OrderedDict()
+        self._workers = [threading.Thread(target=self._work, name=f"qa-search-{i}", daemon=True)
+                         for i in range(max(1, settings.search_threads))]
+        for worker in self._workers:
+            worker.start()
         metrics.observe_index(searcher)
 
     # ------------------------------------------------------------ asking
@@ -58,69 +69,72 @@ class Engine:
             return hit
         future = self._pending.get(key)
         if future is None:
-            future = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            future = loop.create_future()
             self._pending[key] = future
-            self._queue.append(key)
-            self._dispatch()
+            self._jobs.put(Job(self.searcher, key, loop))
         return await asyncio.shield(future)
 
-    def _dispatch(self) -> None:
-        """Start batches on free worker threads; what waits meanwhile forms the next batches."""
-        loop = asyncio.get_running_loop()
-        while self._queue and self._running < self._threads:
-            free = self._threads - self._running
-            size = min(self.settings.batch_max, -(-len(self._queue) // free))  # spread over free threads
-            batch = self._queue[:size]
-            del self._queue[:size]
-            alone = self._running == 0 and not self._queue and len(batch) == 1
-            self._running += 1
-            # Not run_in_executor: its completion would wake the loop once more per batch.
-            self._executor.submit(self._compute, self.searcher, batch, loop, alone)
+    def _work(self) -> None:
+        """A worker thread's life: take the oldest waiting questions, answer them, repeat."""
+        while (job := self._jobs.get()) is not None:
+            with self._busy_lock:
+                self._busy += 1
+                # Every core for this question only if no other worker is busy and nothing waits.
+                alone = self._busy == 1 and self._jobs.empty()
+            try:
+                self._compute(self._more_like(job), alone)
+            finally:
+                with self._busy_lock:
+                    self._busy -= 1
 
-    def _compute(self, searcher: Searcher, batch: list[Key], loop: asyncio.AbstractEventLoop,
-                 alone: bool = False) -> None:
-        """Runs in a worker thread: the batch in encoder-sized chunks, each answer handed to the
-        loop when ready (the last one also frees the thread), or the failure to every request.
+    def _more_like(self, job: Job) -> list[Job]:
+        """The job and, for an encoder that batches, what waits behind it on the same searcher."""
+        batch = [job]
+        limit = min(self.settings.batch_max, job.searcher.batch_size)
+        while len(batch) < limit:
+            try:
+                other = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if other is None or other.searcher is not job.searcher:
+                self._jobs.put(other)  # another worker (or the next round) takes it
+                break
+            batch.append(other)
+        return batch
 
-        `alone`: nothing else was running or waiting when it started, so encoding may use every core.
-        """
+    def _compute(self, batch: list[Job], alone: bool) -> None:
+        """Runs in a worker thread: one encoder call, then each answer handed to the loop when
+        ready, or the failure to every request of the batch."""
+        searcher = batch[0].searcher
         try:
-            size = searcher.batch_size
-            for lo in range(0, len(batch), size):
-                chunk = batch[lo : lo + size]
-                started = time.perf_counter()
-                vectors = searcher.encode([q for _, q, _ in chunk], alone=alone)
-                encoded = time.perf_counter()
-                metrics.ENCODE_SECONDS.observe(encoded - started)
-                metrics.BATCH_SIZE.observe(len(chunk))
-                for i, (key, vector) in enumerate(zip(chunk, vectors)):
-                    response = searcher.answer(key[1], vector, key[2])
-                    answered = Answered(response.model_dump_json().encode(), response.low_confidence)
-                    last = lo + i == len(batch) - 1
-                    loop.call_soon_threadsafe(self._deliver, searcher, key, answered, last)
-                metrics.SEARCH_SECONDS.observe(time.perf_counter() - encoded)
+            started = time.perf_counter()
+            vectors = searcher.encode([job.key[1] for job in batch], alone=alone)
+            encoded = time.perf_counter()
+            metrics.ENCODE_SECONDS.observe(encoded - started)
+            metrics.BATCH_SIZE.observe(len(batch))
+            for job, vector in zip(batch, vectors):
+                response = searcher.answer(job.key[1], vector, job.key[2])
+                answered = Answered(response.model_dump_json().encode(), response.low_confidence)
+                job.loop.call_soon_threadsafe(self._deliver, searcher, job.key, answered)
+            metrics.SEARCH_SECONDS.observe(time.perf_counter() - encoded)
         except Exception as exc:  # noqa: BLE001 - handed to every request of the batch still waiting
-            loop.call_soon_threadsafe(self._fail, batch, exc)
+            batch[0].loop.call_soon_threadsafe(self._fail, [job.key for job in batch], exc)
 
-    def _deliver(self, searcher: Searcher, key: Key, answered: Answered, last: bool) -> None:
+    def _deliver(self, searcher: Searcher, key: Key, answered: Answered) -> None:
         """On the event loop: hand one answer to its waiting requests as soon as it is ready."""
         self._remember((searcher.generation, *key[1:]), answered)
         future = self._pending.pop(key, None)
         if future is not None and not future.done():
             future.set_result(answered)
-        if last:
-            self._running -= 1
-            self._dispatch()
 
-    def _fail(self, batch: list[Key], exc: Exception) -> None:
+    def _fail(self, keys: list[Key], exc: Exception) -> None:
         """On the event loop: a batch failed; its unanswered requests get the error."""
-        self._running -= 1
-        log.error("batch of %d failed", len(batch), exc_info=exc)
-        for key in batch:
+        log.error("batch of %d failed", len(keys), exc_info=exc)
+        for key in keys:
             future = self._pending.pop(key, None)
             if future is not None and not future.done():
                 future.set_exception(exc)
-        self._dispatch()
 
     def _remember(self, key: Key, answered: Answered) -> None:
         if self.settings.cache_size <= 0:
@@ -142,4 +156,6 @@ class Engine:
         return old.generation
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Stop the workers once the questions already queued are answered."""
+        for _ in self._workers:
+            self._jobs.put(None)
