@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from .lexical import LexicalIndex
 
 WANTS_DATE = re.compile(
-    r"^\W*(when\b|since when\b|in (what|which) year\b|(what|which) year\b|on what date\b|what date\b|how long ago\b)",
+    r"^\W*(when\b|since when\b|in (what|which) year\b|(what|which) year\b|on what date\b|what date\b|how long ago\b)"
+    r"|\bwhen\W*$",  # "..., and when?"; a "when" inside the question is usually a condition
     re.IGNORECASE,
 )
 WANTS_NUMBER = re.compile(
@@ -35,7 +36,7 @@ HAS_DATE = re.compile(
 )
 HAS_NUMBER = re.compile(
     r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred"
-    r"|thousand|million|billion|dozen|percent|half|quarter|several|few|many|most|majority)\b",
+    r"|thousand|million|billion|dozen|percent|half|quarter)\b",  # not "several" or "many": no answer to "how many"
     re.IGNORECASE,
 )
 HAS_FREQUENCY = re.compile(

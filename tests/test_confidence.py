@@ -1,0 +1,41 @@
+"""`low_confidence`: what a question asks for against what the best passage holds, and the
+calibration files it was set on (tests/data/own.jsonl, oos.jsonl) on the real seed index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa.confidence import names_in, unmet_need
+from qa.evaluation import evaluate, read_questions
+from qa.searcher import Searcher
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.mark.parametrize("question, passage, need", [
+    ("When was the alliance founded?", "It was founded to deter aggression.", "date"),
+    ("When was the alliance founded?", "It was founded in 1949.", None),
+    ("Has Article 5 ever been invoked, and when?", "Article 5 binds every member.", "date"),
+    ("What happens when funding is tight?", "Budgets constrain joint missions.", None),
+    ("How many warheads does it hold?", "Several states hold many weapons.", "number"),
+    ("How many members does it have?", "It has thirty-two members.", None),
+    ("How often do they meet?", "They meet annually in Brussels.", None),
+    ("How often do they meet?", "They meet in Brussels.", "frequency"),
+])
+def test_a_question_needs_what_the_passage_lacks(question: str, passage: str, need: str | None):
+    assert unmet_need(question, passage) == need
+
+
+def test_names_are_proper_nouns_acronyms_and_numbers_but_not_the_first_word():
+    assert names_in("Which role does ASEAN play under Article 5?") == ["ASEAN", "Article", "5"]
+    assert names_in("What is peacekeeping?") == []
+
+
+def test_out_of_scope_questions_are_flagged_and_answerable_ones_are_not(searcher: Searcher):
+    """Floors just under what the rules reach today, so a regression in either direction fails."""
+    oos = evaluate(read_questions(DATA / "oos.jsonl"), lambda b: searcher.ask_many(b, k=5)).metrics()
+    own = evaluate(read_questions(DATA / "own.jsonl"), lambda b: searcher.ask_many(b, k=5)).metrics()
+    assert oos["oos_flagged"] >= 0.75
+    assert own["in_scope_flagged"] <= 0.05
