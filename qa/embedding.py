@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -271,9 +272,6 @@ class OnnxEncoder:
             self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
             file = model_dir / (ONNX_INT8 if quantized else ONNX_FP32)
             self._session = _session(file, threads)
-            # A lone question runs 25-30 % faster on two cores, but under concurrent load two
-            # threads per call oversubscribe the cores (concurrency 8: 460 -> 320 req/s).
-            self._solo = _session(file, solo_threads) if solo_threads > max(1, threads) else self._session
         except Exception as exc:  # noqa: BLE001
             raise EncoderError(f"{model_dir}: cannot load the exported model: {_first_line(exc)}") from None
         self.name = str(config["name"])
@@ -288,6 +286,30 @@ class OnnxEncoder:
         self._tokenizer.no_padding()
         self._counter = Tokenizer.from_str(self._tokenizer.to_str())  # untruncated, for windows
         self._tokenizer.enable_truncation(self.max_tokens)
+        # A lone question runs 25-30 % faster on two cores, but under concurrent load two threads
+        # per call oversubscribe the cores (concurrency 8: 460 -> 320 req/s), hence a second
+        # session for lone questions. It opens in the background (about 0.1 s) so that start-up
+        # doesn't wait for it; until then lone questions use the first one. Not a daemon thread:
+        # a process that exits while onnxruntime builds a session aborts.
+        self._solo = self._session
+        self._solo_ready = threading.Event()
+        if solo_threads > max(1, threads):
+            threading.Thread(target=self._open_solo, args=(file, solo_threads), name="qa-encoder-solo",
+                             daemon=False).start()
+        else:
+            self._solo_ready.set()
+
+    def _open_solo(self, file: Path, threads: int) -> None:
+        try:
+            self._solo = _session(file, threads)
+        except Exception as exc:  # noqa: BLE001 - lone questions keep the first session
+            log.warning("no %d-thread encoder session for lone questions: %s", threads, _first_line(exc))
+        finally:
+            self._solo_ready.set()
+
+    def solo_ready(self, timeout: float | None = None) -> bool:
+        """Wait (up to timeout) until lone questions have their own session, if they get one."""
+        return self._solo_ready.wait(timeout)
 
     def encode(self, texts: list[str], batch_size: int = 64, alone: bool = False) -> np.ndarray:
         if not texts:

@@ -14,7 +14,6 @@ import re
 import threading
 from pathlib import Path
 
-import bm25s
 import numpy as np
 import Stemmer
 from rapidfuzz import process
@@ -43,6 +42,14 @@ MMAP_ABOVE_BYTES = 64 * 1024 * 1024
 read term by term from disk, so they stay in the page cache instead of the server's memory."""
 POSTINGS = ("data.csc.index.npy", "indices.csc.index.npy")
 """bm25s's files of each term's scores and sections, in runs that its indptr array delimits."""
+INDPTR = "indptr.csc.index.npy"
+TERM_IDS = "vocab.index.json"
+PARAMS = "params.index.json"
+SUMMED_METHODS = ("lucene", "robertson", "atire")
+"""bm25s variants whose score is the plain sum of the query terms' postings (BM25L and BM25+ add
+a term for absent words); the index is built with the default, lucene."""
+
+Rows = np.ndarray | RowFile
 
 
 _local = threading.local()
@@ -78,47 +85,63 @@ def max_typos(word: str) -> int:
 
 
 class LexicalIndex:
-    """BM25 scores of every section for a query, after typo correction."""
+    """BM25 scores of every section for a query, after typo correction.
 
-    def __init__(self, bm25: bm25s.BM25, vocabulary: list[str],
-                 postings: tuple[RowFile, RowFile] | None = None) -> None:
-        self.bm25 = bm25
+    Built with bm25s; served from the arrays bm25s saves (each term's postings in a CSC run),
+    so serving never imports bm25s and scipy (0.2 s of start-up).
+    """
+
+    def __init__(self, term_ids: dict[str, int], indptr: np.ndarray, postings: tuple[Rows, Rows],
+                 num_docs: int, vocabulary: list[str], built: object | None = None) -> None:
+        self._term_ids = term_ids
+        self._indptr = np.asarray(indptr, dtype=np.int64)
         self._postings = postings
+        self._docs = int(num_docs)
+        self._built = built  # the bm25s.BM25 of a fresh build, which save() writes
         self.vocabulary = vocabulary
         self._known = frozenset(vocabulary)
         self._corrections: dict[str, str] = {}
-        self._stems = sorted(bm25.vocab_dict)
-        self._docs = int(bm25.scores["num_docs"])
-        indptr = np.asarray(bm25.scores["indptr"])
-        self._df = np.diff(indptr) if len(indptr) > 1 else np.zeros(0, dtype=np.int64)
+        self._stems = sorted(term_ids)
+        self._df = np.diff(self._indptr) if len(self._indptr) > 1 else np.zeros(0, dtype=np.int64)
 
     @classmethod
     def build(cls, tokenised: list[list[str]]) -> LexicalIndex:
         """An index over documents given as their `words()` (unstemmed, so typos can be corrected)."""
+        import bm25s
+
         bm25 = bm25s.BM25()
         bm25.index([stems(t) or ["\x00"] for t in tokenised], show_progress=False)
         vocabulary = sorted({w for t in tokenised for w in t})
-        return cls(bm25, vocabulary)
+        scores = bm25.scores
+        return cls(dict(bm25.vocab_dict), scores["indptr"], (scores["data"], scores["indices"]),
+                   scores["num_docs"], vocabulary, built=bm25)
 
     def save(self, path: Path) -> None:
+        if self._built is None:
+            raise ValueError("only a freshly built lexical index can be saved")
         path.mkdir(parents=True, exist_ok=True)
-        self.bm25.save(str(path), show_progress=False)
+        self._built.save(str(path), show_progress=False)
         (path / VOCAB_FILE).write_text(json.dumps(self.vocabulary, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
     def load(cls, path: Path) -> LexicalIndex:
-        size = sum(f.stat().st_size for f in path.iterdir() if f.is_file())
-        large = size > MMAP_ABOVE_BYTES
-        bm25 = bm25s.BM25.load(str(path), mmap=large)
+        params = json.loads((path / PARAMS).read_text(encoding="utf-8"))
+        if params.get("method") not in SUMMED_METHODS:
+            raise ValueError(f"{path}: BM25 variant {params.get('method')!r} is not one this version reads")
+        term_ids = json.loads((path / TERM_IDS).read_text(encoding="utf-8"))
         vocabulary = json.loads((path / VOCAB_FILE).read_text(encoding="utf-8"))
-        postings = None
-        if large and bm25.nonoccurrence_array is None:  # the default BM25 variant: scores are sums of postings
-            postings = (RowFile(path / POSTINGS[0]), RowFile(path / POSTINGS[1]))
-        return cls(bm25, vocabulary, postings)
+        indptr = np.load(path / INDPTR, allow_pickle=False)
+        size = sum(f.stat().st_size for f in path.iterdir() if f.is_file())
+        if size > MMAP_ABOVE_BYTES:
+            postings: tuple[Rows, Rows] = (RowFile(path / POSTINGS[0]), RowFile(path / POSTINGS[1]))
+        else:
+            postings = (np.load(path / POSTINGS[0], allow_pickle=False), np.load(path / POSTINGS[1], allow_pickle=False))
+        return cls(term_ids, indptr, postings, int(params["num_docs"]), vocabulary)
 
     def close(self) -> None:
-        for rows in self._postings or ():
-            rows.close()
+        for rows in self._postings:
+            if isinstance(rows, RowFile):
+                rows.close()
 
     def correct(self, tokens: list[str]) -> list[str]:
         """Each unknown word replaced by its nearest vocabulary word, when one is close enough."""
@@ -141,7 +164,7 @@ class LexicalIndex:
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of a stemmed term over sections (unknown terms count as rare)."""
-        tid = self.bm25.vocab_dict.get(term)
+        tid = self._term_ids.get(term)
         df = int(self._df[tid]) if tid is not None and tid < len(self._df) else 0
         return math.log(1 + (self._docs - df + 0.5) / (df + 0.5))
 
@@ -150,10 +173,10 @@ class LexicalIndex:
         found = words(word)
         word = found[0] if found else word.lower()
         stem = stems([word])[0]
-        if stem in self.bm25.vocab_dict:
+        if stem in self._term_ids:
             return True
         corrected = self.correct([word])[0]
-        if corrected != word and stems([corrected])[0] in self.bm25.vocab_dict:
+        if corrected != word and stems([corrected])[0] in self._term_ids:
             return True
         if len(stem) < 3:
             return False
@@ -165,16 +188,17 @@ class LexicalIndex:
         return stems(self.correct(words(question)))
 
     def scores(self, terms: list[str]) -> np.ndarray:
-        """BM25 score of every section for query_terms (float32, zeros when no term matches)."""
-        terms = [t for t in terms if t in self.bm25.vocab_dict]
-        if not terms:
-            return np.zeros(self._docs, dtype=np.float32)
-        if self._postings is None:
-            return np.asarray(self.bm25.get_scores(terms), dtype=np.float32)
-        data, sections = self._postings
-        indptr = self.bm25.scores["indptr"]
+        """BM25 score of every section for query_terms (float32, zeros when no term matches).
+
+        The sum of each term's postings, as bm25s scores; a repeated term counts again.
+        """
         out = np.zeros(self._docs, dtype=np.float32)
-        for tid in (self.bm25.vocab_dict[t] for t in terms):  # repeated terms count again, as in bm25s
-            lo, hi = int(indptr[tid]), int(indptr[tid + 1])
-            np.add.at(out, sections.span(lo, hi), data.span(lo, hi))
+        data, sections = self._postings
+        for tid in (self._term_ids[t] for t in terms if t in self._term_ids):
+            lo, hi = int(self._indptr[tid]), int(self._indptr[tid + 1])
+            out[_span(sections, lo, hi)] += _span(data, lo, hi)  # a term's run names each section once
         return out
+
+
+def _span(rows: Rows, lo: int, hi: int) -> np.ndarray:
+    return rows.span(lo, hi) if isinstance(rows, RowFile) else rows[lo:hi]

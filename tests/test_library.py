@@ -56,6 +56,7 @@ def test_a_lone_question_on_more_threads_gets_the_same_vector_and_answer(seed_in
     """The solo encoder session (more threads) must not change what a question retrieves."""
     shared = qa.load(seed_index, solo_threads=1)
     solo = qa.load(seed_index, solo_threads=2)
+    assert shared.encoder.solo_ready(0) and solo.encoder.solo_ready(30)
     questions = ["What does Article 5 say?", "cyber defence colaboration", "Why do allies train together?"]
     for q in questions:
         a = shared.encode([q])[0]

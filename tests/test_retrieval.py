@@ -59,23 +59,46 @@ def test_second_best_is_each_sections_runner_up_sentence():
         np.testing.assert_array_equal(_second_best(sims, bounds, best), expected)
 
 
-def test_postings_read_from_disk_score_like_bm25s(seed_index, monkeypatch):
-    """Above MMAP_ABOVE_BYTES, BM25 postings are read term by term: the scores must not change."""
+def test_postings_in_memory_and_read_from_disk_score_like_bm25s(seed_index, monkeypatch):
+    """Serving reads bm25s's saved arrays itself (in RAM, or term by term from disk above
+    MMAP_ABOVE_BYTES): both must give bm25s's own scores."""
+    import bm25s
+
     import qa.lexical
     from qa.lexical import LexicalIndex
     from qa.store import RowFile, resolve_generation
 
     path = resolve_generation(seed_index) / "lexical"
+    reference = bm25s.BM25.load(str(path))
     in_ram = LexicalIndex.load(path)
     monkeypatch.setattr(qa.lexical, "MMAP_ABOVE_BYTES", 0)
     from_disk = LexicalIndex.load(path)
     try:
-        assert in_ram._postings is None and all(isinstance(p, RowFile) for p in from_disk._postings)
+        assert all(isinstance(p, np.ndarray) for p in in_ram._postings)
+        assert all(isinstance(p, RowFile) for p in from_disk._postings)
         for question in ["What does Article 5 say?", "peacekeeping peacekeeping missions", "ASEAN AU SCO",
                          "cyber defence colaboration", "nothing matches xyzzy"]:
             terms = in_ram.query_terms(question)
+            known = [t for t in terms if t in reference.vocab_dict]
+            expected = reference.get_scores(known) if known else np.zeros(reference.scores["num_docs"])
+            np.testing.assert_allclose(in_ram.scores(terms), expected, rtol=1e-6)
             np.testing.assert_array_equal(from_disk.scores(terms), in_ram.scores(terms))
     finally:
         from_disk.close()
     with pytest.raises(ValueError, match="closed"):
         from_disk.scores(in_ram.query_terms("peacekeeping"))
+
+
+def test_serving_never_imports_bm25s_or_scipy(seed_index):
+    """bm25s builds the index; loading and asking read its arrays without it (0.2 s of start-up)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, qa\n"
+        f"s = qa.load({str(seed_index)!r})\n"
+        "assert s.ask('What does Article 5 say?').passages\n"
+        "print('bm25s' in sys.modules, 'scipy' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"
