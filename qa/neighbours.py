@@ -5,9 +5,10 @@ Above, HNSW over 8-bit scalar-quantised vectors finds candidates that are re-ran
 against the float32 windows read from disk, so scores are always exact cosines.
 The FAISS file is memory-mapped (IO_FLAG_MMAP_IFC): no copy on load, page cache shared
 between processes. It is read once sequentially first, because faulting a cold file in through
-the map is six times slower (1M sections: 4.0 s against 0.4-0.7 s). `ivf_sq8` (IVF lists of 8-bit codes) is the alternative measured by
-scripts/scale.py: smaller and instant to load from a cold cache, but lower recall on real
-questions at equal speed; an index records its structure in its manifest.
+the map is six times slower (1M sections: 4.0 s against 0.4-0.7 s).
+`ivf_sq8` (IVF lists of 8-bit codes) is the alternative measured by scripts/scale.py: smaller
+and instant to load from a cold cache, but lower recall on real questions at equal speed; an
+index records its structure in its manifest.
 """
 
 from __future__ import annotations
