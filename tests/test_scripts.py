@@ -116,6 +116,14 @@ def test_synthetic_index_loads_answers_and_records_its_structure(synthetic_index
         searcher.close()
 
 
+def test_measure_from_a_cold_cache_evicts_every_index_file_and_reports_it(synthetic_index: Path) -> None:
+    files = [f for f in synthetic_index.rglob("*") if f.is_file()]
+    assert scale.evict_from_page_cache(synthetic_index) == sum(f.stat().st_size for f in files)
+    result = scale.measure(synthetic_index, reps=1, n_held_out=20, serve_seconds=0, cold=True)
+    assert result["load_cache"] == "cold" and result["load_s"] > 0
+    assert result["recall"]["held_out"]["recall@10"] > 0.8
+
+
 def test_approximate_search_scores_are_exact_cosines(synthetic_index: Path) -> None:
     import qa
 

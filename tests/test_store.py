@@ -220,3 +220,13 @@ def test_read_ahead_reads_a_whole_file_once_and_leaves_it_unchanged(tmp_path: Pa
     store.read_ahead(file, chunk_bytes=1024)
     assert sum(read) == size and read[-1] == 0
     assert file.read_bytes() == data
+
+
+def test_a_bm25_variant_this_version_cannot_read_fails_to_load_clearly(seed_index: Path, tmp_path: Path):
+    from qa.lexical import LexicalIndex
+
+    lexical = shutil.copytree(resolve_generation(seed_index) / "lexical", tmp_path / "lexical")
+    params = json.loads((lexical / "params.index.json").read_text())
+    (lexical / "params.index.json").write_text(json.dumps({**params, "method": "bm25l"}))
+    with pytest.raises(ValueError, match="BM25 variant 'bm25l' is not one this version reads"):
+        LexicalIndex.load(lexical)
