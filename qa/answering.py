@@ -10,6 +10,9 @@ from .store import IndexReader, SectionRecord
 
 OVERLAP_WEIGHT = 0.2
 """How much sharing the question's rarer words lifts a sentence over its cosine (tuned on held-out questions)."""
+PIECE_WEIGHT = 1.0
+"""How much matching the question word piece by word piece lifts a sentence. Exact answer sentences,
+where the top section is right: own.jsonl 26 -> 29 of 33, dev 17 -> 19 of 24 (0.5 and 2.0 do as well)."""
 
 
 def build_response(question: str, terms: list[str], ranked: list[Candidate], reader: IndexReader,
@@ -35,9 +38,13 @@ def build_response(question: str, terms: list[str], ranked: list[Candidate], rea
                                   start=record.start, end=record.end),
             )
         )
-    best = by_id.get(ranked[0].section) if ranked else None
-    low = is_low_confidence(question, ranked[0].score if ranked else None,
-                            f"{best.heading}\n{best.text}" if best else "", lexical)
+    # Judged on the best section before word-piece re-ranking, as the thresholds were set: the
+    # re-ranker lifts sections that share the question's words, which it should not take as
+    # evidence that they answer it ("In what year was NATO founded?" -> a section citing 1999).
+    anchor = max(ranked, key=lambda c: c.base) if ranked else None
+    found = reader.sections([anchor.section]) if anchor else []
+    low = is_low_confidence(question, anchor.base if anchor else None,
+                            f"{found[0].heading}\n{found[0].text}" if found else "", lexical)
     return AskResponse(question=question, passages=passages, notices=notices_of(passages, reader),
                        low_confidence=low)
 
@@ -55,6 +62,8 @@ def answer_of(candidate: Candidate, record: SectionRecord, reader: IndexReader, 
     total = sum(weights.values())
     lift = OVERLAP_WEIGHT / total if total else 0.0
     scores = candidate.sentence_scores[: len(spans)].tolist()
+    if candidate.sentence_matches is not None:
+        scores = [s + PIECE_WEIGHT * float(m) for s, m in zip(scores, candidate.sentence_matches)]
     for i in range(len(scores) if lift else 0):
         shared = sentence_terms.get(lo + i, frozenset()).intersection(weights)
         if shared:

@@ -26,6 +26,7 @@ from .embedding import (
     Encoder,
     EncoderError,
     OnnxEncoder,
+    Tokens,
     normalise,
     prepare_export,
 )
@@ -39,6 +40,8 @@ log = logging.getLogger("qa.build")
 
 ENCODE_BATCH = 64
 HASH_BYTES = 16
+PIECES_VERSION = 1
+"""Which rules chose a sentence's word pieces; a rebuild reuses only pieces chosen by the same rules."""
 
 
 class BuildError(Exception):
@@ -75,10 +78,27 @@ class Units:
     """[windows, 2]: the sentence rows a pooled window averages (empty for embedded ones)."""
     window_sections: np.ndarray
     sentence_texts: list[str]
+    """Each sentence as embedded: its context (heading or title), ": ", then the sentence."""
+    sentence_unmatched: list[int]
+    """Leading characters of each sentence_texts entry that give no word pieces: the title an
+    introduction is embedded with. It names the whole article, so its words must not make the
+    introduction every question's best word match; a heading's words stay, being the section's."""
     sentences: np.ndarray
     section_sentences: np.ndarray
     sentence_words: list[list[str]]
     """Each sentence's words (lexical.words), for BM25 over sections and answer choice."""
+
+
+@dataclass(frozen=True)
+class TokenTable:
+    """Every sentence's meaningful word pieces in context, for re-ranking by word-level match."""
+
+    ids: np.ndarray
+    """int32 [tokens]: vocabulary ids."""
+    vectors: np.ndarray
+    """int8 [tokens, dim]: unit vectors times 127."""
+    offsets: np.ndarray
+    """int64 [sentences + 1]: sentence i's tokens are rows offsets[i]:offsets[i + 1]."""
 
 
 # ---------------------------------------------------------------- the pipeline
@@ -112,8 +132,9 @@ def build(
         _compare(articles, previous, report)
         model = _prepare_encoder(settings.model, encoder, tmp, settings.cache_dir)
         units = make_units(sections, texts, model.encoder)
-        vectors, hashes = _embed(units, model, previous, report, progress)
-        _write(tmp, articles, sections, texts, units, vectors, hashes, model)
+        vectors, hashes, tokens = _embed(units, model, previous, report, progress,
+                                         settings.token_budget_mb * 1024 * 1024)
+        _write(tmp, articles, sections, texts, units, vectors, hashes, model, tokens)
         report.generation, report.articles, report.sections = name, len(articles), len(sections)
         report.windows, report.sentences = len(units.window_texts), len(units.sentence_texts)
         report.seconds = round(time.perf_counter() - started, 2)
@@ -202,6 +223,7 @@ def make_units(sections: list[Section], texts: dict[str, str], encoder: Encoder)
     window_ranges: list[tuple[int, int]] = []
     window_sections: list[int] = []
     sentence_texts: list[str] = []
+    sentence_unmatched: list[int] = []
     sentence_rows: list[tuple[int, int, int]] = []
     sentence_words: list[list[str]] = []
     ranges: list[tuple[int, int]] = []
@@ -214,6 +236,7 @@ def make_units(sections: list[Section], texts: dict[str, str], encoder: Encoder)
             sentence_rows.append((sid, span.start, span.end))
             sentence_words.append(words(text))
             sentence_texts.append(f"{context}: {text}" if context else text)
+            sentence_unmatched.append(len(context) + 2 if context and not section.heading else 0)
         ranges.append((lo, len(sentence_rows)))
         budget = max(16, encoder.max_tokens - 3 - encoder.count_tokens([context])[0])
         counts = encoder.count_tokens(sentences)
@@ -232,6 +255,7 @@ def make_units(sections: list[Section], texts: dict[str, str], encoder: Encoder)
         window_ranges=np.asarray(window_ranges, dtype=np.int64).reshape(-1, 2),
         window_sections=np.asarray(window_sections, dtype=np.int32),
         sentence_texts=sentence_texts,
+        sentence_unmatched=sentence_unmatched,
         sentences=np.asarray(sentence_rows, dtype=np.int64).reshape(-1, 3),
         section_sentences=np.asarray(ranges, dtype=np.int64).reshape(-1, 2),
         sentence_words=sentence_words,
@@ -283,6 +307,9 @@ class Previous:
 
     vectors: dict[bytes, tuple[np.ndarray, int]]
     article_hashes: dict[str, str]
+    tokens: TokenTable | None = None
+    sentence_rows: dict[bytes, int] = field(default_factory=dict)
+    """Sentence hash -> its row in `tokens`."""
 
 
 def _previous(index_dir: Path) -> Previous | None:
@@ -296,7 +323,12 @@ def _previous(index_dir: Path) -> Previous | None:
             for row, digest in enumerate(hashes):
                 # numpy's S16 drops trailing NUL bytes on read; pad back to the stored hash.
                 vectors[bytes(digest).ljust(HASH_BYTES, b"\x00")] = (array, row)
-        return Previous(vectors, reader.article_hashes())
+        tokens = None
+        same_rules = (reader.manifest.get("tokens") or {}).get("version") == PIECES_VERSION
+        if reader.token_vectors is not None and same_rules:
+            tokens = TokenTable(reader.token_ids, reader.token_vectors, reader.sentence_tokens)
+        rows = {bytes(d).ljust(HASH_BYTES, b"\x00"): r for r, d in enumerate(reader.sentence_hashes)}
+        return Previous(vectors, reader.article_hashes(), tokens, rows)
     finally:
         reader.close()
 
@@ -315,20 +347,30 @@ def _compare(articles: list[Article], previous: Previous | None, report: BuildRe
 
 
 def _embed(
-    units: Units, model: PreparedModel, previous: Previous | None, report: BuildReport, progress: bool | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Vectors and hashes of windows then sentences: reused where the hash matches, else embedded."""
+    units: Units, model: PreparedModel, previous: Previous | None, report: BuildReport, progress: bool | None,
+    token_budget: int = 0,
+) -> tuple[np.ndarray, np.ndarray, TokenTable | None]:
+    """Vectors and hashes of windows then sentences: reused where the hash matches, else embedded;
+    and the sentences' word-piece vectors, when the encoder gives them and they fit the budget."""
     n_windows = len(units.window_texts)
     texts = units.window_texts + units.sentence_texts
     hashes = [unit_hash(model.key, t) for t in texts]
     for w, (lo, hi) in enumerate(units.window_ranges):
         if hi > lo:  # pooled: identified by the sentences it averages
             hashes[w] = unit_hash(model.key, "\x00pooled\x00" + "\x00".join(units.sentence_texts[lo:hi]))
+    tokens = _TokenCollector(len(units.sentence_texts), token_budget, model.encoder)
+    old_tokens = previous.tokens if previous else None
     out = np.zeros((len(texts), model.encoder.dim), dtype=np.float32)
     todo = []
     for row, digest in enumerate(hashes):
         hit = previous.vectors.get(digest) if previous else None
         if hit is not None and hit[0].shape[1] == model.encoder.dim:
+            if row >= n_windows and tokens.active:
+                old_row = previous.sentence_rows.get(digest) if old_tokens is not None else None
+                if old_row is None:  # built without word pieces: embed again to get them
+                    todo.append(row)
+                    continue
+                tokens.reuse(row - n_windows, old_tokens, old_row)
             out[row] = hit[0][hit[1]]
         elif texts[row]:
             todo.append(row)
@@ -344,15 +386,72 @@ def _embed(
     with bar:
         for lo in range(0, len(todo), ENCODE_BATCH):
             rows = todo[lo : lo + ENCODE_BATCH]
-            out[rows] = model.encoder.encode([texts[r] for r in rows], batch_size=ENCODE_BATCH)
+            batch = [texts[r] for r in rows]
+            if tokens.active:
+                skip = [units.sentence_unmatched[r - n_windows] if r >= n_windows else 0 for r in rows]
+                out[rows], found = model.encoder.encode_with_tokens(  # type: ignore[attr-defined]
+                    batch, batch_size=ENCODE_BATCH, skip=skip)
+                for row, pieces in zip(rows, found):
+                    if row >= n_windows:
+                        tokens.add(row - n_windows, pieces)
+            else:
+                out[rows] = model.encoder.encode(batch, batch_size=ENCODE_BATCH)
             bar.update(len(rows))
     for row, source in copies:
         out[row] = out[source]
+        if source != row and source >= n_windows:
+            tokens.copy(row - n_windows, source - n_windows)
     sentence_vectors = out[n_windows:]
     for w, (lo, hi) in enumerate(units.window_ranges):
         if hi > lo:
             out[w] = normalise(sentence_vectors[lo:hi].mean(axis=0, keepdims=True))[0]
-    return out, np.array(hashes, dtype=f"S{HASH_BYTES}")
+    return out, np.array(hashes, dtype=f"S{HASH_BYTES}"), tokens.table()
+
+
+class _TokenCollector:
+    """Gathers each sentence's word-piece vectors (int8) while embedding; gives up, with a
+    warning, once they outgrow the budget."""
+
+    def __init__(self, sentences: int, budget: int, encoder: Encoder) -> None:
+        self.active = budget > 0 and hasattr(encoder, "encode_with_tokens")
+        self._budget = budget
+        self._used = 0
+        self._dim = encoder.dim
+        self._ids: list[np.ndarray | None] = [None] * sentences
+        self._vectors: list[np.ndarray | None] = [None] * sentences
+
+    def add(self, sentence: int, pieces: Tokens) -> None:
+        self._put(sentence, pieces.ids, np.round(pieces.vectors * 127).astype(np.int8))
+
+    def reuse(self, sentence: int, table: TokenTable, row: int) -> None:
+        lo, hi = int(table.offsets[row]), int(table.offsets[row + 1])
+        self._put(sentence, np.asarray(table.ids[lo:hi]), np.asarray(table.vectors[lo:hi]))
+
+    def copy(self, sentence: int, source: int) -> None:
+        if self.active:
+            self._put(sentence, self._ids[source], self._vectors[source])
+
+    def _put(self, sentence: int, ids: np.ndarray | None, vectors: np.ndarray | None) -> None:
+        if not self.active or ids is None or vectors is None:
+            return
+        self._used += vectors.nbytes + ids.nbytes
+        if self._used > self._budget:
+            log.warning("word-piece vectors need more than QA_TOKEN_BUDGET_MB=%d MB; building without "
+                        "them (answers rank on sentence vectors and BM25 only)", self._budget // 2**20)
+            self.active = False
+            self._ids, self._vectors = [], []
+            return
+        self._ids[sentence], self._vectors[sentence] = ids, vectors
+
+    def table(self) -> TokenTable | None:
+        if not self.active:
+            return None
+        empty_ids, empty_vectors = np.zeros(0, np.int32), np.zeros((0, self._dim), np.int8)
+        ids = [x if x is not None else empty_ids for x in self._ids]
+        vectors = [x if x is not None and len(x) else empty_vectors for x in self._vectors]
+        offsets = np.concatenate([[0], np.cumsum([len(x) for x in ids])]).astype(np.int64)
+        return TokenTable(np.concatenate(ids).astype(np.int32) if ids else empty_ids,
+                          np.concatenate(vectors) if vectors else empty_vectors, offsets)
 
 
 def _no_bar(progress: bool | None) -> bool | None:
@@ -371,6 +470,7 @@ def _write(
     vectors: np.ndarray,
     hashes: np.ndarray,
     model: PreparedModel,
+    tokens: TokenTable | None = None,
 ) -> None:
     db = store.create_table(gen_dir)
     counts: dict[str, int] = {}
@@ -399,10 +499,27 @@ def _write(
     store.save_array(gen_dir, "sentence_vectors", vectors[n_windows:].astype(np.float16))
     store.save_array(gen_dir, "sentence_hashes", hashes[n_windows:])
     store.save_array(gen_dir, "section_sentences", units.section_sentences)
+    if tokens is not None:
+        store.save_array(gen_dir, "token_ids", tokens.ids)
+        store.save_array(gen_dir, "token_vectors", tokens.vectors)
+        store.save_array(gen_dir, "sentence_tokens", tokens.offsets)
+        store.save_array(gen_dir, "token_idf", token_idf(tokens, units))
+        model.manifest["tokens"] = {"count": len(tokens.ids), "version": PIECES_VERSION}
     structure = choose_structure(n_windows)
     save_index(build_index(windows, structure), gen_dir)
     model.manifest["faiss"] = structure.as_dict()
     LexicalIndex.build(section_words(sections, units)).save(gen_dir / "lexical")
+
+
+def token_idf(tokens: TokenTable, units: Units) -> np.ndarray:
+    """float32 per vocabulary id: log((sections + 1) / (sections containing it + 0.5))."""
+    sections = len(units.section_sentences)
+    per_sentence = np.diff(tokens.offsets)
+    section_of = np.repeat(units.sentences[:, 0], per_sentence)
+    size = int(tokens.ids.max()) + 1 if len(tokens.ids) else 1
+    pairs = np.unique(section_of.astype(np.int64) * size + tokens.ids)
+    df = np.bincount(pairs % size, minlength=size)
+    return np.log((sections + 1) / (df + 0.5)).astype(np.float32)
 
 
 def section_words(sections: list[Section], units: Units) -> list[list[str]]:
@@ -424,8 +541,9 @@ def _manifest(settings: Settings, articles: list[Article], report: BuildReport, 
     for a in sorted(articles, key=lambda a: a.doc):
         fingerprint.update(f"{a.doc}\x00{a.digest}\n".encode())
     return {
-        "model": {k: v for k, v in model.manifest.items() if k != "faiss"},
+        "model": {k: v for k, v in model.manifest.items() if k not in ("faiss", "tokens")},
         "faiss": model.manifest["faiss"],
+        "tokens": model.manifest.get("tokens"),
         "corpus": {
             "path": str(Path(settings.corpus).resolve()),
             "fingerprint": fingerprint.hexdigest(),

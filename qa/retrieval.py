@@ -3,7 +3,9 @@
 Candidates are the sections of the nearest windows (FAISS) and the best BM25 sections.
 Each is scored on two calibrated signals: its best sentence cosine (sentences carry their
 heading) and its BM25 score squashed to [0, 1). Window cosines find candidates but add
-nothing once every sentence is scored.
+nothing once every sentence is scored. When the index keeps word-piece vectors, the best
+few are re-ranked by how closely each of the question's word pieces is matched somewhere
+in the section (a soft, contextual match that catches paraphrase the pooled vectors blur).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .embedding import Tokens
 from .lexical import LexicalIndex
 from .neighbours import Neighbours
 from .store import IndexReader, RowFile
@@ -40,18 +43,27 @@ class Weights:
     own.jsonl, oos.jsonl and formats.jsonl unchanged."""
     lexical_half: float = 8.0
     """BM25 score that maps to 0.5 after squashing."""
+    tokens: float = 2.0
+    """Weight of the word-piece match against 1 for the fused score above. Dev recall@1 0.77 -> 0.87,
+    own.jsonl 0.78 -> 0.87 (1.5 and 2.5 within one question of it on both)."""
+    rerank: int = 16
+    """Sections (or k, when more) re-ranked by word pieces."""
 
 
 @dataclass(frozen=True)
 class Candidate:
     section: int
     score: float
+    base: float
+    """The score before word-piece re-ranking: what confidence thresholds are set against."""
     sentence: float
     lexical: float
     sentences: tuple[int, int]
     """The section's rows [lo, hi) in the sentence arrays."""
     sentence_scores: np.ndarray
     """Cosine of each of those sentences to the question."""
+    sentence_matches: np.ndarray | None = None
+    """Word-piece match of each of those sentences, for the sections re-ranked by word pieces."""
 
 
 class Retriever:
@@ -69,10 +81,12 @@ class Retriever:
         else:
             self._sentence_vectors = reader.sentence_rows
 
-    def candidates(self, query: np.ndarray, terms: list[str], k: int) -> list[Candidate]:
+    def candidates(self, query: np.ndarray, terms: list[str], k: int, pieces: Tokens | None = None
+                   ) -> list[Candidate]:
         """The best max(k, KEEP) sections by fused score, best first.
 
-        `terms` are the question's lexical.query_terms (corrected and stemmed).
+        `terms` are the question's lexical.query_terms (corrected and stemmed); `pieces` its
+        word pieces (embedding.Tokens), which re-rank the best sections when the index has theirs.
         """
         pool = max(64, 4 * k)
         found = self._dense(query, pool)
@@ -91,13 +105,60 @@ class Retriever:
             best = (1 - w.support) * best + w.support * _second_best(sims, bounds, best)
         raw = bm25[sections]
         lexical = np.where(raw > 0, raw / (raw + w.lexical_half), 0.0)
-        fused = w.sentence * best + w.lexical * lexical
+        base = w.sentence * best + w.lexical * lexical
+        fused, matches = self._reranked(base, ranges, pieces, max(k, w.rerank))
         order = np.argsort(-fused, kind="stable")[: max(k, KEEP)]
         return [
-            Candidate(int(sections[i]), float(fused[i]), float(best[i]), float(lexical[i]),
-                      (int(ranges[i, 0]), int(ranges[i, 1])), sims[bounds[i] : bounds[i + 1]])
+            Candidate(int(sections[i]), float(fused[i]), float(base[i]), float(best[i]), float(lexical[i]),
+                      (int(ranges[i, 0]), int(ranges[i, 1])), sims[bounds[i] : bounds[i + 1]], matches.get(int(i)))
             for i in order
         ]
+
+    def _reranked(self, base: np.ndarray, ranges: np.ndarray, pieces: Tokens | None, n: int
+                  ) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+        """(base + w * match) / (1 + w) for the n best by base, the rest staying below all of them;
+        and the word-piece match of each of those n sections' sentences, by position in base."""
+        reader, w = self.reader, self.weights.tokens
+        if reader.token_vectors is None or pieces is None or not len(pieces.ids) or not w:
+            return base, {}
+        top = np.argsort(-base, kind="stable")[:n]
+        match, sentence_match, sentence_bounds = self._piece_match(pieces, ranges[top])
+        fused = (base + w * match.min()) / (1 + w)
+        fused[top] = (base[top] + w * match) / (1 + w)
+        matches = {int(i): sentence_match[sentence_bounds[j] : sentence_bounds[j + 1]] for j, i in enumerate(top)}
+        return fused, matches
+
+    def _piece_match(self, pieces: Tokens, ranges: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """How well each section (sentence rows [lo, hi)) and each of its sentences match the
+        question word by word: the IDF-weighted mean, over the question's word pieces, of each
+        one's best cosine to the pieces of that text.
+
+        Returns (per section, per sentence, offsets of each section's run of sentences).
+        """
+        reader = self.reader
+        assert reader.token_vectors is not None and reader.sentence_tokens is not None and reader.token_idf is not None
+        counts = ranges[:, 1] - ranges[:, 0]
+        sentence_bounds = np.concatenate([[0], np.cumsum(counts)])
+        sentences = np.repeat(ranges[:, 0] - sentence_bounds[:-1], counts) + np.arange(sentence_bounds[-1])
+        starts = np.asarray(reader.sentence_tokens[sentences], dtype=np.int64)
+        lengths = np.asarray(reader.sentence_tokens[sentences + 1], dtype=np.int64) - starts
+        bounds = np.concatenate([[0], np.cumsum(lengths)])
+        rows = np.repeat(starts - bounds[:-1], lengths) + np.arange(bounds[-1])
+        idf = reader.token_idf
+        unseen = np.float32(np.log((reader.section_count + 1) / 0.5))
+        weights = np.where(pieces.ids < len(idf), idf[np.minimum(pieces.ids, len(idf) - 1)], unseen)
+        weights = weights / max(float(weights.sum()), 1e-9)
+        per_sentence = np.full((len(sentences), len(pieces.ids)), -1.0, dtype=np.float32)
+        if len(rows):
+            sims = (np.asarray(reader.token_vectors[rows], dtype=np.float32) @ pieces.vectors.T) / 127
+            has = lengths > 0
+            per_sentence[has] = np.maximum.reduceat(sims, bounds[:-1][has], axis=0)
+        section_match = np.zeros(len(ranges), dtype=np.float32)
+        nonempty = counts > 0
+        if nonempty.any():
+            best = np.maximum.reduceat(per_sentence, sentence_bounds[:-1][nonempty], axis=0)
+            section_match[nonempty] = np.maximum(best, 0) @ weights
+        return section_match, np.maximum(per_sentence, 0) @ weights, sentence_bounds
 
     def _dense(self, query: np.ndarray, n: int) -> set[int]:
         """Sections of the n nearest windows."""

@@ -10,7 +10,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from .answering import build_response
-from .embedding import ONNX_INT8, Encoder, EncoderError, OnnxEncoder
+from .embedding import ONNX_INT8, Encoder, EncoderError, OnnxEncoder, Tokens
 from .lexical import LexicalIndex
 from .models import AskRequest, AskResponse, validation_message
 from .neighbours import Neighbours
@@ -51,8 +51,8 @@ class Searcher:
     def ask_many(self, questions: list[str], k: int = 5) -> list[AskResponse]:
         """Answer several questions with one encoder call (inputs already validated)."""
         cleaned = [q.strip() for q in questions]
-        vectors = self.encode(cleaned, alone=len(cleaned) == 1)
-        return [self.answer(q, v, k) for q, v in zip(cleaned, vectors)]
+        vectors, pieces = self.embed(cleaned, alone=len(cleaned) == 1)
+        return [self.answer(q, v, k, p) for q, v, p in zip(cleaned, vectors, pieces)]
 
     @property
     def batch_size(self) -> int:
@@ -61,23 +61,34 @@ class Searcher:
         return 1 if getattr(self.encoder, "quantized", False) else 32
 
     def encode(self, questions: list[str], alone: bool = False) -> np.ndarray:
-        """Question vectors; each independent of the others asked with it.
+        """Question vectors; each independent of the others asked with it."""
+        return self.embed(questions, alone)[0]
+
+    def embed(self, questions: list[str], alone: bool = False) -> tuple[np.ndarray, list[Tokens | None]]:
+        """Question vectors, and each question's word pieces when the index re-ranks with them.
 
         `alone`: the caller knows nothing else is being asked, so the encoder may use every core;
         only one such call runs at a time, any other runs as an ordinary one.
         """
         if alone and self._alone.acquire(blocking=False):
             try:
-                return self.encoder.encode(questions, batch_size=self.batch_size, alone=True)
+                return self._embed(questions, True)
             finally:
                 self._alone.release()
-        return self.encoder.encode(questions, batch_size=self.batch_size)
+        return self._embed(questions, False)
 
-    def answer(self, question: str, vector: np.ndarray, k: int) -> AskResponse:
-        """The response for a question whose vector is already computed."""
+    def _embed(self, questions: list[str], alone: bool) -> tuple[np.ndarray, list[Tokens | None]]:
+        with_tokens = getattr(self.encoder, "encode_with_tokens", None)
+        if self.reader.token_vectors is None or with_tokens is None:
+            return self.encoder.encode(questions, batch_size=self.batch_size, alone=alone), [None] * len(questions)
+        vectors, pieces = with_tokens(questions, batch_size=self.batch_size, alone=alone)
+        return vectors, list(pieces)
+
+    def answer(self, question: str, vector: np.ndarray, k: int, pieces: Tokens | None = None) -> AskResponse:
+        """The response for a question whose vector (and word pieces) are already computed."""
         lexical = self.retriever.lexical
         terms = lexical.query_terms(question)
-        ranked = self.retriever.candidates(vector, terms, k)
+        ranked = self.retriever.candidates(vector, terms, k, pieces)
         return build_response(question, terms, ranked, self.reader, lexical, k)
 
     def close(self) -> None:

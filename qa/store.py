@@ -11,6 +11,8 @@
         sentences.npy         int64 [sentences, 3]: section, start, end in the article's plain text
         sentence_vectors.npy  float16 [sentences, dim]: for re-ranking and answer choice
         section_sentences.npy int64 [sections, 2]: each section's range of sentence rows
+        token_*.npy,          optional: each sentence's meaningful word pieces in context (ids,
+        sentence_tokens.npy   int8 vectors), its rows of them, and their IDF over sections
         faiss.index           the nearest-neighbour structure over windows
         lexical/              BM25 model over sections
         encoder/              the model exported to ONNX (when exportable)
@@ -48,6 +50,8 @@ MANIFEST = "manifest.json"
 KEEP_GENERATIONS = 2
 ARRAYS = ("windows", "window_sections", "window_hashes", "sentences", "sentence_vectors", "sentence_hashes",
           "section_sentences")
+TOKEN_ARRAYS = ("token_ids", "token_vectors", "sentence_tokens", "token_idf")
+"""Present when the manifest has "tokens": the word pieces that re-rank the best sections."""
 
 
 class IndexLoadError(Exception):
@@ -288,6 +292,15 @@ class IndexReader:
         self.sentence_vectors: np.ndarray = arrays["sentence_vectors"]
         self.section_sentences: np.ndarray = arrays["section_sentences"]
         _check_shapes(self.path, self.manifest, arrays)
+        self.token_ids: np.ndarray | None = None
+        self.token_vectors: np.ndarray | None = None
+        self.sentence_tokens: np.ndarray | None = None
+        self.token_idf: np.ndarray | None = None
+        if self.manifest.get("tokens"):
+            tokens = {name: _load_array(self.path, name) for name in TOKEN_ARRAYS}
+            _check_token_shapes(self.path, self.manifest, tokens)
+            self.token_ids, self.token_vectors = tokens["token_ids"], tokens["token_vectors"]
+            self.sentence_tokens, self.token_idf = tokens["sentence_tokens"], tokens["token_idf"]
         # What queries read row by row. Large files are read with pread, so the rows a query
         # touches stay in the OS page cache instead of adding to the server's resident memory.
         self.window_rows = _rows(self.path, "windows", self.windows)
@@ -545,3 +558,20 @@ def _check_shapes(path: Path, manifest: dict[str, Any], arrays: dict[str, np.nda
             raise IndexLoadError(
                 f"{path}/{name}.npy: shape {tuple(arrays[name].shape)} does not match the manifest {shape}"
             )
+
+
+def _check_token_shapes(path: Path, manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    count, dim = manifest["tokens"].get("count"), manifest["model"].get("dim")
+    sentences = manifest["counts"].get("sentences")
+    expected = {"token_ids": (count,), "token_vectors": (count, dim),
+                "sentence_tokens": (None if sentences is None else sentences + 1,)}
+    for name, shape in expected.items():
+        if tuple(arrays[name].shape) != shape:
+            raise IndexLoadError(
+                f"{path}/{name}.npy: shape {tuple(arrays[name].shape)} does not match the manifest {shape}"
+            )
+    offsets = arrays["sentence_tokens"]
+    if len(offsets) and (offsets[0] != 0 or offsets[-1] != count or (np.diff(offsets) < 0).any()):
+        raise IndexLoadError(f"{path}/sentence_tokens.npy: offsets do not cover the {count} word pieces in order")
+    if arrays["token_idf"].ndim != 1:
+        raise IndexLoadError(f"{path}/token_idf.npy: not one value per vocabulary id")

@@ -60,17 +60,17 @@ class Counting:
         self.release = threading.Event()
         self.fail = False
 
-    def encode(self, questions: list[str], alone: bool = False):
+    def embed(self, questions: list[str], alone: bool = False):
         if self.fail:
             raise RuntimeError("encoder exploded")
         if self.hold in questions:
             assert self.release.wait(10), "the held question was never released"
         self.encoded.extend(questions)
         self.alone.append(alone)
-        return self.inner.encode(questions, alone=alone)
+        return self.inner.embed(questions, alone=alone)
 
-    def answer(self, question, vector, k):
-        return self.inner.answer(question, vector, k)
+    def answer(self, question, vector, k, pieces=None):
+        return self.inner.answer(question, vector, k, pieces)
 
     def __getattr__(self, name: str):
         return getattr(self.inner, name)

@@ -57,13 +57,13 @@ def index(seed_index: Path, tmp_path: Path) -> Path:
 def encoded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every text the ONNX encoder embeds from now on."""
     texts: list[str] = []
-    original = OnnxEncoder.encode
+    original = OnnxEncoder._encode  # under encode and encode_with_tokens alike
 
-    def counting(self: OnnxEncoder, batch: list[str], batch_size: int = 64, alone: bool = False) -> np.ndarray:
+    def counting(self: OnnxEncoder, batch: list[str], batch_size: int, alone: bool, *rest) -> np.ndarray:
         texts.extend(batch)
-        return original(self, batch, batch_size, alone)
+        return original(self, batch, batch_size, alone, *rest)
 
-    monkeypatch.setattr(OnnxEncoder, "encode", counting)
+    monkeypatch.setattr(OnnxEncoder, "_encode", counting)
     return texts
 
 

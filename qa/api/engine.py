@@ -109,12 +109,12 @@ class Engine:
         searcher = batch[0].searcher
         try:
             started = time.perf_counter()
-            vectors = searcher.encode([job.key[1] for job in batch], alone=alone)
+            vectors, pieces = searcher.embed([job.key[1] for job in batch], alone=alone)
             encoded = time.perf_counter()
             metrics.ENCODE_SECONDS.observe(encoded - started)
             metrics.BATCH_SIZE.observe(len(batch))
-            for job, vector in zip(batch, vectors):
-                response = searcher.answer(job.key[1], vector, job.key[2])
+            for job, vector, piece in zip(batch, vectors, pieces):
+                response = searcher.answer(job.key[1], vector, job.key[2], piece)
                 answered = Answered(response.model_dump_json().encode(), response.low_confidence)
                 job.loop.call_soon_threadsafe(self._deliver, searcher, job.key, answered)
             metrics.SEARCH_SECONDS.observe(time.perf_counter() - encoded)
