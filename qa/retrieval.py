@@ -80,6 +80,14 @@ class Retriever:
             self._sentence_vectors: np.ndarray | RowFile = np.ascontiguousarray(vectors, dtype=np.float32)
         else:
             self._sentence_vectors = reader.sentence_rows
+        # Word pieces likewise: unit float32 in RAM while small, else int8 (x 127) from the map.
+        pieces = reader.token_vectors
+        self._piece_scale = 1.0
+        self._piece_vectors: np.ndarray | None = pieces
+        if pieces is not None and pieces.size * 4 <= IN_MEMORY_BYTES:
+            self._piece_vectors = np.asarray(pieces, dtype=np.float32) / 127
+        elif pieces is not None:
+            self._piece_scale = 1 / 127
 
     def candidates(self, query: np.ndarray, terms: list[str], k: int, pieces: Tokens | None = None
                    ) -> list[Candidate]:
@@ -136,7 +144,7 @@ class Retriever:
         Returns (per section, per sentence, offsets of each section's run of sentences).
         """
         reader = self.reader
-        assert reader.token_vectors is not None and reader.sentence_tokens is not None and reader.token_idf is not None
+        assert self._piece_vectors is not None and reader.sentence_tokens is not None and reader.token_idf is not None
         counts = ranges[:, 1] - ranges[:, 0]
         sentence_bounds = np.concatenate([[0], np.cumsum(counts)])
         sentences = np.repeat(ranges[:, 0] - sentence_bounds[:-1], counts) + np.arange(sentence_bounds[-1])
@@ -150,7 +158,9 @@ class Retriever:
         weights = weights / max(float(weights.sum()), 1e-9)
         per_sentence = np.full((len(sentences), len(pieces.ids)), -1.0, dtype=np.float32)
         if len(rows):
-            sims = (np.asarray(reader.token_vectors[rows], dtype=np.float32) @ pieces.vectors.T) / 127
+            sims = np.asarray(self._piece_vectors[rows], dtype=np.float32) @ pieces.vectors.T
+            if self._piece_scale != 1.0:
+                sims *= self._piece_scale
             has = lengths > 0
             per_sentence[has] = np.maximum.reduceat(sims, bounds[:-1][has], axis=0)
         section_match = np.zeros(len(ranges), dtype=np.float32)

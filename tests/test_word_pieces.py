@@ -141,3 +141,15 @@ def test_word_piece_offsets_that_do_not_add_up_are_refused(seed_index: Path, tmp
 def _pieces(reader: IndexReader, sentence: int) -> tuple[np.ndarray, np.ndarray]:
     lo, hi = int(reader.sentence_tokens[sentence]), int(reader.sentence_tokens[sentence + 1])
     return np.asarray(reader.token_ids[lo:hi]), np.asarray(reader.token_vectors[lo:hi])
+
+
+def test_loading_keeps_numpys_blas_on_one_thread(seed_index: Path):
+    """A query's products are small; BLAS threads spinning beside the encoder's only slow it."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        searcher = qa.load(seed_index)
+        try:
+            assert {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"} == {1}
+        finally:
+            searcher.close()
