@@ -32,7 +32,8 @@ SAMPLED_TOP_ABOVE = 200_000
 class Weights:
     """How the signals combine; chosen on held-out questions (tests/data/own.jsonl, oos.jsonl).
 
-    The fused score's scale is what confidence.Thresholds are set against: re-tune both together.
+    The fused score before word-piece re-ranking (Candidate.base) is what confidence.Thresholds
+    are set against: re-tune both together.
     """
 
     sentence: float = 0.75
@@ -45,7 +46,7 @@ class Weights:
     """BM25 score that maps to 0.5 after squashing."""
     tokens: float = 2.0
     """Weight of the word-piece match against 1 for the fused score above. Dev recall@1 0.77 -> 0.87,
-    own.jsonl 0.78 -> 0.87 (1.5 and 2.5 within one question of it on both)."""
+    own.jsonl 0.78 -> 0.84; 1.5 and 2.5 were within one question of it on both."""
     rerank: int = 16
     """Sections (or k, when more) re-ranked by word pieces."""
 
@@ -54,6 +55,7 @@ class Weights:
 class Candidate:
     section: int
     score: float
+    """What the section ranks by: `base`, re-ranked by word pieces when the index has them."""
     base: float
     """The score before word-piece re-ranking: what confidence thresholds are set against."""
     sentence: float
