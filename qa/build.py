@@ -444,14 +444,19 @@ class _TokenCollector:
         self._ids[sentence], self._vectors[sentence] = ids, vectors
 
     def table(self) -> TokenTable | None:
+        """The gathered pieces in sentence order; each sentence's arrays are let go once copied,
+        so the build holds them about once (np.empty pages are only taken as they are written)."""
         if not self.active:
             return None
-        empty_ids, empty_vectors = np.zeros(0, np.int32), np.zeros((0, self._dim), np.int8)
-        ids = [x if x is not None else empty_ids for x in self._ids]
-        vectors = [x if x is not None and len(x) else empty_vectors for x in self._vectors]
-        offsets = np.concatenate([[0], np.cumsum([len(x) for x in ids])]).astype(np.int64)
-        return TokenTable(np.concatenate(ids).astype(np.int32) if ids else empty_ids,
-                          np.concatenate(vectors) if vectors else empty_vectors, offsets)
+        lengths = [0 if x is None else len(x) for x in self._ids]
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        ids = np.empty(int(offsets[-1]), dtype=np.int32)
+        vectors = np.empty((int(offsets[-1]), self._dim), dtype=np.int8)
+        for i, (lo, hi) in enumerate(zip(offsets[:-1], offsets[1:])):
+            if hi > lo:
+                ids[lo:hi], vectors[lo:hi] = self._ids[i], self._vectors[i]
+            self._ids[i] = self._vectors[i] = None
+        return TokenTable(ids, vectors, offsets)
 
 
 def _no_bar(progress: bool | None) -> bool | None:

@@ -153,3 +153,16 @@ def test_loading_keeps_numpys_blas_on_one_thread(seed_index: Path):
             assert {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"} == {1}
         finally:
             searcher.close()
+
+
+def test_an_index_built_without_word_pieces_gets_them_on_the_next_build(tmp_path: Path):
+    corpus = write_corpus(tmp_path / "corpus", {"a.txt": "Alpha\n\nPart One\nAlpha text one. Alpha text two.\n"})
+    index = build_index(corpus, tmp_path / "index", token_budget_mb=0)
+    assert IndexReader(index).token_vectors is None
+    from qa.build import build
+    from qa.settings import Settings
+
+    report = build(Settings.from_env(corpus=corpus, index=index), progress=False)
+    reader = IndexReader(index)
+    assert reader.token_vectors is not None and report.embedded == report.sentences == 2
+    assert (np.diff(reader.sentence_tokens) > 0).all()
