@@ -444,8 +444,7 @@ class _TokenCollector:
         self._ids[sentence], self._vectors[sentence] = ids, vectors
 
     def table(self) -> TokenTable | None:
-        """The gathered pieces in sentence order; each sentence's arrays are let go once copied,
-        so the build holds them about once (np.empty pages are only taken as they are written)."""
+        """The gathered pieces in sentence order, in one pair of arrays."""
         if not self.active:
             return None
         lengths = [0 if x is None else len(x) for x in self._ids]

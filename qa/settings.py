@@ -37,8 +37,9 @@ class Settings:
     max_article_bytes: int = 5 * 1024 * 1024  # articles.MAX_FILE_BYTES: the same default for library callers
     """Larger files are skipped with a warning: embedding runs at roughly 3 min per MB on 2 cores."""
     token_budget_mb: int = 512
-    """Most disk (and build memory) for word-piece vectors, about 64 KB per section; a larger corpus
-    is indexed without them and ranks on sentence vectors and BM25 only."""
+    """Most disk for word-piece vectors, about 40-64 KB a section (a build holds up to about twice
+    this in memory); a larger corpus is indexed without them and ranks on sentence vectors and
+    BM25 only."""
     cache_dir: Path | None = None
     """Where exported models are kept between builds; default ~/.cache/qa (XDG_CACHE_HOME)."""
 
