@@ -42,9 +42,11 @@ def build_response(question: str, terms: list[str], ranked: list[Candidate], rea
     # re-ranker lifts sections that share the question's words, which it should not take as
     # evidence that they answer it ("In what year was NATO founded?" -> a section citing 1999).
     anchor = max(ranked, key=lambda c: c.base) if ranked else None
-    found = reader.sections([anchor.section]) if anchor else []
+    best = by_id.get(anchor.section) if anchor else None
+    if anchor and best is None:  # below the k cited: read it
+        best = next(iter(reader.sections([anchor.section])), None)
     low = is_low_confidence(question, anchor.base if anchor else None,
-                            f"{found[0].heading}\n{found[0].text}" if found else "", lexical)
+                            f"{best.heading}\n{best.text}" if best else "", lexical)
     return AskResponse(question=question, passages=passages, notices=notices_of(passages, reader),
                        low_confidence=low)
 

@@ -63,7 +63,7 @@ class Searcher:
 
     def encode(self, questions: list[str], alone: bool = False) -> np.ndarray:
         """Question vectors; each independent of the others asked with it."""
-        return self.embed(questions, alone)[0]
+        return self._embed(questions, alone, pieces=False)[0]
 
     def embed(self, questions: list[str], alone: bool = False) -> tuple[np.ndarray, list[Tokens | None]]:
         """Question vectors, and each question's word pieces when the index re-ranks with them.
@@ -71,19 +71,22 @@ class Searcher:
         `alone`: the caller knows nothing else is being asked, so the encoder may use every core;
         only one such call runs at a time, any other runs as an ordinary one.
         """
+        return self._embed(questions, alone, pieces=True)
+
+    def _embed(self, questions: list[str], alone: bool, pieces: bool) -> tuple[np.ndarray, list[Tokens | None]]:
         if alone and self._alone.acquire(blocking=False):
             try:
-                return self._embed(questions, True)
+                return self._run_encoder(questions, True, pieces)
             finally:
                 self._alone.release()
-        return self._embed(questions, False)
+        return self._run_encoder(questions, False, pieces)
 
-    def _embed(self, questions: list[str], alone: bool) -> tuple[np.ndarray, list[Tokens | None]]:
+    def _run_encoder(self, questions: list[str], alone: bool, pieces: bool) -> tuple[np.ndarray, list[Tokens | None]]:
         with_tokens = getattr(self.encoder, "encode_with_tokens", None)
-        if self.reader.token_vectors is None or with_tokens is None:
+        if not pieces or self.reader.token_vectors is None or with_tokens is None:
             return self.encoder.encode(questions, batch_size=self.batch_size, alone=alone), [None] * len(questions)
-        vectors, pieces = with_tokens(questions, batch_size=self.batch_size, alone=alone)
-        return vectors, list(pieces)
+        vectors, found = with_tokens(questions, batch_size=self.batch_size, alone=alone)
+        return vectors, list(found)
 
     def answer(self, question: str, vector: np.ndarray, k: int, pieces: Tokens | None = None) -> AskResponse:
         """The response for a question whose vector (and word pieces) are already computed."""
