@@ -153,8 +153,10 @@ class LexicalIndex:
                 continue
             fixed = self._corrections.get(word)  # shared by the search threads: one lookup, no check-then-read
             if fixed is None:
-                match = process.extractOne(word, self.vocabulary, scorer=Levenshtein.distance,
-                                           score_cutoff=limit)
+                # Another form of a corpus word is no typo: "country" scores as "countries" do
+                # (same stem); corrected, it became "counter".
+                match = None if stems([word])[0] in self._term_ids else process.extractOne(
+                    word, self.vocabulary, scorer=Levenshtein.distance, score_cutoff=limit)
                 fixed = match[0] if match else word
                 if len(self._corrections) > 10_000:
                     self._corrections.clear()

@@ -43,6 +43,9 @@ def test_misspelt_words_are_corrected_against_the_corpus(searcher):
     lexical = searcher.retriever.lexical
     assert lexical.correct(["peacekeepng", "interoperabilty", "nato", "xyzzyq"]) == [
         "peacekeeping", "interoperability", "nato", "xyzzyq"]
+    # Not in the corpus as such, but "countries" is: the same stem, so no typo.
+    assert "country" not in lexical.vocabulary and lexical.query_terms("country") == lexical.query_terms("countries")
+    assert lexical.correct(["country"]) == ["country"]
 
 
 def test_second_best_is_each_sections_runner_up_sentence():
