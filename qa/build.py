@@ -308,8 +308,9 @@ class Previous:
     vectors: dict[bytes, tuple[np.ndarray, int]]
     article_hashes: dict[str, str]
     tokens: TokenTable | None = None
-    sentence_rows: dict[bytes, int] = field(default_factory=dict)
-    """Sentence hash -> its row in `tokens`."""
+    """Word pieces of the previous sentences, when chosen by the same rules; row i is sentence i."""
+    sentence_vectors: np.ndarray | None = None
+    """The array a hit in `vectors` points into when it is a previous sentence (row = its row in `tokens`)."""
 
 
 def _previous(index_dir: Path) -> Previous | None:
@@ -327,8 +328,7 @@ def _previous(index_dir: Path) -> Previous | None:
         same_rules = (reader.manifest.get("tokens") or {}).get("version") == PIECES_VERSION
         if reader.token_vectors is not None and same_rules:
             tokens = TokenTable(reader.token_ids, reader.token_vectors, reader.sentence_tokens)
-        rows = {bytes(d).ljust(HASH_BYTES, b"\x00"): r for r, d in enumerate(reader.sentence_hashes)}
-        return Previous(vectors, reader.article_hashes(), tokens, rows)
+        return Previous(vectors, reader.article_hashes(), tokens, reader.sentence_vectors)
     finally:
         reader.close()
 
@@ -366,11 +366,10 @@ def _embed(
         hit = previous.vectors.get(digest) if previous else None
         if hit is not None and hit[0].shape[1] == model.encoder.dim:
             if row >= n_windows and tokens.active:
-                old_row = previous.sentence_rows.get(digest) if old_tokens is not None else None
-                if old_row is None:  # built without word pieces: embed again to get them
-                    todo.append(row)
+                if old_tokens is None or hit[0] is not previous.sentence_vectors:
+                    todo.append(row)  # built without word pieces: embed again to get them
                     continue
-                tokens.reuse(row - n_windows, old_tokens, old_row)
+                tokens.reuse(row - n_windows, old_tokens, hit[1])
             out[row] = hit[0][hit[1]]
         elif texts[row]:
             todo.append(row)
@@ -428,7 +427,7 @@ class _TokenCollector:
         self._put(sentence, np.asarray(table.ids[lo:hi]), np.asarray(table.vectors[lo:hi]))
 
     def copy(self, sentence: int, source: int) -> None:
-        if self.active:
+        if self.active:  # once inactive, the lists are gone
             self._put(sentence, self._ids[source], self._vectors[source])
 
     def _put(self, sentence: int, ids: np.ndarray | None, vectors: np.ndarray | None) -> None:
