@@ -96,7 +96,7 @@ class TokenTable:
     ids: np.ndarray
     """int32 [tokens]: vocabulary ids."""
     vectors: np.ndarray
-    """int8 [tokens, dim]: unit vectors times 127."""
+    """int8 [tokens, dim]: unit vectors times store.PIECE_SCALE."""
     offsets: np.ndarray
     """int64 [sentences + 1]: sentence i's tokens are rows offsets[i]:offsets[i + 1]."""
 
@@ -420,7 +420,7 @@ class _TokenCollector:
         self._vectors: list[np.ndarray | None] = [None] * sentences
 
     def add(self, sentence: int, pieces: Tokens) -> None:
-        self._put(sentence, pieces.ids, np.round(pieces.vectors * 127).astype(np.int8))
+        self._put(sentence, pieces.ids, np.round(pieces.vectors * store.PIECE_SCALE).astype(np.int8))
 
     def reuse(self, sentence: int, table: TokenTable, row: int) -> None:
         lo, hi = int(table.offsets[row]), int(table.offsets[row + 1])

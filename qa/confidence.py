@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from .lexical import LexicalIndex
 
 WANTS_DATE = re.compile(
-    r"^\W*(when\b|since when\b|in (what|which) year\b|(what|which) year\b|on what date\b|what date\b|how long ago\b)"
+    # "When do pads need replacing?" asks for a condition, not a date: a habitual or modal verb
+    # after "when" (do, should, can, ...) rules the date out.
+    r"^\W*(when\b(?!\s+(do|does|should|can|could|must|might|would|need|needs)\b)|since when\b"
+    r"|in (what|which) year\b|(what|which) year\b|on what date\b|what date\b|how long ago\b)"
     r"|\bwhen\W*$",  # "..., and when?"; a "when" inside the question is usually a condition
     re.IGNORECASE,
 )

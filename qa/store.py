@@ -52,6 +52,8 @@ ARRAYS = ("windows", "window_sections", "window_hashes", "sentences", "sentence_
           "section_sentences")
 TOKEN_ARRAYS = ("token_ids", "token_vectors", "sentence_tokens", "token_idf")
 """Present when the manifest has "tokens": the word pieces that re-rank the best sections."""
+PIECE_SCALE = 127.0
+"""Word-piece vectors are stored as int8: unit vectors times this, rounded."""
 
 
 class IndexLoadError(Exception):

@@ -40,16 +40,17 @@ def test_load_uses_qa_index_by_default(seed_index: Path, monkeypatch):
     assert qa.load().ask("Article 5").passages
 
 
-def test_loading_and_asking_never_imports_torch(seed_index: Path):
+def test_loading_and_asking_never_imports_torch_or_onnx(seed_index: Path):
+    """torch costs 6-8 s of start-up and `onnx` half a second: serving needs neither."""
     code = (
         "import sys, qa\n"
         f"s = qa.load({str(seed_index)!r})\n"
         "r = s.ask('What does Article 5 say?')\n"
         "assert r.passages\n"
-        "print('torch' in sys.modules, 'sentence_transformers' in sys.modules)\n"
+        "print('torch' in sys.modules, 'sentence_transformers' in sys.modules, 'onnx' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False False"
+    assert out.stdout.strip() == "False False False"
 
 
 def test_a_lone_question_on_more_threads_gets_the_same_vector_and_answer(seed_index: Path):
