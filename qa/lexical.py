@@ -12,6 +12,7 @@ import json
 import math
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -163,6 +164,24 @@ class LexicalIndex:
                 self._corrections[word] = fixed
             out.append(fixed)
         return out
+
+    def respell(self, text: str, knows: Callable[[str], bool]) -> str:
+        """The text as the encoder should read it: each misspelt word replaced by its correction.
+
+        Only words the model's vocabulary lacks as a whole (`knows`) count as misspelt: correcting
+        every word the corpus lacks turns real words into others ("mainly" -> "mutually"), which
+        on dev.jsonl cost recall@1 0.87 -> 0.73; a typo ("cybr") splits into meaningless pieces.
+        """
+
+        def spelled(match: re.Match[str]) -> str:
+            word = match.group()
+            lower = word.lower()
+            if lower in STOPWORDS or "'" in lower or "’" in lower or knows(word):
+                return word
+            fixed = self.correct([lower])[0]
+            return word if fixed == lower else fixed
+
+        return WORD_RE.sub(spelled, text)
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of a stemmed term over sections (unknown terms count as rare)."""

@@ -48,6 +48,22 @@ def test_misspelt_words_are_corrected_against_the_corpus(searcher):
     assert lexical.correct(["country"]) == ["country"]
 
 
+def test_the_encoder_reads_typos_corrected_but_real_words_as_written(searcher):
+    lexical, encoder = searcher.retriever.lexical, searcher.encoder
+    assert encoder.knows_word("defence") and not encoder.knows_word("cybr")
+    # "defence" is a real word (the corpus spells it "defense"): left to the model, which knows it.
+    assert lexical.respell("cybr defence colaborations?", encoder.knows_word) == "cyber defence collaborations?"
+    assert lexical.respell("Cybr Defence", lambda word: False) == "cyber defense"
+    assert lexical.respell("What does NATO's Article 5 say?", encoder.knows_word) == "What does NATO's Article 5 say?"
+
+
+def test_a_misspelt_question_finds_what_its_spelt_form_finds(searcher):
+    typo, spelt = searcher.encode(["cybr defence colaborations", "cyber defence collaborations"])
+    assert float(typo @ spelt) > 0.9999
+    top = searcher.ask("cybr defence colaborations").passages[0].citation
+    assert top.section == "Increasing Use of Technology and Cyber Defense Collaborations"
+
+
 def test_second_best_is_each_sections_runner_up_sentence():
     from qa.retrieval import _second_best
 
@@ -105,3 +121,11 @@ def test_serving_never_imports_bm25s_or_scipy(seed_index):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
+
+
+def test_both_encoders_know_the_same_whole_words(searcher):
+    from qa.embedding import SentenceTransformerEncoder
+
+    reference = SentenceTransformerEncoder(searcher.encoder.name)
+    for word in ("defence", "Alliance", "cybr", "colaborations", "swapping"):
+        assert reference.knows_word(word) == searcher.encoder.knows_word(word), word
