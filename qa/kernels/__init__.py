@@ -42,14 +42,12 @@ class Int8Cosines:
         low = np.rint((scaled - high) * (2 * QUERY_LEVELS))
         weights = np.ascontiguousarray(np.concatenate([high, low], axis=1), dtype=np.int8)
         # Flipping the sign bit turns two's-complement int8 into uint8 offset by 128; the offset's
-        # share, 128 times each column's sum, comes off afterwards.
+        # share, 128 times each column's sum, comes off in the bias.
         unsigned = np.asarray(stored).view(np.uint8) ^ np.uint8(0x80)
-        products = self._session.run(None, {"X": unsigned, "W": weights})[0]
-        products -= 128 * weights.sum(axis=0, dtype=np.int32)
-        exact = products.astype(np.float32)
-        combined = exact[:, :n] + exact[:, n:] * np.float32(1 / (2 * QUERY_LEVELS))
-        combined *= (1 / (self.scale * levels)).astype(np.float32)
-        return combined
+        unit = 1 / (self.scale * levels)
+        fold = np.concatenate([np.diag(unit), np.diag(unit / (2 * QUERY_LEVELS))]).astype(np.float32)
+        bias = (-128 * weights.sum(axis=0, dtype=np.int32).astype(np.float32)) @ fold
+        return self._session.run(None, {"X": unsigned, "W": weights, "M": fold, "B": bias})[0]
 
 
 def _float_cosines(stored: np.ndarray, queries: np.ndarray, scale: float) -> np.ndarray:
