@@ -25,7 +25,7 @@ class Int8Cosines:
     """cosines(stored, queries): stored int8 rows (unit vectors times `scale`) against float32
     unit queries, as float32 [rows, queries]."""
 
-    def __init__(self, scale: float = 127.0) -> None:
+    def __init__(self, scale: float) -> None:
         self.scale = scale
         self._session = _u8s8_session()
 
