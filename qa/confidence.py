@@ -5,15 +5,20 @@ and checked on the development set (tests/data/dev.jsonl):
 - the best passage scores low: the question is about something else entirely;
 - the best passage scores only moderately and the question asks for something the
   passage cannot give: a date, a number or a frequency it does not contain, or a name
-  (proper noun, acronym, number) that appears nowhere in the corpus.
-The second catches on-topic questions the articles never answer ("In what year was
-NATO founded?"), which a score threshold alone cannot tell from paraphrases.
+  (proper noun, acronym, number) that appears nowhere in the corpus;
+- the question asks which country, and none of the answer sentences of the best three
+  passages, however close, names one.
+The last two catch on-topic questions the articles never answer ("In what year was
+NATO founded?", "Which countries belong to the Five Eyes?"), which a score threshold
+alone cannot tell from paraphrases.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 from .lexical import LexicalIndex
 
@@ -47,6 +52,8 @@ HAS_FREQUENCY = re.compile(
     r"|frequently)\b",
     re.IGNORECASE,
 )
+WANTS_COUNTRY = re.compile(r"\b(which|what) (countr(y|ies)|nations?)\b", re.IGNORECASE)
+COUNTRIES = Path(__file__).parent / "data" / "countries.txt"
 NAME_RE = re.compile(r"\b([A-Z][\w’'-]*[A-Za-z]|[A-Z]{2,}|\d+)\b")
 
 
@@ -78,14 +85,32 @@ def unmet_need(question: str, passage: str) -> str | None:
     return None
 
 
+def unnamed_country(question: str, answer: str) -> bool:
+    """True when the question asks which country and the answer (sentences) names none."""
+    return bool(WANTS_COUNTRY.search(question)) and not country_names().search(answer)
+
+
+@cache
+def country_names() -> re.Pattern[str]:
+    """Any country's name as a whole word, case as written ("US", not "us")."""
+    names = [line.strip() for line in COUNTRIES.read_text(encoding="utf-8").splitlines()]
+    names = sorted({n for n in names if n and not n.startswith("#")}, key=len, reverse=True)
+    return re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, names)) + r")(?!\w)")
+
+
 def unknown_names(question: str, lexical: LexicalIndex) -> list[str]:
     return [name for name in names_in(question) if not lexical.knows(name)]
 
 
 def is_low_confidence(question: str, top_score: float | None, top_passage: str, lexical: LexicalIndex,
-                      thresholds: Thresholds = Thresholds()) -> bool:
-    """True when the corpus most likely does not answer the question."""
+                      thresholds: Thresholds = Thresholds(), answer: str = "") -> bool:
+    """True when the corpus most likely does not answer the question; `answer`: the answer
+    sentences of the best passages (a passage may name countries, none of them the one asked for)."""
     if top_score is None or top_score < thresholds.off_topic:
+        return True
+    # At any score: unlike a date or a number, which a close passage may give in words the
+    # patterns miss, a country is named or it isn't.
+    if unnamed_country(question, answer):
         return True
     if top_score >= thresholds.unanswerable:
         return False

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.confidence import names_in, unmet_need
+from qa.confidence import names_in, unmet_need, unnamed_country
 from qa.evaluation import evaluate, read_questions
 from qa.searcher import Searcher
 
@@ -31,6 +31,28 @@ def test_a_question_needs_what_the_passage_lacks(question: str, passage: str, ne
     assert unmet_need(question, passage) == need
 
 
+@pytest.mark.parametrize("question, answer, unnamed", [
+    ("Which countries belong to the Five Eyes?", "Alliances like the Five Eyes share intelligence.", True),
+    ("Which countries belong to the Five Eyes?", "It joins Australia, Canada, New Zealand, the UK and the US.", False),
+    ("In what country did the mission serve?", "The mission served in Somalia.", False),
+    ("Which nation leads it?", "It is led by us, the members.", True),  # "us" is not the US
+    ("Which nations joined in the Americas?", "Nations of the Americas joined.", True),
+    ("Which alliance protects Europe?", "An alliance protects it.", False),  # not asking for a country
+])
+def test_a_question_asking_which_country_needs_an_answer_that_names_one(question: str, answer: str,
+                                                                       unnamed: bool):
+    assert unnamed_country(question, answer) is unnamed
+
+
+def test_a_country_question_is_judged_the_same_whatever_k(searcher: Searcher):
+    """The right section is often second or third: the answers of the best three are read, for any k."""
+    unanswered = "Which countries belong to the Five Eyes intelligence alliance?"
+    answered = "In which country has the African Union carried out peacekeeping?"
+    assert [searcher.ask(unanswered, k).low_confidence for k in (1, 2, 5)] == [True] * 3
+    assert [searcher.ask(answered, k).low_confidence for k in (1, 2, 5)] == [False] * 3
+    assert [len(searcher.ask(answered, k).passages) for k in (1, 2, 5)] == [1, 2, 5]
+
+
 def test_names_are_proper_nouns_acronyms_and_numbers_but_not_the_first_word():
     assert names_in("Which role does ASEAN play under Article 5?") == ["ASEAN", "Article", "5"]
     assert names_in("What is peacekeeping?") == []
@@ -40,5 +62,5 @@ def test_out_of_scope_questions_are_flagged_and_answerable_ones_are_not(searcher
     """Floors just under what the rules reach today, so a regression in either direction fails."""
     oos = evaluate(read_questions(DATA / "oos.jsonl"), lambda b: searcher.ask_many(b, k=5)).metrics()
     own = evaluate(read_questions(DATA / "own.jsonl"), lambda b: searcher.ask_many(b, k=5)).metrics()
-    assert oos["oos_flagged"] >= 0.75
+    assert oos["oos_flagged"] >= 0.9
     assert own["in_scope_flagged"] <= 0.05
