@@ -46,7 +46,7 @@ def raw_rows(path: Path) -> list[dict[str, object]]:
 
 def test_both_files_parse_with_the_service_reader() -> None:
     own, oos = read_questions(OWN), read_questions(OOS)
-    assert len(own) == 45 and all(q.in_scope for q in own)
+    assert len(own) == 48 and all(q.in_scope for q in own)
     assert len(oos) == 36 and not any(q.in_scope for q in oos)
 
 
@@ -77,7 +77,7 @@ def test_in_scope_kinds_and_spread() -> None:
     rows = raw_rows(OWN)
     assert {r["kind"] for r in rows} == IN_SCOPE_KINDS
     per_section = Counter((r["doc"], r["section"]) for r in rows)
-    assert max(per_section.values()) <= 3
+    assert max(per_section.values()) <= 4  # spread over the sections, no one of them dominating
     assert {r["doc"] for r in rows} == {"000_ccd1cb8f005a164f.txt", "003_5980fc8c05fdc981.txt"}
     for r in rows:
         also = {(a["doc"], a["section"]) for a in r["also"]}
