@@ -11,8 +11,9 @@ from .store import IndexReader, SectionRecord
 OVERLAP_WEIGHT = 0.2
 """How much sharing the question's rarer words lifts a sentence over its cosine (tuned on held-out questions)."""
 CONFIDENCE_ANSWERS = 3
-"""Answer sentences that low confidence reads, whatever k: a question asking which country is
-answered when one of the best three names one (the right section is often second or third)."""
+"""Passages whose answer sentences and text low confidence reads, whatever k: a question asking
+which country is answered when one of the best three names one (the right section is often
+second or third)."""
 PIECE_WEIGHT = 1.0
 """How much matching the question word piece by word piece lifts a sentence. Exact answer sentences,
 where the top section is right: own.jsonl 26 -> 29 of 33, dev 17 -> 19 of 24 (0.5 and 2.0 do as well)."""
@@ -50,7 +51,8 @@ def build_response(question: str, terms: list[str], ranked: list[Candidate], rea
         best = next(iter(reader.sections([anchor.section])), None)
     low = is_low_confidence(question, anchor.base if anchor else None,
                             f"{best.heading}\n{best.text}" if best else "", lexical,
-                            answer="\n".join(p.answer.text for p in passages[:CONFIDENCE_ANSWERS]))
+                            answers="\n".join(p.answer.text for p in passages[:CONFIDENCE_ANSWERS]),
+                            passages="\n".join(p.text for p in passages[:CONFIDENCE_ANSWERS]))
     passages = passages[:k]
     return AskResponse(question=question, passages=passages, notices=notices_of(passages, reader),
                        low_confidence=low)

@@ -6,8 +6,9 @@ and checked on the development set (tests/data/dev.jsonl):
 - the best passage scores only moderately and the question asks for something the
   passage cannot give: a date, a number or a frequency it does not contain, or a name
   (proper noun, acronym, number) that appears nowhere in the corpus;
-- the question asks which country, and none of the answer sentences of the best three
-  passages, however close, names one.
+- whatever the score, the question asks which country and none of the answer sentences of
+  the best three passages names one, or it asks what a name is ("What is the Warsaw
+  Pact?") and none of those passages mentions that name.
 The last two catch on-topic questions the articles never answer ("In what year was
 NATO founded?", "Which countries belong to the Five Eyes?"), which a score threshold
 alone cannot tell from paraphrases.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from functools import cache
 from pathlib import Path
 
@@ -54,6 +56,11 @@ HAS_FREQUENCY = re.compile(
 )
 WANTS_COUNTRY = re.compile(r"\b(which|what) (countr(y|ies)|nations?)\b", re.IGNORECASE)
 COUNTRIES = Path(__file__).parent / "data" / "countries.txt"
+DEFINITION = re.compile(
+    # The whole rest of the question is a name: capitalised words, joined by "of", "and", ...
+    r"^\W*(?i:what (is|are|was|were) (the |an? )?)(?P<name>[A-Z][\w’'.-]*(\s+((of|for|and|on|the|de)\s+)*"
+    r"[A-Z0-9][\w’'.-]*)*)\s*\?*\s*$"
+)
 NAME_RE = re.compile(r"\b([A-Z][\w’'-]*[A-Za-z]|[A-Z]{2,}|\d+)\b")
 
 
@@ -102,15 +109,33 @@ def unknown_names(question: str, lexical: LexicalIndex) -> list[str]:
     return [name for name in names_in(question) if not lexical.knows(name)]
 
 
+def undefined_name(question: str, passages: str) -> bool:
+    """True when the question asks what a name is and the passages never mention it (word for
+    word, allowing a spelling variant: "Organisation" is "Organization")."""
+    match = DEFINITION.match(question)
+    if not match:
+        return False
+    name, text = _words(match.group("name")), _words(passages)
+    return not any(all(map(_same_word, name, text[i : i + len(name)])) for i in range(len(text) - len(name) + 1))
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[\w']+", text.replace("’", "'").lower())
+
+
+def _same_word(a: str, b: str) -> bool:
+    return a == b or (min(len(a), len(b)) >= 6 and SequenceMatcher(None, a, b).ratio() >= 0.85)
+
+
 def is_low_confidence(question: str, top_score: float | None, top_passage: str, lexical: LexicalIndex,
-                      thresholds: Thresholds = Thresholds(), answer: str = "") -> bool:
-    """True when the corpus most likely does not answer the question; `answer`: the answer
-    sentences of the best passages (a passage may name countries, none of them the one asked for)."""
+                      thresholds: Thresholds = Thresholds(), answers: str = "", passages: str = "") -> bool:
+    """True when the corpus most likely does not answer the question. `answers` and `passages`:
+    the answer sentences and the texts of the best few passages, whose order the score can't vouch for."""
     if top_score is None or top_score < thresholds.off_topic:
         return True
     # At any score: unlike a date or a number, which a close passage may give in words the
-    # patterns miss, a country is named or it isn't.
-    if unnamed_country(question, answer):
+    # patterns miss, a country is named or it isn't, and so is the name to define.
+    if unnamed_country(question, answers) or undefined_name(question, passages):
         return True
     if top_score >= thresholds.unanswerable:
         return False

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.confidence import names_in, unmet_need, unnamed_country
+from qa.confidence import names_in, undefined_name, unmet_need, unnamed_country
 from qa.evaluation import evaluate, read_questions
 from qa.searcher import Searcher
 
@@ -42,6 +42,21 @@ def test_a_question_needs_what_the_passage_lacks(question: str, passage: str, ne
 def test_a_question_asking_which_country_needs_an_answer_that_names_one(question: str, answer: str,
                                                                        unnamed: bool):
     assert unnamed_country(question, answer) is unnamed
+
+
+@pytest.mark.parametrize("question, passages, undefined", [
+    ("What is the Collective Security Treaty Organization?", "NATO (North Atlantic Treaty Organization) leads.", True),
+    ("What is the North Atlantic Treaty Organization?", "NATO (North  Atlantic Treaty Organization) leads.", False),
+    ("What was the Warsaw Pact?", "The warsaw  pact was dissolved.", False),  # any case, any spacing
+    ("What is the North Atlantic Treaty Organisation?", "The North Atlantic Treaty Organization.", False),
+    ("What is the Atlantic Council?", "The North Atlantic Treaty Organization and its council.", True),
+    ("What is NATO’s Article 5?", "NATO's Article 5 binds members.", False),  # either apostrophe
+    ("What is the AUKUS security pact?", "Nothing on it.", False),  # not only a name: other rules judge it
+    ("What are the key frameworks?", "Nothing on them.", False),
+])
+def test_a_question_asking_what_a_name_is_needs_passages_that_mention_it(question: str, passages: str,
+                                                                         undefined: bool):
+    assert undefined_name(question, passages) is undefined
 
 
 def test_a_country_question_is_judged_the_same_whatever_k(searcher: Searcher):
