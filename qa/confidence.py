@@ -1,6 +1,6 @@
 """The one place that decides `low_confidence`: does the corpus most likely not answer this?
 
-Two kinds of evidence, calibrated on held-out questions (tests/data/own.jsonl and oos.jsonl)
+Three kinds of evidence, calibrated on held-out questions (tests/data/own.jsonl and oos.jsonl)
 and checked on the development set (tests/data/dev.jsonl):
 - the best passage scores low: the question is about something else entirely;
 - the best passage scores only moderately and the question asks for something the
