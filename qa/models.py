@@ -134,8 +134,14 @@ class AskResponse(BaseModel):
 
 MAX_QUESTION_CHARS = 1000
 MAX_K = 50
-QUESTION_PATTERN = "^[^\u0000]*[^\\s\u0000][^\u0000]*$"
-"""What the schema promises: some non-space character and no NUL (checked by AskRequest's validator)."""
+ALSO_BLANK = "\u001c\u001d\u001e\u001f\u0085\ufeff"
+"""Blank to one of Python's str.isspace() and JSON Schema's (ECMA-262) \\s but not the other: blank
+here to both, so that the schema and the validator reject the same questions."""
+QUESTION_PATTERN = "^[^\u0000]*[^\\s\u0000\u001c-\u001f\u0085\ufeff][^\u0000]*$"
+"""What the schema promises: some non-blank character and no NUL (checked by AskRequest's validator)."""
+
+
+_BLANK_AS_SPACE = str.maketrans(dict.fromkeys(ALSO_BLANK, " "))
 
 
 class AskRequest(BaseModel):
@@ -161,7 +167,7 @@ class AskRequest(BaseModel):
     @field_validator("question")
     @classmethod
     def _readable(cls, value: str) -> str:
-        if not value.strip():
+        if not value.translate(_BLANK_AS_SPACE).strip():
             raise ValueError("must not be empty or only whitespace")
         if "\x00" in value:
             raise ValueError("must not contain NUL characters")

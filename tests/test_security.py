@@ -79,7 +79,7 @@ def test_a_streamed_body_over_the_limit_is_refused_with_413(server: Server):
 
 
 @pytest.mark.parametrize("question, k", [
-    ("q" * 1001, 5), ("", 5), ("   \t\n ", 5), ("What?\x00", 5),
+    ("q" * 1001, 5), ("", 5), ("   \t\n ", 5), ("What?\x00", 5), ("\x1c", 5), ("\ufeff \x85", 5),
     ("What does Article 5 say?", 0), ("What does Article 5 say?", 51), ("What does Article 5 say?", -1),
     ("What does Article 5 say?", "five"), ("What does Article 5 say?", 2.5), ("What does Article 5 say?", True),
     ("What does Article 5 say?", None),
