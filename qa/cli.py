@@ -113,11 +113,20 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
+    from concurrent.futures import ThreadPoolExecutor
 
-    from .api import create_app
+    from .searcher import Searcher
 
-    app = create_app(settings)
+    # The index loads (onnxruntime builds its session without the GIL) while the web stack is
+    # imported: about a tenth of a second off start-up.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-load") as pool:
+        loading = pool.submit(Searcher, settings.index, settings)
+        import uvicorn
+
+        from .api import create_app
+
+        searcher = loading.result()
+    app = create_app(settings, searcher)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
                 timeout_graceful_shutdown=5)
     return 0

@@ -25,6 +25,9 @@ log = logging.getLogger("qa.embedding")
 DEFAULT_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}", DEFAULT_MODEL.lower()}
 ONNX_FP32 = "model.onnx"
 ONNX_INT8 = "model_int8.onnx"
+EXPORT_RECIPE = 2
+"""Bumped when the export changes, so that cached exports made the old way are made again
+(2: the int8 copy is stored as onnxruntime's optimisations leave it)."""
 ONNX_CONFIG = "encoder.json"
 FIDELITY_FLOOR = 0.98
 """Lowest mean cosine to the torch reference at which an exported copy is used."""
@@ -180,7 +183,7 @@ def cache_key(name: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     path = resolve_model(name)
-    parts = [name, path]
+    parts = [name, path, f"recipe={EXPORT_RECIPE}"]
     if Path(path).exists():
         parts.append(str(max((p.stat().st_mtime_ns for p in Path(path).rglob("*") if p.is_file()), default=0)))
     for package in ("torch", "onnxruntime", "transformers", "sentence-transformers", "tokenizers"):
@@ -280,6 +283,24 @@ def _quantize(src: Path, dst: Path) -> None:
         quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=QuantType.QInt8)
     finally:
         root.setLevel(level)
+    _store_optimised(dst)
+
+
+def _store_optimised(path: Path) -> None:
+    """Rewrite the model as onnxruntime's portable ("extended") graph optimisations leave it, so
+    that a server's session opens in about 0.03 s instead of 0.08-0.15 s; the same vectors."""
+    import onnxruntime as ort
+
+    optimised = path.with_name(f".optimised-{path.name}")
+    try:
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        options.optimized_model_filepath = str(optimised)
+        ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        os.replace(optimised, path)
+    except Exception as exc:  # noqa: BLE001 - only start-up time is lost
+        log.info("int8 model kept as quantised (%s)", _first_line(exc))
+        optimised.unlink(missing_ok=True)
 
 
 def _onnx_inputs(path: Path) -> list[str]:

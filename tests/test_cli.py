@@ -92,6 +92,13 @@ def test_ask_errors_are_one_line(seed_index: Path, tmp_path: Path):
         assert result.returncode != 0 and needle in result.stderr and no_traceback(result.stderr)
 
 
+def test_serve_on_a_missing_index_fails_with_one_line_before_listening(tmp_path: Path):
+    """The index loads beside the web stack's imports; its error still ends the command cleanly."""
+    result = run_cli("serve", "--index", str(tmp_path), "--port", "1")
+    assert result.returncode != 0 and "not an index directory" in result.stderr
+    assert no_traceback(result.stderr) and "Uvicorn running" not in result.stderr
+
+
 def test_eval_prints_the_spec_metrics(seed_index: Path):
     result = run_cli("eval", str(DEV), "--json", "--index", str(seed_index))
     assert result.returncode == 0, result.stderr
