@@ -85,3 +85,23 @@ def test_vectors_are_unit_length_and_close_to_the_reference(seed_index: Path):
     norms = np.linalg.norm(np.asarray(reader.windows), axis=1)
     assert np.allclose(norms, 1.0, atol=1e-3)
     assert reader.manifest["model"]["fidelity"]["model_int8.onnx"] >= 0.98
+
+
+def test_the_int8_model_is_stored_optimised_and_answers_as_when_optimised_on_load(seed_index: Path):
+    """A server's session then opens without rewriting the graph; the stored rewrite changes no vector."""
+    import onnx
+    import onnxruntime as ort
+
+    model = IndexReader(seed_index).path / "encoder" / "model_int8.onnx"
+    ops = {node.op_type for node in onnx.load(str(model), load_external_data=False).graph.node}
+    assert {"DynamicQuantizeMatMul", "MatMulIntegerToFloat"} & ops  # fused by onnxruntime's optimiser
+    feeds = {"input_ids": np.array([[101, 2054, 2003, 10079, 1029, 102]]), "attention_mask": np.ones((1, 6), int),
+             "token_type_ids": np.zeros((1, 6), int)}
+    outputs = []
+    for level in (ort.GraphOptimizationLevel.ORT_DISABLE_ALL, ort.GraphOptimizationLevel.ORT_ENABLE_ALL):
+        options = ort.SessionOptions()
+        options.graph_optimization_level = level
+        session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        names = {i.name for i in session.get_inputs()}
+        outputs.append(session.run(None, {k: v.astype(np.int64) for k, v in feeds.items() if k in names})[0])
+    assert np.allclose(outputs[0], outputs[1], atol=1e-5)
