@@ -12,8 +12,8 @@ OVERLAP_WEIGHT = 0.2
 """How much sharing the question's rarer words lifts a sentence over its cosine (tuned on held-out questions)."""
 CONFIDENCE_ANSWERS = 3
 """Passages whose answer sentences and text low confidence reads, whatever k: a question asking
-which country is answered when one of the best three names one (the right section is often
-second or third)."""
+which country is answered when one of their answers names one, a question asking what a name is
+when one of them mentions it (the right section is often second or third)."""
 PIECE_WEIGHT = 1.0
 """How much matching the question word piece by word piece lifts a sentence. Exact answer sentences,
 where the top section is right: own.jsonl 26 -> 29 of 33, dev 17 -> 19 of 24 (0.5 and 2.0 do as well)."""

@@ -116,6 +116,8 @@ def undefined_name(question: str, passages: str) -> bool:
     if not match:
         return False
     name, text = _words(match.group("name")), _words(passages)
+    if f" {' '.join(name)} " in f" {' '.join(text)} ":
+        return False
     return not any(all(map(_same_word, name, text[i : i + len(name)])) for i in range(len(text) - len(name) + 1))
 
 
@@ -124,7 +126,11 @@ def _words(text: str) -> list[str]:
 
 
 def _same_word(a: str, b: str) -> bool:
-    return a == b or (min(len(a), len(b)) >= 6 and SequenceMatcher(None, a, b).ratio() >= 0.85)
+    if a == b:
+        return True
+    # Cheap tests first: this runs at every word of three passages.
+    return (min(len(a), len(b)) >= 6 and abs(len(a) - len(b)) <= 2 and a[:2] == b[:2]
+            and SequenceMatcher(None, a, b).ratio() >= 0.85)
 
 
 def is_low_confidence(question: str, top_score: float | None, top_passage: str, lexical: LexicalIndex,
