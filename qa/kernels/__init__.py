@@ -32,7 +32,6 @@ class Int8Cosines:
     def cosines(self, stored: np.ndarray, queries: np.ndarray) -> np.ndarray:
         if self._session is None or not len(stored) or not len(queries):
             return _float_cosines(stored, queries, self.scale)
-        n = len(queries)
         levels = (QUERY_LEVELS / np.maximum(np.abs(queries).max(axis=1), 1e-12)).astype(np.float32)
         scaled = queries.T * levels
         high = np.rint(scaled)
