@@ -6,11 +6,13 @@ and checked on the development set (tests/data/dev.jsonl):
 - the best passage scores only moderately and the question asks for something the
   passage cannot give: a date, a number or a frequency it does not contain, or a name
   (proper noun, acronym, number) that appears nowhere in the corpus;
-- whatever the score, the question asks which country and none of the answer sentences of
-  the best three passages names one, or it asks what a name is ("What is the Warsaw
-  Pact?") and none of those passages mentions that name.
-The last two catch on-topic questions the articles never answer ("In what year was
-NATO founded?", "Which countries belong to the Five Eyes?"), which a score threshold
+- whatever the score, the best three passages can't give what the question asks for: it
+  asks which country and none of their answer sentences names one; it asks for the name
+  of something and their answer sentences hold no name the question doesn't already
+  have; it asks how many or how much and their texts hold no count; or it asks what a
+  name is ("What is the Warsaw Pact?") and none of them mentions that name.
+The last kind catches on-topic questions the articles never answer ("Which countries
+belong to the Five Eyes?", "How many troops serve in KFOR?"), which a score threshold
 alone cannot tell from paraphrases.
 """
 
@@ -54,6 +56,18 @@ HAS_FREQUENCY = re.compile(
     r"|frequently)\b",
     re.IGNORECASE,
 )
+WANTS_COUNT = re.compile(r"^\W*how (many|much)\b", re.IGNORECASE)
+NUMBER_WORDS = ("one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty hundred"
+                " thousand million billion dozen percent half quarter").split()
+COUNT = re.compile(
+    # A number word in lower case, or capitalised where it starts a sentence: "the Five Eyes"
+    # is a name, not a count.
+    rf"\d|\b({'|'.join(NUMBER_WORDS)})\b|(?:^|(?<=[.!?:]\s))({'|'.join(w.capitalize() for w in NUMBER_WORDS)})\b",
+    re.MULTILINE,
+)
+NOT_A_COUNT = re.compile(r"\b(1[5-9]\d\d|20\d\d)s?\b|^\s*\d+[.)]\s", re.MULTILINE)
+"""Years and list numbers: "since 1999" says nothing about how many."""
+WANTS_NAME = re.compile(r"^\W*(what|which) (is|was|are|were) the (\w+ )?names? of\b", re.IGNORECASE)
 WANTS_COUNTRY = re.compile(r"\b(which|what) (countr(y|ies)|nations?)\b", re.IGNORECASE)
 COUNTRIES = Path(__file__).parent / "data" / "countries.txt"
 DEFINITION = re.compile(
@@ -92,6 +106,20 @@ def unmet_need(question: str, passage: str) -> str | None:
     return None
 
 
+def uncounted(question: str, passages: str) -> bool:
+    """True when the question asks how many or how much and the passages hold no count."""
+    return bool(WANTS_COUNT.search(question)) and not COUNT.search(NOT_A_COUNT.sub(" ", passages))
+
+
+def no_new_name(question: str, answer: str) -> bool:
+    """True when the question asks for the name of something and the answer sentence holds no
+    name (proper noun, acronym) besides those the question already has."""
+    if not WANTS_NAME.search(question):
+        return False
+    asked = {_bare(w) for w in _words(question)}
+    return all(_bare(name) in asked for line in answer.splitlines() for name in names_in(line))
+
+
 def unnamed_country(question: str, answer: str) -> bool:
     """True when the question asks which country and the answer (sentences) names none."""
     return bool(WANTS_COUNTRY.search(question)) and not country_names().search(answer)
@@ -125,6 +153,11 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[\w']+", text.replace("’", "'").lower())
 
 
+def _bare(word: str) -> str:
+    """A word without case or possessive: "Union’s" is "union"."""
+    return re.sub(r"['’]s$", "", word.lower())
+
+
 def _same_word(a: str, b: str) -> bool:
     if a == b:
         return True
@@ -136,12 +169,16 @@ def _same_word(a: str, b: str) -> bool:
 def is_low_confidence(question: str, top_score: float | None, top_passage: str, lexical: LexicalIndex,
                       thresholds: Thresholds = Thresholds(), answers: str = "", passages: str = "") -> bool:
     """True when the corpus most likely does not answer the question. `answers` and `passages`:
-    the answer sentences and the texts of the best few passages, whose order the score can't vouch for."""
+    the answer sentences and the texts of the best few passages, whose order the score can't vouch
+    for; a question asking for a name reads only the first answer, as the others name other things."""
+    top_answer = answers.split("\n", 1)[0]
     if top_score is None or top_score < thresholds.off_topic:
         return True
-    # At any score: unlike a date or a number, which a close passage may give in words the
-    # patterns miss, a country is named or it isn't, and so is the name to define.
-    if unnamed_country(question, answers) or undefined_name(question, passages):
+    # At any score: unlike a date, which a close passage may give in words the patterns miss,
+    # a country or a name is there or it isn't, and a count is a number; the best three are
+    # read because the right section is often second or third.
+    if (unnamed_country(question, answers) or no_new_name(question, top_answer) or uncounted(question, passages)
+            or undefined_name(question, passages)):
         return True
     if top_score >= thresholds.unanswerable:
         return False

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.confidence import names_in, undefined_name, unmet_need, unnamed_country
+from qa.confidence import names_in, no_new_name, uncounted, undefined_name, unmet_need, unnamed_country
 from qa.evaluation import evaluate, read_questions
 from qa.searcher import Searcher
 
@@ -57,6 +57,30 @@ def test_a_question_asking_which_country_needs_an_answer_that_names_one(question
 def test_a_question_asking_what_a_name_is_needs_passages_that_mention_it(question: str, passages: str,
                                                                          undefined: bool):
     assert undefined_name(question, passages) is undefined
+
+
+@pytest.mark.parametrize("question, passages, counted", [
+    ("How many troops serve in KFOR?", "KFOR has kept the peace since 1999.", False),  # a year is no count
+    ("How many troops serve in KFOR?", "KFOR fields about 4,000 troops.", True),
+    ("How many nations share intelligence?", "The Five Eyes share intelligence.", False),  # a name, not a count
+    ("How many nations share intelligence?", "Five nations share it.", True),  # a sentence may start with one
+    ("How much flour does a loaf take?", "A loaf takes half a bag.", True),
+    ("How many steps are there?", "1. Remove the wheel.\n2. Pull out the tube.", False),  # list numbers
+    ("Why do allies train together?", "No numbers here.", True),  # not asking how many
+])
+def test_a_question_asking_how_many_needs_passages_that_hold_a_count(question: str, passages: str, counted: bool):
+    assert uncounted(question, passages) is not counted
+
+
+@pytest.mark.parametrize("question, answer, named", [
+    ("What was the name of the African Union mission in Somalia?",
+     "The African Union’s peacekeeping efforts in Somalia illustrate collaboration.", False),
+    ("What is the name of the NATO-led force in Kosovo?", "The NATO-led Kosovo Force (KFOR) keeps the peace.", True),
+    ("What is the name of the article on collective defence?", "It is enshrined in Article 5 of the Charter.", True),
+    ("What was the mission in Somalia?", "The African Union’s efforts in Somalia.", True),  # not asking for a name
+])
+def test_a_question_asking_for_a_name_needs_an_answer_with_a_name_it_lacks(question: str, answer: str, named: bool):
+    assert no_new_name(question, answer) is not named
 
 
 def test_a_country_question_is_judged_the_same_whatever_k(searcher: Searcher):
