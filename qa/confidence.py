@@ -120,9 +120,17 @@ def no_new_name(question: str, answer: str) -> bool:
     return all(_bare(name) in asked for line in answer.splitlines() for name in names_in(line))
 
 
+def asks_country(question: str) -> bool:
+    return bool(WANTS_COUNTRY.search(question))
+
+
+def names_country(text: str) -> bool:
+    return bool(country_names().search(text))
+
+
 def unnamed_country(question: str, answer: str) -> bool:
     """True when the question asks which country and the answer (sentences) names none."""
-    return bool(WANTS_COUNTRY.search(question)) and not country_names().search(answer)
+    return asks_country(question) and not names_country(answer)
 
 
 @cache

@@ -129,3 +129,27 @@ def test_both_encoders_know_the_same_whole_words(searcher):
     reference = SentenceTransformerEncoder(searcher.encoder.name)
     for word in ("defence", "Alliance", "cybr", "colaborations", "swapping"):
         assert reference.knows_word(word) == searcher.encoder.knows_word(word), word
+
+
+def test_a_which_country_question_puts_the_passage_naming_one_first(searcher):
+    """The Somalia section ranks second on retrieval alone; its answer names the country."""
+    question = "In which country has the African Union carried out peacekeeping?"
+    for k in (1, 5):
+        passages = searcher.ask(question, k).passages
+        assert passages[0].citation.section == "Case Studies of Successful International Security Initiatives"
+        assert "Somalia" in passages[0].answer.text
+        assert [p.rank for p in passages] == list(range(1, k + 1))
+        assert all(a.score >= b.score for a, b in zip(passages, passages[1:]))
+
+
+def test_only_which_country_questions_are_reordered(searcher):
+    """The same words without asking for a country keep retrieval's order."""
+    passages = searcher.ask("Where has the African Union carried out peacekeeping?", 5).passages
+    retrieved = searcher.retriever.candidates(*_query(searcher, "Where has the African Union carried out peacekeeping?"))
+    assert [p.citation.section for p in passages] == [searcher.reader.sections([c.section])[0].heading
+                                                       for c in retrieved[:5]]
+
+
+def _query(searcher, question: str):
+    vectors, pieces = searcher.embed([question], alone=True)
+    return vectors[0], searcher.retriever.lexical.query_terms(question), 5, pieces[0]
