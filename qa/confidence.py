@@ -34,8 +34,13 @@ WANTS_DATE = re.compile(
     r"|\bwhen\W*$",  # "..., and when?"; a "when" inside the question is usually a condition
     re.IGNORECASE,
 )
+HOW_MANY = (
+    # "How much does funding matter?" or "how much more ..." asks how far, not how much of something.
+    r"^\W*how (many\b|much\b(?!\s+(more|less|better|worse|further)\b)(?!.*\b(matter|help|influence|affect|impact"
+    r"|depend|rely|change|improve|differ|vary|contribute|benefit|shape|strengthen|weaken)s?\b))"
+)
 WANTS_NUMBER = re.compile(
-    r"^\W*how (many|much)\b|\b(what|which) (percentage|share|proportion|fraction|number)\b"
+    HOW_MANY + r"|\b(what|which) (percentage|share|proportion|fraction|number)\b"
     r"|\bhow (large|big|far|long|old|tall|heavy)\b|\bwhat is the (annual |total |average )?"
     r"(budget|cost|size|range|population|number|amount|price)\b",
     re.IGNORECASE,
@@ -56,7 +61,7 @@ HAS_FREQUENCY = re.compile(
     r"|frequently)\b",
     re.IGNORECASE,
 )
-WANTS_COUNT = re.compile(r"^\W*how (many|much)\b", re.IGNORECASE)
+WANTS_COUNT = re.compile(HOW_MANY, re.IGNORECASE)
 NUMBER_WORDS = ("one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty hundred"
                 " thousand million billion dozen percent half quarter").split()
 COUNT = re.compile(

@@ -67,6 +67,9 @@ def test_a_question_asking_what_a_name_is_needs_passages_that_mention_it(questio
     ("How much flour does a loaf take?", "A loaf takes half a bag.", True),
     ("How many steps are there?", "1. Remove the wheel.\n2. Pull out the tube.", False),  # list numbers
     ("Why do allies train together?", "No numbers here.", True),  # not asking how many
+    ("How much does NATO spend on exercises?", "NATO funds joint exercises.", False),
+    ("How much does funding matter for joint missions?", "Funding shapes joint missions.", True),  # how far
+    ("How much more effective are alliances?", "Alliances are more effective.", True),
 ])
 def test_a_question_asking_how_many_needs_passages_that_hold_a_count(question: str, passages: str, counted: bool):
     assert uncounted(question, passages) is not counted
