@@ -7,7 +7,8 @@ and checked on the development set (tests/data/dev.jsonl):
   passage cannot give: a date, a number or a frequency it does not contain, or a name
   (proper noun, acronym, number) that appears nowhere in the corpus;
 - whatever the score, the best three passages can't give what the question asks for: it
-  asks which country and none of their answer sentences names one; it asks for the name
+  asks which country and none of their answer sentences names one (nor does the first
+  answer restate the question about countries in general); it asks for the name
   of something and their answer sentences hold no name the question doesn't already
   have; it asks how many or how much and their texts hold no count; or it asks what a
   name is ("What is the Warsaw Pact?") and none of them mentions that name.
@@ -73,6 +74,12 @@ COUNT = re.compile(
 NOT_A_COUNT = re.compile(r"\b(1[5-9]\d\d|20\d\d)s?\b|^\s*\d+[.)]\s", re.MULTILINE)
 """Years and list numbers: "since 1999" says nothing about how many."""
 WANTS_NAME = re.compile(r"^\W*(what|which) (is|was|are|were) the (\w+ )?names? of\b", re.IGNORECASE)
+GENERIC_COUNTRIES = re.compile(r"\b(countr(y|ies)|nations?|states)\b", re.IGNORECASE)
+RESTATED = 0.75
+"""Share of a which-country question's other terms that an answer speaking of countries in general
+must repeat to count as its answer ("Which nations may lack the personnel?" -> "Some nations may
+lack the necessary ... personnel"): five such questions 1.0, 1.0, 0.8, 1.0, 0.83; the unanswered
+which-country questions of oos.jsonl whose answer speaks of countries 0.0-0.5."""
 WANTS_COUNTRY = re.compile(r"\b(which|what) (countr(y|ies)|nations?)\b", re.IGNORECASE)
 COUNTRIES = Path(__file__).parent / "data" / "countries.txt"
 DEFINITION = re.compile(
@@ -146,6 +153,18 @@ def country_names() -> re.Pattern[str]:
     return re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, names)) + r")(?!\w)")
 
 
+def answered_generically(question: str, answer: str, lexical: LexicalIndex) -> bool:
+    """True when the answer speaks of countries in general and repeats the rest of the question:
+    the articles answer "which countries" with a kind of country, not a name."""
+    if not GENERIC_COUNTRIES.search(answer):
+        return False
+    asked = set(lexical.query_terms(question)) - set(lexical.query_terms(GENERIC_QUESTION))
+    return bool(asked) and len(asked & set(lexical.query_terms(answer))) >= RESTATED * len(asked)
+
+
+GENERIC_QUESTION = "which what country countries nation nations state states"
+
+
 def unknown_names(question: str, lexical: LexicalIndex) -> list[str]:
     return [name for name in names_in(question) if not lexical.knows(name)]
 
@@ -190,8 +209,8 @@ def is_low_confidence(question: str, top_score: float | None, top_passage: str, 
     # At any score: unlike a date, which a close passage may give in words the patterns miss,
     # a country or a name is there or it isn't, and a count is a number; the best three are
     # read because the right section is often second or third.
-    if (unnamed_country(question, answers) or no_new_name(question, top_answer) or uncounted(question, passages)
-            or undefined_name(question, passages)):
+    if ((unnamed_country(question, answers) and not answered_generically(question, top_answer, lexical))
+            or no_new_name(question, top_answer) or uncounted(question, passages) or undefined_name(question, passages)):
         return True
     if top_score >= thresholds.unanswerable:
         return False

@@ -46,8 +46,8 @@ def raw_rows(path: Path) -> list[dict[str, object]]:
 
 def test_both_files_parse_with_the_service_reader() -> None:
     own, oos = read_questions(OWN), read_questions(OOS)
-    assert len(own) == 52 and all(q.in_scope for q in own)
-    assert len(oos) == 53 and not any(q.in_scope for q in oos)
+    assert len(own) == 59 and all(q.in_scope for q in own)
+    assert len(oos) == 57 and not any(q.in_scope for q in oos)
 
 
 def test_ids_are_unique_across_both_files() -> None:
