@@ -28,10 +28,10 @@ from pathlib import Path
 from .lexical import LexicalIndex
 
 WANTS_DATE = re.compile(
-    # "When do pads need replacing?" asks for a condition, not a date: a habitual or modal verb
-    # after "when" (do, should, can, ...) rules the date out.
-    r"^\W*(when\b(?!\s+(do|does|should|can|could|must|might|would|need|needs)\b)|since when\b"
-    r"|in (what|which) year\b|(what|which) year\b|on what date\b|what date\b|how long ago\b)"
+    # "When do pads need replacing?" or "When are peacekeepers deployed?" asks for a condition,
+    # not a date: a present, habitual or modal verb after "when" (do, is, should, ...) rules it out.
+    r"^\W*(when\b(?!\s+(do|does|is|are|should|can|could|must|might|would|need|needs)\b)"
+    r"|when (is|are) (the )?(next|first|last)\b|since when\b|in (what|which) year\b|(what|which) year\b|on what date\b|what date\b|how long ago\b)"
     r"|\bwhen\W*$",  # "..., and when?"; a "when" inside the question is usually a condition
     re.IGNORECASE,
 )

@@ -22,6 +22,8 @@ DATA = Path(__file__).parent / "data"
     ("When did the alliance expand?", "It grew after the cold war.", "date"),
     ("When do disc pads need replacing?", "Replace pads thinner than the wear line.", None),
     ("When should a mission hand over to local forces?", "Once elections have been held.", None),
+    ("When are peacekeepers deployed?", "Where political solutions are fragile.", None),
+    ("When is the next summit?", "Summits bring leaders together.", "date"),
     ("How many warheads does it hold?", "Several states hold many weapons.", "number"),
     ("How many members does it have?", "It has thirty-two members.", None),
     ("How often do they meet?", "They meet annually in Brussels.", None),
