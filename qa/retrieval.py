@@ -69,6 +69,19 @@ class Candidate:
     """Word-piece match of each of those sentences, for the sections re-ranked by word pieces."""
 
 
+@dataclass(frozen=True)
+class LexicalHits:
+    scores: np.ndarray
+    """BM25 score of every section."""
+    top: np.ndarray
+    """The sections with the best of them, unordered: candidates beside the dense ones."""
+
+
+def candidate_pool(k: int) -> int:
+    """How many sections each of the dense and the lexical search proposes."""
+    return max(64, 4 * k)
+
+
 class Retriever:
     def __init__(self, reader: IndexReader, neighbours: Neighbours, lexical: LexicalIndex,
                  weights: Weights | None = None) -> None:
@@ -85,17 +98,25 @@ class Retriever:
             self._sentence_vectors = reader.sentence_rows
         self._cosines = Int8Cosines(PIECE_SCALE) if reader.token_vectors is not None else None
 
-    def candidates(self, query: np.ndarray, terms: list[str], k: int, pieces: Tokens | None = None
-                   ) -> list[Candidate]:
+    def lexical_hits(self, terms: list[str], k: int) -> LexicalHits:
+        """BM25 scores of every section for the terms, and the best of them as candidates."""
+        scores = self.lexical.scores(terms)
+        return LexicalHits(scores, _top(scores, candidate_pool(k)))
+
+    def candidates(self, query: np.ndarray, terms: list[str], k: int, pieces: Tokens | None = None,
+                   hits: LexicalHits | None = None) -> list[Candidate]:
         """The best max(k, KEEP) sections by fused score, best first.
 
         `terms` are the question's lexical.query_terms (corrected and stemmed); `pieces` its
-        word pieces (embedding.Tokens), which re-rank the best sections when the index has theirs.
+        word pieces (embedding.Tokens), which re-rank the best sections when the index has theirs;
+        `hits` the terms' lexical_hits for this k when already computed.
         """
-        pool = max(64, 4 * k)
+        pool = candidate_pool(k)
         found = self._dense(query, pool)
-        bm25 = self.lexical.scores(terms)
-        found |= {int(i) for i in _top(bm25, pool)}
+        if hits is None:
+            hits = self.lexical_hits(terms, k)
+        bm25 = hits.scores
+        found |= {int(i) for i in hits.top}
         if len(found) < k:  # a tiny or unmatched corpus: take everything in order
             found |= set(range(min(self.reader.section_count, pool)))
         sections = np.asarray(sorted(found), dtype=np.int64)

@@ -10,6 +10,7 @@ import threading
 
 import pytest
 
+import qa.searcher
 from qa.api.engine import Engine
 from qa.searcher import Searcher
 from qa.settings import Settings
@@ -47,6 +48,47 @@ def test_concurrent_answers_equal_one_at_a_time_answers(searcher: Searcher):
     assert bodies == alone * 3
 
 
+def test_bm25_found_on_another_thread_changes_no_answer(searcher: Searcher, seed_index, monkeypatch):
+    """A large index's path (BM25 candidates beside the encoder), forced on the seed index."""
+    monkeypatch.setattr(qa.searcher, "LEXICAL_AHEAD_ABOVE", 0)
+    ahead = Searcher(seed_index)
+    try:
+        assert ahead.lexical_ahead(QUESTIONS[0], 3) is not None
+        assert searcher.lexical_ahead(QUESTIONS[0], 3) is None
+        alone = [json.loads(searcher.ask(q, k=3).model_dump_json()) for q in QUESTIONS]
+        assert [json.loads(ahead.ask(q, k=3).model_dump_json()) for q in QUESTIONS] == alone
+
+        async def together() -> list[dict]:
+            engine = engine_for(ahead)
+            try:
+                answered = await asyncio.gather(*(engine.ask(q, 3) for q in QUESTIONS * 2))
+            finally:
+                engine.close()
+            return [json.loads(a.body) for a in answered]
+
+        assert run(together()) == alone * 2
+    finally:
+        ahead.close()
+
+
+def test_a_lone_question_leaves_a_core_to_bm25_when_it_runs_beside(seed_index, monkeypatch):
+    monkeypatch.setattr(qa.searcher, "LEXICAL_AHEAD_ABOVE", 0)
+    counting = Counting(Searcher(seed_index))
+
+    async def lone() -> None:
+        engine = engine_for(counting)  # type: ignore[arg-type]
+        try:
+            await engine.ask(QUESTIONS[0], 3)
+        finally:
+            engine.close()
+
+    try:
+        run(lone())
+        assert counting.alone == [False]
+    finally:
+        counting.inner.close()
+
+
 class Counting:
     """Wraps a searcher and counts the questions it encodes; can hold one question back."""
 
@@ -69,8 +111,8 @@ class Counting:
         self.alone.append(alone)
         return self.inner.embed(questions, alone=alone)
 
-    def answer(self, question, vector, k, pieces=None):
-        return self.inner.answer(question, vector, k, pieces)
+    def answer(self, question, vector, k, pieces=None, lexical_hits=None):
+        return self.inner.answer(question, vector, k, pieces, lexical_hits)
 
     def __getattr__(self, name: str):
         return getattr(self.inner, name)

@@ -109,12 +109,13 @@ class Engine:
         searcher = batch[0].searcher
         try:
             started = time.perf_counter()
-            vectors, pieces = searcher.embed([job.key[1] for job in batch], alone=alone)
+            ahead = [searcher.lexical_ahead(job.key[1], job.key[2]) for job in batch]
+            vectors, pieces = searcher.embed([job.key[1] for job in batch], alone=alone and ahead[0] is None)
             encoded = time.perf_counter()
             metrics.ENCODE_SECONDS.observe(encoded - started)
             metrics.BATCH_SIZE.observe(len(batch))
-            for job, vector, piece in zip(batch, vectors, pieces):
-                response = searcher.answer(job.key[1], vector, job.key[2], piece)
+            for job, vector, piece, bm25 in zip(batch, vectors, pieces, ahead):
+                response = searcher.answer(job.key[1], vector, job.key[2], piece, bm25)
                 answered = Answered(response.model_dump_json().encode(), response.low_confidence)
                 job.loop.call_soon_threadsafe(self._deliver, searcher, job.key, answered)
             metrics.SEARCH_SECONDS.observe(time.perf_counter() - encoded)
