@@ -31,17 +31,23 @@ WANTS_DATE = re.compile(
     # "When do pads need replacing?" or "When are peacekeepers deployed?" asks for a condition,
     # not a date: a present, habitual or modal verb after "when" (do, is, should, ...) rules it out.
     r"^\W*(when\b(?!\s+(do|does|is|are|should|can|could|must|might|would|need|needs)\b)"
-    r"|when (is|are) (the )?(next|first|last)\b|since when\b|in (what|which) year\b|(what|which) year\b|on what date\b|what date\b|how long ago\b)"
+    r"|when\s+(is|are)\s+(the\s+)?(next|first|last)\b|since when\b|in (what|which) year\b|(what|which) year\b|on what date\b|what date\b|how long ago\b)"
     r"|\bwhen\W*$",  # "..., and when?"; a "when" inside the question is usually a condition
     re.IGNORECASE,
 )
-HOW_MANY = (
-    # "How much does funding matter?" or "how much more ..." asks how far, not how much of something.
-    r"^\W*how (many\b|much\b(?!\s+(more|less|better|worse|further)\b)(?!.*\b(matter|help|influence|affect|impact"
-    r"|depend|rely|change|improve|differ|vary|contribute|benefit|shape|strengthen|weaken)s?\b))"
+HOW_MANY = re.compile(r"^\W*how (many|much)\b(.*)", re.IGNORECASE | re.DOTALL)
+DEGREE = re.compile(
+    # "How much does funding matter?", "how much more ...": how far, not how much of something,
+    # unless an amount follows the verb ("How much does the US contribute to the budget?").
+    r"^\s+(more|less|better|worse|further)\b|^\s+(does|do|did|is|are|was|were|can|could|will|would|should|has|have|had)"
+    r"\b.*?\b(matter|help|influence|affect|impact|depend|rely|change|improve|differ|vary|contribute|benefit|shape"
+    r"|strengthen|weaken)s?\b(?P<rest>.*)",
+    re.IGNORECASE | re.DOTALL,
 )
+AMOUNT = re.compile(r"\b(budget|money|funds?|funding|dollars?|euros?|costs?|spending|gdp|percent|troops|soldiers"
+                    r"|personnel)\b", re.IGNORECASE)
 WANTS_NUMBER = re.compile(
-    HOW_MANY + r"|\b(what|which) (percentage|share|proportion|fraction|number)\b"
+    r"\b(what|which) (percentage|share|proportion|fraction|number)\b"
     r"|\bhow (large|big|far|long|old|tall|heavy)\b|\bwhat is the (annual |total |average )?"
     r"(budget|cost|size|range|population|number|amount|price)\b",
     re.IGNORECASE,
@@ -62,7 +68,6 @@ HAS_FREQUENCY = re.compile(
     r"|frequently)\b",
     re.IGNORECASE,
 )
-WANTS_COUNT = re.compile(HOW_MANY, re.IGNORECASE)
 NUMBER_WORDS = ("one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty hundred"
                 " thousand million billion dozen percent half quarter").split()
 COUNT = re.compile(
@@ -71,9 +76,13 @@ COUNT = re.compile(
     rf"\d|\b({'|'.join(NUMBER_WORDS)})\b|(?:^|(?<=[.!?:]\s))({'|'.join(w.capitalize() for w in NUMBER_WORDS)})\b",
     re.MULTILINE,
 )
-NOT_A_COUNT = re.compile(r"\b(1[5-9]\d\d|20\d\d)s?\b|^\s*\d+[.)]\s", re.MULTILINE)
-"""Years and list numbers: "since 1999" says nothing about how many."""
-WANTS_NAME = re.compile(r"^\W*(what|which) (is|was|are|were) the (\w+ )?names? of\b", re.IGNORECASE)
+NOT_A_COUNT = re.compile(
+    r"\b(in|since|from|by|until|till|during|after|before|of|early|late|mid)\s+(1[5-9]\d\d|20\d\d)\b"
+    r"|\b(1[5-9]\d\d|20\d\d)s\b|^\s*\d+[.)]\s|\bone of\b",
+    re.IGNORECASE | re.MULTILINE,
+)
+"""Years, list numbers and "one of": "since 1999" says nothing about how many ("has 1800 troops" does)."""
+WANTS_NAME = re.compile(r"^\W*(what|which)(\s+(is|was|are|were)|['’]s)\s+the\s+(\w+\s+)?names?\s+of\b", re.IGNORECASE)
 GENERIC_COUNTRIES = re.compile(r"\b(countr(y|ies)|nations?|states)\b", re.IGNORECASE)
 RESTATED = 0.75
 """Share of a which-country question's other terms that an answer speaking of countries in general
@@ -98,12 +107,14 @@ class Thresholds:
     unanswerable: float = 0.53
 
 
-def names_in(question: str) -> list[str]:
-    """Proper nouns, acronyms and numbers of a question, without its capitalised first word."""
+def names_in(question: str, acronym_first: bool = False) -> list[str]:
+    """Proper nouns, acronyms and numbers of a question, without its capitalised first word
+    (unless `acronym_first` and it is an acronym or a number: "AMISOM was ...")."""
     found = [m.group() for m in NAME_RE.finditer(question)]
     first = re.match(r"\W*([\w’'-]+)", question)
     if found and first and found[0] == first.group(1):
-        found = found[1:]
+        if not (acronym_first and re.fullmatch(r"[A-Z]{2,}|\d+", found[0])):
+            found = found[1:]
     return found
 
 
@@ -111,25 +122,34 @@ def unmet_need(question: str, passage: str) -> str | None:
     """What the question asks for that the passage lacks ('date', 'number', 'frequency'), if anything."""
     if WANTS_DATE.search(question) and not HAS_DATE.search(passage):
         return "date"
-    if WANTS_NUMBER.search(question) and not HAS_NUMBER.search(passage):
+    if (asks_amount(question) or WANTS_NUMBER.search(question)) and not HAS_NUMBER.search(passage):
         return "number"
     if WANTS_FREQUENCY.search(question) and not HAS_FREQUENCY.search(passage):
         return "frequency"
     return None
 
 
+def asks_amount(question: str) -> bool:
+    """True when the question asks how many or how much of something."""
+    match = HOW_MANY.match(question)
+    if not match:
+        return False
+    degree = DEGREE.match(match.group(2)) if match.group(1).lower() == "much" else None
+    return degree is None or bool(degree.group("rest") and AMOUNT.search(degree.group("rest")))
+
+
 def uncounted(question: str, passages: str) -> bool:
     """True when the question asks how many or how much and the passages hold no count."""
-    return bool(WANTS_COUNT.search(question)) and not COUNT.search(NOT_A_COUNT.sub(" ", passages))
+    return asks_amount(question) and not COUNT.search(NOT_A_COUNT.sub(" ", passages))
 
 
 def no_new_name(question: str, answer: str) -> bool:
     """True when the question asks for the name of something and the answer sentence holds no
     name (proper noun, acronym) besides those the question already has."""
-    if not WANTS_NAME.search(question):
+    if not WANTS_NAME.search(question) or not answer.strip():
         return False
     asked = {_bare(w) for w in _words(question)}
-    return all(_bare(name) in asked for line in answer.splitlines() for name in names_in(line))
+    return all(_bare(name) in asked for line in answer.splitlines() for name in names_in(line, acronym_first=True))
 
 
 def asks_country(question: str) -> bool:

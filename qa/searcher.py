@@ -46,7 +46,7 @@ class Searcher:
             raise IndexLoadError(f"{self.reader.path}: cannot load the search structures ({exc})") from None
         self.retriever = Retriever(self.reader, neighbours, lexical)
         self._alone = threading.Lock()
-        self._lexical_pool = (ThreadPoolExecutor(self.settings.search_threads, thread_name_prefix="qa-lexical")
+        self._lexical_pool = (ThreadPoolExecutor(max(1, self.settings.search_threads), thread_name_prefix="qa-lexical")
                               if self.reader.section_count >= LEXICAL_AHEAD_ABOVE else None)
         _one_blas_thread()
 
@@ -61,7 +61,8 @@ class Searcher:
     def ask_many(self, questions: list[str], k: int = 5) -> list[AskResponse]:
         """Answer several questions with one encoder call (inputs already validated)."""
         cleaned = [q.strip() for q in questions]
-        ahead = [self.lexical_ahead(q, k) for q in cleaned]
+        # Only a lone question's BM25 runs ahead: each holds a score per section (4 MB at a million).
+        ahead = [self.lexical_ahead(cleaned[0], k)] if len(cleaned) == 1 else [None] * len(cleaned)
         vectors, pieces = self.embed(cleaned, alone=len(cleaned) == 1 and ahead[0] is None)
         return [self.answer(q, v, k, p, b) for q, v, p, b in zip(cleaned, vectors, pieces, ahead)]
 

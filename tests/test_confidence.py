@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.confidence import answered_generically, names_in, no_new_name, uncounted, undefined_name, unmet_need, unnamed_country
+from qa.confidence import answered_generically, asks_amount, names_in, no_new_name, uncounted, undefined_name, unmet_need, unnamed_country
 from qa.evaluation import evaluate, read_questions
 from qa.searcher import Searcher
 
@@ -61,6 +61,20 @@ def test_a_question_asking_what_a_name_is_needs_passages_that_mention_it(questio
     assert undefined_name(question, passages) is undefined
 
 
+@pytest.mark.parametrize("question, amount", [
+    ("How many troops serve in KFOR?", True),
+    ("How much funding did the EU provide?", True),
+    ("How much does NATO spend on exercises?", True),
+    ("How much does the United States contribute to the NATO budget?", True),  # an amount follows the verb
+    ("How much does funding matter for joint missions?", False),
+    ("How much do allies rely on each other?", False),
+    ("How much more effective are alliances?", False),
+    ("Why do allies train together?", False),
+])
+def test_how_much_asks_for_an_amount_unless_it_asks_how_far(question: str, amount: bool):
+    assert asks_amount(question) is amount
+
+
 @pytest.mark.parametrize("question, passages, counted", [
     ("How many troops serve in KFOR?", "KFOR has kept the peace since 1999.", False),  # a year is no count
     ("How many troops serve in KFOR?", "KFOR fields about 4,000 troops.", True),
@@ -70,6 +84,8 @@ def test_a_question_asking_what_a_name_is_needs_passages_that_mention_it(questio
     ("How many steps are there?", "1. Remove the wheel.\n2. Pull out the tube.", False),  # list numbers
     ("Why do allies train together?", "No numbers here.", True),  # not asking how many
     ("How much does NATO spend on exercises?", "NATO funds joint exercises.", False),
+    ("How many personnel does the mission have?", "The mission has 1800 personnel.", True),  # no year
+    ("How many allies took part?", "It was one of the largest drills.", False),  # "one of" is no count
     ("How much does funding matter for joint missions?", "Funding shapes joint missions.", True),  # how far
     ("How much more effective are alliances?", "Alliances are more effective.", True),
 ])
@@ -83,6 +99,9 @@ def test_a_question_asking_how_many_needs_passages_that_hold_a_count(question: s
     ("What is the name of the NATO-led force in Kosovo?", "The NATO-led Kosovo Force (KFOR) keeps the peace.", True),
     ("What is the name of the article on collective defence?", "It is enshrined in Article 5 of the Charter.", True),
     ("What was the mission in Somalia?", "The African Union’s efforts in Somalia.", True),  # not asking for a name
+    ("What was the name of the mission in Somalia?", "AMISOM was deployed to Somalia.", True),  # an acronym first
+    ("What’s the name of the mission in Somalia?", "The mission in Somalia.", False),
+    ("What is the name of the mission?", "", True),  # no answer: nothing to judge
 ])
 def test_a_question_asking_for_a_name_needs_an_answer_with_a_name_it_lacks(question: str, answer: str, named: bool):
     assert no_new_name(question, answer) is not named

@@ -71,6 +71,17 @@ def test_bm25_found_on_another_thread_changes_no_answer(searcher: Searcher, seed
         ahead.close()
 
 
+def test_bm25_ahead_works_with_any_thread_setting_and_for_many_questions(searcher: Searcher, seed_index,
+                                                                       monkeypatch):
+    monkeypatch.setattr(qa.searcher, "LEXICAL_AHEAD_ABOVE", 0)
+    ahead = Searcher(seed_index, Settings.from_env(search_threads=0))
+    try:
+        assert ahead.ask_many(QUESTIONS, k=3) == searcher.ask_many(QUESTIONS, k=3)
+        assert ahead.ask(QUESTIONS[0], k=3) == searcher.ask(QUESTIONS[0], k=3)
+    finally:
+        ahead.close()
+
+
 def test_a_lone_question_leaves_a_core_to_bm25_when_it_runs_beside(seed_index, monkeypatch):
     monkeypatch.setattr(qa.searcher, "LEXICAL_AHEAD_ABOVE", 0)
     counting = Counting(Searcher(seed_index))
