@@ -314,7 +314,8 @@ class IndexReader:
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         try:
-            self._db().execute("SELECT count(*) FROM sections").fetchone()
+            # One row, not count(*): counting read the whole table, 0.5 s of a cold million-section load.
+            self._db().execute("SELECT id FROM sections LIMIT 1").fetchone()
         except sqlite3.Error as exc:
             raise IndexLoadError(f"{self.path}/sections.db: unreadable ({exc})") from None
         self._hold = _hold(self.path)
