@@ -33,19 +33,23 @@ def run(coroutine):
     return asyncio.run(coroutine)
 
 
-def test_concurrent_answers_equal_one_at_a_time_answers(searcher: Searcher):
-    alone = [json.loads(searcher.ask(q, k=3).model_dump_json()) for q in QUESTIONS]
+def answers_together(searcher: Searcher, questions: list[str]) -> list[dict]:
+    """The bodies an engine over the searcher answers to the questions, all asked at once (k=3)."""
 
     async def together() -> list[dict]:
         engine = engine_for(searcher)
         try:
-            answered = await asyncio.gather(*(engine.ask(q, 3) for q in QUESTIONS * 3))
+            answered = await asyncio.gather(*(engine.ask(q, 3) for q in questions))
         finally:
             engine.close()
         return [json.loads(a.body) for a in answered]
 
-    bodies = run(together())
-    assert bodies == alone * 3
+    return run(together())
+
+
+def test_concurrent_answers_equal_one_at_a_time_answers(searcher: Searcher):
+    alone = [json.loads(searcher.ask(q, k=3).model_dump_json()) for q in QUESTIONS]
+    assert answers_together(searcher, QUESTIONS * 3) == alone * 3
 
 
 def test_bm25_found_on_another_thread_changes_no_answer(searcher: Searcher, seed_index, monkeypatch):
@@ -57,16 +61,7 @@ def test_bm25_found_on_another_thread_changes_no_answer(searcher: Searcher, seed
         assert searcher.lexical_ahead(QUESTIONS[0], 3) is None
         alone = [json.loads(searcher.ask(q, k=3).model_dump_json()) for q in QUESTIONS]
         assert [json.loads(ahead.ask(q, k=3).model_dump_json()) for q in QUESTIONS] == alone
-
-        async def together() -> list[dict]:
-            engine = engine_for(ahead)
-            try:
-                answered = await asyncio.gather(*(engine.ask(q, 3) for q in QUESTIONS * 2))
-            finally:
-                engine.close()
-            return [json.loads(a.body) for a in answered]
-
-        assert run(together()) == alone * 2
+        assert answers_together(ahead, QUESTIONS * 2) == alone * 2
     finally:
         ahead.close()
 
