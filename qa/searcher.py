@@ -39,7 +39,8 @@ class Searcher:
         self.manifest = self.reader.manifest
         self.generation = self.reader.generation
         # The FAISS file is read from disk on another thread while the encoder loads (both release
-        # the GIL): a cold million-section index loads in about 1.6 s instead of 2.5 s.
+        # the GIL): a cold million-section index, with store.py's one-row check, loads in 0.6-1.1 s
+        # instead of 1.6-1.8 s.
         with ThreadPoolExecutor(1, thread_name_prefix="qa-load-faiss") as pool:
             loading = pool.submit(Neighbours.load, self.reader.path, self.reader.window_rows,
                                   self.manifest.get("faiss", {}))
@@ -66,19 +67,19 @@ class Searcher:
     def ask_many(self, questions: list[str], k: int = 5) -> list[AskResponse]:
         """Answer several questions with one encoder call (inputs already validated)."""
         cleaned = [q.strip() for q in questions]
-        # Only a lone question's BM25 runs ahead: each holds a score per section (4 MB at a million).
-        ahead = [self.lexical_ahead(cleaned[0], k)] if len(cleaned) == 1 else [None] * len(cleaned)
+        ahead = self.lexical_ahead(cleaned, k)
         vectors, pieces = self.embed(cleaned, alone=len(cleaned) == 1 and ahead[0] is None)
         return [self.answer(q, v, k, p, b) for q, v, p, b in zip(cleaned, vectors, pieces, ahead)]
 
-    def lexical_ahead(self, question: str, k: int) -> Future[LexicalHits] | None:
-        """The question's BM25 candidates, started on another thread when the index is large
-        enough to gain from it (LEXICAL_AHEAD_ABOVE); pass them to answer() with the same k.
-        Encode with alone=False meanwhile, so that the encoder leaves a core to them."""
-        if self._lexical_pool is None:
-            return None
-        terms = self.retriever.lexical.query_terms(question)
-        return self._lexical_pool.submit(self.retriever.lexical_hits, terms, k)
+    def lexical_ahead(self, questions: list[str], k: int) -> list[Future[LexicalHits] | None]:
+        """Per question, its BM25 candidates started on another thread, or None: only for a lone
+        question (each holds a score per section, 4 MB at a million) on an index large enough to
+        gain from it (LEXICAL_AHEAD_ABOVE). Pass them to answer() with the same k, and encode with
+        alone=False meanwhile, so that the encoder leaves a core to them."""
+        if self._lexical_pool is None or len(questions) != 1:
+            return [None] * len(questions)
+        terms = self.retriever.lexical.query_terms(questions[0])
+        return [self._lexical_pool.submit(self.retriever.lexical_hits, terms, k)]
 
     @property
     def batch_size(self) -> int:

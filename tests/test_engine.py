@@ -57,8 +57,9 @@ def test_bm25_found_on_another_thread_changes_no_answer(searcher: Searcher, seed
     monkeypatch.setattr(qa.searcher, "LEXICAL_AHEAD_ABOVE", 0)
     ahead = Searcher(seed_index)
     try:
-        assert ahead.lexical_ahead(QUESTIONS[0], 3) is not None
-        assert searcher.lexical_ahead(QUESTIONS[0], 3) is None
+        assert ahead.lexical_ahead(QUESTIONS[:1], 3)[0] is not None
+        assert ahead.lexical_ahead(QUESTIONS[:2], 3) == [None, None]  # many at once: one after the other
+        assert searcher.lexical_ahead(QUESTIONS[:1], 3) == [None]
         alone = [json.loads(searcher.ask(q, k=3).model_dump_json()) for q in QUESTIONS]
         assert [json.loads(ahead.ask(q, k=3).model_dump_json()) for q in QUESTIONS] == alone
         assert answers_together(ahead, QUESTIONS * 2) == alone * 2

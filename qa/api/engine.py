@@ -109,8 +109,7 @@ class Engine:
         searcher = batch[0].searcher
         try:
             started = time.perf_counter()
-            # As Searcher.ask_many: only a batch of one runs BM25 ahead (each holds a score per section).
-            ahead = [searcher.lexical_ahead(batch[0].key[1], batch[0].key[2])] if len(batch) == 1 else [None] * len(batch)
+            ahead = searcher.lexical_ahead([job.key[1] for job in batch], batch[0].key[2])  # a lone question's only
             vectors, pieces = searcher.embed([job.key[1] for job in batch], alone=alone and ahead[0] is None)
             encoded = time.perf_counter()
             metrics.ENCODE_SECONDS.observe(encoded - started)
