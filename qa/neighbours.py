@@ -13,6 +13,8 @@ index records its structure in its manifest.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,13 +123,14 @@ class Neighbours:
     @classmethod
     def load(cls, gen_dir: Path, vectors: np.ndarray | RowFile, structure: dict) -> Neighbours:
         """The generation's FAISS index; `vectors` (an array or RowFile) are what re-ranking reads."""
-        # One query at a time is searched; OpenMP threads only contend with the encoder's
-        # (a 50k exact scan took 7.1 ms on 2 threads against 4.4 ms on 1, on this 2-core machine).
-        faiss.omp_set_num_threads(1)
         return cls(read_index(Path(gen_dir) / INDEX_FILE), vectors, Structure.from_dict(structure))
 
     def search(self, queries: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, window ids) of the n best windows for each query row; ids -1 pad short rows."""
+        with _one_openmp_thread():
+            return self._search(queries, n)
+
+    def _search(self, queries: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         n = max(1, min(n, self.index.ntotal))
         if self.structure.kind == "flat":
@@ -148,3 +151,21 @@ class Neighbours:
             scores[row, : len(order)] = exact[order]
             ids[row, : len(order)] = cand[order]
         return scores, ids
+
+
+@contextmanager
+def _one_openmp_thread() -> Iterator[None]:
+    """FAISS on one OpenMP thread for the calling thread, as it was before afterwards.
+
+    One query at a time is searched, and OpenMP threads only contend with the encoder's (a 50k
+    exact scan took 7.1 ms on 2 threads against 4.4 ms on 1, on this 2-core machine). The setting
+    is per thread and shared with torch's OpenMP: set once at load, it left the loading thread's
+    torch on one thread (SentenceTransformer.encode 1.5 -> 2.8 s) and never reached the server's
+    search threads.
+    """
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(previous)

@@ -153,3 +153,38 @@ def test_only_which_country_questions_are_reordered(searcher):
 def _query(searcher, question: str):
     vectors, pieces = searcher.embed([question], alone=True)
     return vectors[0], searcher.retriever.lexical.query_terms(question), 5, pieces[0]
+
+
+def test_faiss_searches_on_one_openmp_thread_and_leaves_the_thread_as_it_found_it(searcher):
+    """Whichever thread searches (the caller's, a server worker), and without changing what the
+    thread's other OpenMP code (torch) gets afterwards."""
+    import threading
+
+    import faiss
+
+    import qa.neighbours
+
+    seen: list[int] = []
+    search = qa.neighbours.Neighbours._search
+
+    def spy(self, queries, n):  # noqa: ANN001, ANN202
+        seen.append(faiss.omp_get_max_threads())
+        return search(self, queries, n)
+
+    vector = searcher.encode(["How does NATO respond to an attack?"])
+    qa.neighbours.Neighbours._search = spy
+    try:
+        after: list[int] = []
+
+        def in_a_new_thread() -> None:
+            before = faiss.omp_get_max_threads()
+            searcher.retriever.neighbours.search(vector, 5)
+            after.append(faiss.omp_get_max_threads() - before)
+
+        worker = threading.Thread(target=in_a_new_thread)
+        worker.start()
+        worker.join()
+    finally:
+        qa.neighbours.Neighbours._search = search
+    assert seen == [1]
+    assert after == [0]
