@@ -159,9 +159,8 @@ def _one_openmp_thread() -> Iterator[None]:
 
     One query at a time is searched, and OpenMP threads only contend with the encoder's (a 50k
     exact scan took 7.1 ms on 2 threads against 4.4 ms on 1, on this 2-core machine). The setting
-    is per thread and shared with torch's OpenMP: set once at load, it left the loading thread's
-    torch on one thread (SentenceTransformer.encode 1.5 -> 2.8 s) and never reached the server's
-    search threads.
+    is per thread: set once at load, it reached only the loading thread, never the server's search
+    threads; restored, it leaves the caller's other OpenMP code as it was.
     """
     previous = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
