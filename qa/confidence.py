@@ -84,6 +84,8 @@ NOT_A_COUNT = re.compile(
 """Years, list numbers and "one of": "since 1999" says nothing about how many ("has 1800 troops" does)."""
 WANTS_NAME = re.compile(r"^\W*(what|which)(\s+(is|was|are|were)|['’]s)\s+the\s+(\w+\s+)?names?\s+of\b", re.IGNORECASE)
 GENERIC_COUNTRIES = re.compile(r"\b(countr(y|ies)|nations?|states)\b", re.IGNORECASE)
+GENERIC_QUESTION = "which what country countries nation nations state states"
+"""The words a which-country question shares with any answer about countries in general."""
 RESTATED = 0.75
 """Share of a which-country question's other terms that an answer speaking of countries in general
 must repeat to count as its answer ("Which nations may lack the personnel?" -> "Some nations may
@@ -181,8 +183,6 @@ def answered_generically(question: str, answer: str, lexical: LexicalIndex) -> b
     asked = set(lexical.query_terms(question)) - set(lexical.query_terms(GENERIC_QUESTION))
     return bool(asked) and len(asked & set(lexical.query_terms(answer))) >= RESTATED * len(asked)
 
-
-GENERIC_QUESTION = "which what country countries nation nations state states"
 
 
 def unknown_names(question: str, lexical: LexicalIndex) -> list[str]:

@@ -109,8 +109,9 @@ class Engine:
         searcher = batch[0].searcher
         try:
             started = time.perf_counter()
-            ahead = searcher.lexical_ahead([job.key[1] for job in batch], batch[0].key[2])  # a lone question's only
-            vectors, pieces = searcher.embed([job.key[1] for job in batch], alone=alone and ahead[0] is None)
+            questions = [job.key[1] for job in batch]
+            ahead = searcher.lexical_ahead(questions, batch[0].key[2])  # a lone question's only
+            vectors, pieces = searcher.embed(questions, alone=alone and ahead[0] is None)
             encoded = time.perf_counter()
             metrics.ENCODE_SECONDS.observe(encoded - started)
             metrics.BATCH_SIZE.observe(len(batch))
