@@ -295,6 +295,25 @@ def test_rebuild_and_reload_under_load_fail_no_request_and_switch_answers(
     assert admin_server.get_json("/healthz")[1]["generation"] == current(index)  # type: ignore[index]
 
 
+def test_a_swapped_out_generation_is_released_once_its_requests_are_surely_done(
+    corpus: Path, index: Path, tmp_path: Path
+):
+    first = current(index)
+    server = Server(index, env={"QA_ADMIN_TOKEN": TOKEN, "QA_REQUEST_TIMEOUT_S": "0.5"}, log=tmp_path / "serve.log")
+    try:
+        (corpus / ZEBRA_DOC).write_text(ZEBRA, encoding="utf-8")
+        rebuild(corpus, index)
+        assert reload(server)[0] == 200
+        time.sleep(0.5 + 5 + 1)  # the request timeout, the grace the server gives, and a margin
+        for n in range(2):  # enough builds that only being held could keep the first generation
+            (corpus / f"extra{n}.txt").write_text(ZEBRA.replace("Xyloria", f"Xyloria {n}"), encoding="utf-8")
+            rebuild(corpus, index)
+        assert not (index / "gens" / first).exists()
+        assert server.get_json("/ask?q=Why+do+farmers+in+Xyloria+raise+zebras%3F")[0] == 200
+    finally:
+        server.stop()
+
+
 def test_reloading_the_served_generation_is_a_no_op(admin_server: Server, index: Path):
     status, body = reload(admin_server)
     assert status == 200

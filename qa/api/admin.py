@@ -93,8 +93,10 @@ async def reload_index(app: FastAPI) -> ReloadResponse:
         metrics.RELOADS.labels("ok").inc()
         log.info("serving generation %s (was %s)", new.generation, previous)
         # Requests already running keep the old searcher; release it (and its lock on the
-        # generation, so a later build may prune it) once they are surely done.
-        asyncio.get_running_loop().call_later(engine.settings.request_timeout_s + 5, old.close)
+        # generation, so a later build may prune it) once they are surely done; on a worker
+        # thread, as closing waits for any BM25 search still running on its pool.
+        loop = asyncio.get_running_loop()
+        loop.call_later(engine.settings.request_timeout_s + 5, loop.run_in_executor, None, old.close)
         return _reloaded(new, previous)
 
 
