@@ -83,7 +83,8 @@ NOT_A_COUNT = re.compile(
 )
 """Years, list numbers and "one of": "since 1999" says nothing about how many ("has 1800 troops" does)."""
 WANTS_NAME = re.compile(r"^\W*(what|which)(\s+(is|was|are|were)|['’]s)\s+the\s+(\w+\s+)?names?\s+of\b", re.IGNORECASE)
-GENERIC_COUNTRIES = re.compile(r"\b(countr(y|ies)|nations?|states)\b", re.IGNORECASE)
+GENERIC_COUNTRIES = re.compile(r"\b(countr(y|ies)|nations?|states(?!\s+(that|how|why|what|whether)\b))\b", re.IGNORECASE)
+"""Words for countries in general; "states" not as the verb ("the charter states that ...")."""
 GENERIC_QUESTION = "which what country countries nation nations state states"
 """The words a which-country question shares with any answer about countries in general."""
 RESTATED = 0.75
@@ -91,12 +92,22 @@ RESTATED = 0.75
 must repeat to count as its answer ("Which nations may lack the personnel?" -> "Some nations may
 lack the necessary ... personnel"): five such questions 1.0, 1.0, 0.8, 1.0, 0.83; the unanswered
 which-country questions of oos.jsonl whose answer speaks of countries 0.0-0.5."""
-WANTS_COUNTRY = re.compile(r"\b(which|what) (countr(y|ies)|nations?)\b", re.IGNORECASE)
+WANTS_COUNTRY = re.compile(
+    # One word may qualify the countries: "which five countries", "what other nations", "which
+    # European countries"; not any word ("what do countries gain?" asks no country).
+    r"\b(?i:which|what)\s+((?i:other|member|founding|partner|allied|participating|contributing|neighbou?ring|"
+    rf"{'|'.join(NUMBER_WORDS)})\s+|[A-Z][a-z]+\s+|\d+\s+)?(?i:countr(y|ies)|nations?)\b"
+)
 COUNTRIES = Path(__file__).parent / "data" / "countries.txt"
 DEFINITION = re.compile(
     # The whole rest of the question is a name: capitalised words, joined by "of", "and", ...
     r"^\W*(?i:what (is|are|was|were) (the |an? )?)(?P<name>[A-Z][\w’'.-]*(\s+((of|for|and|on|the|de)\s+)*"
     r"[A-Z0-9][\w’'.-]*)*)\s*\?*\s*$"
+)
+JOINED_NAME = re.compile(
+    # Capitalised words joined by "of", "for", "on" or "de": "Partnership for Peace", "Organization
+    # of American States". Names run together by a list or a keyword query ("Mali UN") are left out.
+    r"\b[A-Z][\w-]*(?:\s+[A-Z][\w-]*)*\s+(?:of|for|on|de)\s+(?:the\s+)?[A-Z][\w-]*(?:\s+[A-Z][\w-]*)*"
 )
 NAME_RE = re.compile(r"\b([A-Z][\w’'-]*[A-Za-z]|[A-Z]{2,}|\d+)\b")
 
@@ -195,10 +206,27 @@ def undefined_name(question: str, passages: str) -> bool:
     match = DEFINITION.match(question)
     if not match:
         return False
-    name, text = _words(match.group("name")), _words(passages)
+    return not _mentions(_words(passages), _words(match.group("name")))
+
+
+def unmentioned_name(question: str, passages: str) -> bool:
+    """True when the question names something in several words joined by "of"/"for"/... ("How does
+    the Partnership for Peace work?") that the passages never mention, as undefined_name allows."""
+    text = _words(passages)
+    for match in JOINED_NAME.finditer(question):
+        name = _words(match.group())
+        if match.start() == re.match(r"\W*", question).end():  # a question's first word is capitalised anyway
+            name = name[1:]
+        if len(name) >= 2 and not _mentions(text, name):
+            return True
+    return False
+
+
+def _mentions(text: list[str], name: list[str]) -> bool:
+    """Whether the words of name occur in a row in text, allowing a spelling variant of each."""
     if f" {' '.join(name)} " in f" {' '.join(text)} ":
-        return False
-    return not any(all(map(_same_word, name, text[i : i + len(name)])) for i in range(len(text) - len(name) + 1))
+        return True
+    return any(all(map(_same_word, name, text[i : i + len(name)])) for i in range(len(text) - len(name) + 1))
 
 
 def _words(text: str) -> list[str]:
@@ -230,7 +258,8 @@ def is_low_confidence(question: str, top_score: float | None, top_passage: str, 
     # a country or a name is there or it isn't, and a count is a number; the best three are
     # read because the right section is often second or third.
     if ((unnamed_country(question, answers) and not answered_generically(question, top_answer, lexical))
-            or no_new_name(question, top_answer) or uncounted(question, passages) or undefined_name(question, passages)):
+            or no_new_name(question, top_answer) or uncounted(question, passages) or undefined_name(question, passages)
+            or unmentioned_name(question, passages)):
         return True
     if top_score >= thresholds.unanswerable:
         return False

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.confidence import answered_generically, asks_amount, names_in, no_new_name, uncounted, undefined_name, unmet_need, unnamed_country
+from qa.confidence import answered_generically, asks_amount, names_in, no_new_name, uncounted, undefined_name, unmentioned_name, unmet_need, unnamed_country
 from qa.evaluation import evaluate, read_questions
 from qa.searcher import Searcher
 
@@ -40,10 +40,26 @@ def test_a_question_needs_what_the_passage_lacks(question: str, passage: str, ne
     ("Which nation leads it?", "It is led by us, the members.", True),  # "us" is not the US
     ("Which nations joined in the Americas?", "Nations of the Americas joined.", True),
     ("Which alliance protects Europe?", "An alliance protects it.", False),  # not asking for a country
+    ("Which five countries signed the declaration?", "The declaration created ASEAN.", True),  # a word between
+    ("What other nations sent troops?", "Troops came from Ghana and Nepal.", False),
+    ("What do countries gain from exercises?", "Exercises build trust.", False),  # asks no country
 ])
 def test_a_question_asking_which_country_needs_an_answer_that_names_one(question: str, answer: str,
                                                                        unnamed: bool):
     assert unnamed_country(question, answer) is unnamed
+
+
+@pytest.mark.parametrize("question, passages, unmentioned", [
+    ("How does the Partnership for Peace work?", "Partnerships keep the peace.", True),
+    ("What is NATO’s Partnership for Peace programme?", "Partnerships keep the peace.", True),
+    ("How does the Organization of American States help?", "The Organization of American States helps.", False),
+    ("What does the Organisation of American States do?", "The Organization of American States acts.", False),
+    ("Liberia Mali UN missions", "Missions in Liberia.", False),  # names side by side are no joined name
+    ("Why does NATO train?", "Training.", False),  # one-word names are judged elsewhere
+])
+def test_a_question_naming_something_in_joined_words_needs_passages_that_mention_it(
+        question: str, passages: str, unmentioned: bool):
+    assert unmentioned_name(question, passages) is unmentioned
 
 
 @pytest.mark.parametrize("question, passages, undefined", [
@@ -111,6 +127,8 @@ def test_a_question_asking_for_a_name_needs_an_answer_with_a_name_it_lacks(quest
     ("Which nations may lack the personnel to join fully?", "Some nations may lack the personnel to join fully.", True),
     ("Which countries founded NATO?", "By forming partnerships, countries can pool resources.", False),  # says nothing of founding
     ("Which countries belong to the Five Eyes?", "Alliances like the Five Eyes share intelligence.", False),  # no countries
+    ("Which states may lack the personnel to join?", "Member states may lack the personnel to join.", True),
+    ("Which countries must lack personnel to join?", "The charter states that members must lack personnel to join.", False),  # the verb
 ])
 def test_an_answer_about_countries_in_general_answers_a_question_it_restates(searcher: Searcher, question: str,
                                                                            answer: str, generic: bool):
@@ -145,9 +163,14 @@ def test_out_of_scope_questions_are_flagged_and_answerable_ones_are_not(searcher
 
 
 def test_questions_written_without_the_code_keep_their_floors(searcher: Searcher):
-    """tests/data/independent.jsonl, written by a session that never read the code: floors just
-    under today's figures (recall@5 0.95, oos_flagged 0.95, in_scope_flagged 0)."""
+    """tests/data/independent*.jsonl, written by sessions that never read the code: floors just
+    under today's figures (independent.jsonl: recall@5 0.95, oos_flagged 0.95, in_scope_flagged 0)."""
     m = evaluate(read_questions(DATA / "independent.jsonl"), lambda b: searcher.ask_many(b, k=10)).metrics()
     assert m["recall@5"] >= 0.9
     assert m["oos_flagged"] >= 0.9
+    assert m["in_scope_flagged"] <= 0.05
+    # independent2.jsonl, a stop later: recall@1 0.80, recall@5 1.0, oos_flagged 0.85, in_scope_flagged 0.033.
+    m = evaluate(read_questions(DATA / "independent2.jsonl"), lambda b: searcher.ask_many(b, k=10)).metrics()
+    assert m["recall@1"] >= 0.75 and m["recall@5"] >= 0.95
+    assert m["oos_flagged"] >= 0.8
     assert m["in_scope_flagged"] <= 0.05
