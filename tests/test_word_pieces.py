@@ -15,7 +15,7 @@ from qa.embedding import FUNCTION_WORDS
 from qa.evaluation import evaluate, read_questions
 from qa.store import IndexLoadError, IndexReader, resolve_generation
 
-from conftest import DATA, build_index, write_corpus
+from conftest import DATA, DEV, build_index, write_corpus
 
 
 def test_every_sentence_keeps_its_meaningful_word_pieces(seed_index: Path, searcher):
@@ -166,3 +166,20 @@ def test_an_index_built_without_word_pieces_gets_them_on_the_next_build(tmp_path
     reader = IndexReader(index)
     assert reader.token_vectors is not None and report.embedded == report.sentences == 2
     assert (np.diff(reader.sentence_tokens) > 0).all()
+
+
+def test_rare_pieces_weigh_more_than_their_idf_alone_would_give(searcher):
+    """Squared IDF (Weights.piece_idf_power) ranks the development and the second independent
+    questions better than plain IDF: rare pieces carry a paraphrase's meaning."""
+    questions = [q for path in (DEV, DATA / "independent2.jsonl") for q in read_questions(path) if q.gold]
+    retriever = searcher.retriever
+    squared = evaluate(questions, lambda qs: searcher.ask_many(qs, k=10)).metrics()
+    weights = retriever.weights
+    assert weights.piece_idf_power == 2.0
+    retriever.weights = replace(weights, piece_idf_power=1.0)
+    try:
+        plain = evaluate(questions, lambda qs: searcher.ask_many(qs, k=10)).metrics()
+    finally:
+        retriever.weights = weights
+    assert squared["mrr@10"] > plain["mrr@10"]
+    assert squared["recall@5"] >= plain["recall@5"]
