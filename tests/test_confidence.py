@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.confidence import answered_generically, asks_amount, names_in, no_new_name, uncounted, undefined_name, unmentioned_name, unmet_need, unnamed_country
+from qa.confidence import (answered_generically, asks_amount, names_in, no_new_name, no_person, no_place, uncounted,
+                           undefined_name, unmentioned_name, unmet_need, unnamed_country)
 from qa.evaluation import evaluate, read_questions
 from qa.searcher import Searcher
 
@@ -24,6 +25,9 @@ DATA = Path(__file__).parent / "data"
     ("When should a mission hand over to local forces?", "Once elections have been held.", None),
     ("When are peacekeepers deployed?", "Where political solutions are fragile.", None),
     ("When is the next summit?", "Summits bring leaders together.", "date"),
+    ("When troops are sent in, what do they protect?", "They protect civilians.", None),  # a condition first
+    ("When there's a break-in, do allies react together?", "Allies respond jointly.", None),
+    ("When did the mission start, and who led it?", "The mission helped.", "date"),
     ("How many warheads does it hold?", "Several states hold many weapons.", "number"),
     ("How many members does it have?", "It has thirty-two members.", None),
     ("How often do they meet?", "They meet annually in Brussels.", None),
@@ -56,10 +60,35 @@ def test_a_question_asking_which_country_needs_an_answer_that_names_one(question
     ("What does the Organisation of American States do?", "The Organization of American States acts.", False),
     ("Liberia Mali UN missions", "Missions in Liberia.", False),  # names side by side are no joined name
     ("Why does NATO train?", "Training.", False),  # one-word names are judged elsewhere
+    ("In the Horn of Africa, did troops help?", "Troops helped in Somalia.", False),  # a place, not a thing asked about
 ])
 def test_a_question_naming_something_in_joined_words_needs_passages_that_mention_it(
         question: str, passages: str, unmentioned: bool):
     assert unmentioned_name(question, passages) is unmentioned
+
+
+@pytest.mark.parametrize("question, answers, missing", [
+    ("Who was the first head of the UN mission in Liberia?", "The United Nations missions in Liberia and Mali.", True),
+    ("Who is the current Secretary General of NATO?", "Jens Stoltenberg leads NATO.", False),
+    ("Who was NATO's first Supreme Allied Commander?", "The African Union and NATO Allied Command.", True),  # bodies
+    ("Who chaired the panel?", "The panel was chaired by Lakhdar Brahimi.", False),
+    ("Who takes part besides soldiers?", "Police and civilian staff.", False),  # asks for a kind of people
+])
+def test_a_question_asking_who_holds_a_role_needs_an_answer_naming_a_person(question: str, answers: str,
+                                                                             missing: bool):
+    assert no_person(question, answers) is missing
+
+
+@pytest.mark.parametrize("question, answers, missing", [
+    ("Where is the African Union headquartered?", "The African Union's efforts in Somalia.", True),  # not its seat
+    ("Where is NATO based?", "NATO, based in Brussels, leads.", False),
+    ("Where is NATO headquartered?", "NATO's headquarters are in Brussels.", False),
+    ("Where is NATO headquartered?", "Brussels hosts NATO's headquarters.", False),
+    ("Where do blue helmets get sent?", "To conflict zones.", False),  # not asking where something is based
+])
+def test_a_question_asking_where_something_is_based_needs_an_answer_placing_it(question: str, answers: str,
+                                                                              missing: bool):
+    assert no_place(question, answers) is missing
 
 
 @pytest.mark.parametrize("question, passages, undefined", [
@@ -102,6 +131,8 @@ def test_how_much_asks_for_an_amount_unless_it_asks_how_far(question: str, amoun
     ("How much does NATO spend on exercises?", "NATO funds joint exercises.", False),
     ("How many personnel does the mission have?", "The mission has 1800 personnel.", True),  # no year
     ("How many allies took part?", "It was one of the largest drills.", False),  # "one of" is no count
+    ("How many troops can it field?", "Article 5 says an attack against one member is an attack on all.", False),
+    ("How many troops can it field?", "Resolution 1325 asks for twenty battalions.", True),
     ("How much does funding matter for joint missions?", "Funding shapes joint missions.", True),  # how far
     ("How much more effective are alliances?", "Alliances are more effective.", True),
 ])
@@ -169,8 +200,13 @@ def test_questions_written_without_the_code_keep_their_floors(searcher: Searcher
     assert m["recall@5"] >= 0.9
     assert m["oos_flagged"] >= 0.9
     assert m["in_scope_flagged"] <= 0.05
-    # independent2.jsonl, a stop later: recall@1 0.80, recall@5 1.0, oos_flagged 0.85, in_scope_flagged 0.033.
+    # independent2.jsonl, a stop later: recall@1 0.833, recall@5 1.0, oos_flagged 0.90, in_scope_flagged 0.017.
     m = evaluate(read_questions(DATA / "independent2.jsonl"), lambda b: searcher.ask_many(b, k=10)).metrics()
-    assert m["recall@1"] >= 0.75 and m["recall@5"] >= 0.95
-    assert m["oos_flagged"] >= 0.8
+    assert m["recall@1"] >= 0.8 and m["recall@5"] >= 0.95
+    assert m["oos_flagged"] >= 0.85
+    assert m["in_scope_flagged"] <= 0.05
+    # independent3.jsonl: recall@1 0.80, recall@5 0.95, oos_flagged 0.933, in_scope_flagged 0.025.
+    m = evaluate(read_questions(DATA / "independent3.jsonl"), lambda b: searcher.ask_many(b, k=10)).metrics()
+    assert m["recall@1"] >= 0.75 and m["recall@5"] >= 0.9
+    assert m["oos_flagged"] >= 0.85
     assert m["in_scope_flagged"] <= 0.05

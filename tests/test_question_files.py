@@ -28,6 +28,10 @@ articles and SPEC.md, never the code: a check on what was tuned elsewhere, not a
 INDEPENDENT2 = DATA / "independent2.jsonl"
 """60 answerable (30 of them paraphrases) and 20 unanswerable questions, written the same way a stop
 later. Its answerable questions are a check; its unanswerable ones, once read, led to two rules."""
+INDEPENDENT3 = DATA / "independent3.jsonl"
+"""40 answerable and 30 unanswerable questions, written the same way after independent2; what it
+flagged wrongly, once read, led to the rules on people and places."""
+WRITTEN_WITHOUT_CODE = (INDEPENDENT, INDEPENDENT2, INDEPENDENT3)
 
 IN_SCOPE_KINDS = {"lexical", "keyword", "paraphrase", "typo", "multi"}
 OUT_OF_SCOPE_KINDS = {"off_topic", "on_topic_unanswered"}
@@ -61,10 +65,12 @@ def test_the_independent_file_has_both_kinds_of_question() -> None:
     assert sum(q.in_scope for q in questions) == 40 and sum(not q.in_scope for q in questions) == 20
     questions = read_questions(INDEPENDENT2)
     assert sum(q.in_scope for q in questions) == 60 and sum(not q.in_scope for q in questions) == 20
+    questions = read_questions(INDEPENDENT3)
+    assert sum(q.in_scope for q in questions) == 40 and sum(not q.in_scope for q in questions) == 30
 
 
 def test_ids_are_unique_across_the_files() -> None:
-    ids = [q.id for path in (OWN, OOS, INDEPENDENT, INDEPENDENT2) for q in read_questions(path)]
+    ids = [q.id for path in (OWN, OOS, *WRITTEN_WITHOUT_CODE) for q in read_questions(path)]
     assert [i for i, n in Counter(ids).items() if n > 1] == []
 
 
@@ -74,14 +80,14 @@ def test_the_corpus_sections_are_where_the_questions_expect_them() -> None:
     assert docs == {"000_ccd1cb8f005a164f.txt": 19, "003_5980fc8c05fdc981.txt": 17}
 
 
-@pytest.mark.parametrize("q", read_questions(OWN) + read_questions(INDEPENDENT) + read_questions(INDEPENDENT2),
+@pytest.mark.parametrize("q", [q for path in (OWN, *WRITTEN_WITHOUT_CODE) for q in read_questions(path)],
                          ids=lambda q: q.id)
 def test_every_gold_and_also_pair_names_a_real_section(q: Question) -> None:
     missing = sorted(pair for pair in q.gold if pair not in corpus_sentences())
     assert missing == []
 
 
-@pytest.mark.parametrize("row", [r for path in (OWN, INDEPENDENT, INDEPENDENT2) for r in raw_rows(path) if "section" in r],
+@pytest.mark.parametrize("row", [r for path in (OWN, *WRITTEN_WITHOUT_CODE) for r in raw_rows(path) if "section" in r],
                          ids=lambda r: str(r["id"]))
 def test_answer_sentence_is_one_sentence_of_the_gold_section(row: dict[str, object]) -> None:
     sentences = corpus_sentences()[(str(row["doc"]), str(row["section"]))]
@@ -102,6 +108,6 @@ def test_in_scope_kinds_and_spread() -> None:
 
 
 def test_out_of_scope_lines_have_no_section() -> None:
-    for r in raw_rows(OOS) + [r for path in (INDEPENDENT, INDEPENDENT2) for r in raw_rows(path) if "doc" not in r]:
+    for r in raw_rows(OOS) + [r for path in WRITTEN_WITHOUT_CODE for r in raw_rows(path) if "doc" not in r]:
         assert set(r) == {"id", "question", "kind"}, r["id"]
         assert r["kind"] in OUT_OF_SCOPE_KINDS
