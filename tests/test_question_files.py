@@ -31,7 +31,9 @@ later. Its answerable questions are a check; its unanswerable ones, once read, l
 INDEPENDENT3 = DATA / "independent3.jsonl"
 """40 answerable and 30 unanswerable questions, written the same way after independent2; what it
 flagged wrongly, once read, led to the rules on people and places."""
-WRITTEN_WITHOUT_CODE = (INDEPENDENT, INDEPENDENT2, INDEPENDENT3)
+INDEPENDENT4 = DATA / "independent4.jsonl"
+"""40 answerable and 30 unanswerable questions, written the same way last: only ever run, never read."""
+WRITTEN_WITHOUT_CODE = (INDEPENDENT, INDEPENDENT2, INDEPENDENT3, INDEPENDENT4)
 
 IN_SCOPE_KINDS = {"lexical", "keyword", "paraphrase", "typo", "multi"}
 OUT_OF_SCOPE_KINDS = {"off_topic", "on_topic_unanswered"}
@@ -65,8 +67,9 @@ def test_the_independent_file_has_both_kinds_of_question() -> None:
     assert sum(q.in_scope for q in questions) == 40 and sum(not q.in_scope for q in questions) == 20
     questions = read_questions(INDEPENDENT2)
     assert sum(q.in_scope for q in questions) == 60 and sum(not q.in_scope for q in questions) == 20
-    questions = read_questions(INDEPENDENT3)
-    assert sum(q.in_scope for q in questions) == 40 and sum(not q.in_scope for q in questions) == 30
+    for path in (INDEPENDENT3, INDEPENDENT4):
+        questions = read_questions(path)
+        assert sum(q.in_scope for q in questions) == 40 and sum(not q.in_scope for q in questions) == 30
 
 
 def test_ids_are_unique_across_the_files() -> None:
