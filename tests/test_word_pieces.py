@@ -76,14 +76,8 @@ def test_reranked_sections_stay_in_order_and_above_the_rest(searcher):
 def test_word_pieces_lift_held_out_paraphrases(searcher):
     """On questions of our own (not the dev set), re-ranking with word pieces ranks better than without."""
     questions = [q for q in read_questions(DATA / "own.jsonl") if q.gold]
-    retriever = searcher.retriever
-    with_pieces = evaluate(questions, lambda qs: searcher.ask_many(qs, k=10)).metrics()
-    weights = retriever.weights
-    retriever.weights = replace(weights, tokens=0.0)
-    try:
-        without = evaluate(questions, lambda qs: searcher.ask_many(qs, k=10)).metrics()
-    finally:
-        retriever.weights = weights
+    with_pieces = metrics_with(searcher, questions)
+    without = metrics_with(searcher, questions, tokens=0.0)
     assert with_pieces["mrr@10"] > without["mrr@10"]
     assert with_pieces["recall@1"] > without["recall@1"]
 
@@ -172,14 +166,19 @@ def test_rare_pieces_weigh_more_than_their_idf_alone_would_give(searcher):
     """Squared IDF (Weights.piece_idf_power) ranks the development and the second independent
     questions better than plain IDF: rare pieces carry a paraphrase's meaning."""
     questions = [q for path in (DEV, DATA / "independent2.jsonl") for q in read_questions(path) if q.gold]
-    retriever = searcher.retriever
-    squared = evaluate(questions, lambda qs: searcher.ask_many(qs, k=10)).metrics()
-    weights = retriever.weights
-    assert weights.piece_idf_power == 2.0
-    retriever.weights = replace(weights, piece_idf_power=1.0)
-    try:
-        plain = evaluate(questions, lambda qs: searcher.ask_many(qs, k=10)).metrics()
-    finally:
-        retriever.weights = weights
+    assert searcher.retriever.weights.piece_idf_power == 2.0
+    squared = metrics_with(searcher, questions)
+    plain = metrics_with(searcher, questions, piece_idf_power=1.0)
     assert squared["mrr@10"] > plain["mrr@10"]
     assert squared["recall@5"] >= plain["recall@5"]
+
+
+def metrics_with(searcher, questions: list, **weights: float) -> dict:
+    """Evaluation metrics of the questions with some retrieval weights changed, then restored."""
+    retriever = searcher.retriever
+    kept = retriever.weights
+    retriever.weights = replace(kept, **weights)
+    try:
+        return evaluate(questions, lambda qs: searcher.ask_many(qs, k=10)).metrics()
+    finally:
+        retriever.weights = kept
