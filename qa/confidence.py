@@ -195,7 +195,7 @@ def no_new_name(question: str, answer: str) -> bool:
     name (proper noun, acronym) besides those the question already has."""
     if not WANTS_NAME.search(question) or not answer.strip():
         return False
-    asked = {_bare(w) for w in _words(question)}
+    asked = _bare_words(question)
     return all(_bare(name) in asked for line in answer.splitlines() for name in names_in(line, acronym_first=True))
 
 
@@ -205,7 +205,7 @@ def no_person(question: str, answers: str) -> bool:
     words the question has."""
     if not WANTS_PERSON.search(question):
         return False
-    asked = {_bare(w) for w in _words(question)}
+    asked = _bare_words(question)
     for match in PERSON.finditer(answers):
         words = [_bare(w) for w in _words(match.group())]
         if not any(w in ORGANISATION_WORDS or w in asked for w in words) and not names_country(match.group()):
@@ -218,7 +218,7 @@ def no_place(question: str, answers: str) -> bool:
     (headquartered, located ...) in or at a name the question lacks, or that a place hosts its headquarters."""
     if not WANTS_PLACE.search(question):
         return False
-    asked = {_bare(w) for w in _words(question)}
+    asked = _bare_words(question)
     return not any(_bare(m.group("place") or m.group("first")) not in asked for m in PLACE_IN.finditer(answers))
 
 
@@ -290,6 +290,11 @@ def _mentions(text: list[str], name: list[str]) -> bool:
 
 def _words(text: str) -> list[str]:
     return re.findall(r"[\w']+", text.replace("’", "'").lower())
+
+
+def _bare_words(text: str) -> set[str]:
+    """The text's words as _bare makes them: what an answer's names are checked against."""
+    return {_bare(w) for w in _words(text)}
 
 
 def _bare(word: str) -> str:
