@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import qa
+from qa import answering
 from qa.embedding import FUNCTION_WORDS
 from qa.evaluation import evaluate, read_questions
 from qa.store import IndexLoadError, IndexReader, resolve_generation
@@ -182,3 +183,14 @@ def metrics_with(searcher, questions: list, **weights: float) -> dict:
         return evaluate(questions, lambda qs: searcher.ask_many(qs, k=10)).metrics()
     finally:
         retriever.weights = kept
+
+
+def test_word_pieces_pick_more_exact_answer_sentences(searcher, monkeypatch):
+    """answering.PIECE_WEIGHT: the sentence whose pieces match the question's is the answer more often."""
+    questions = [q for path in ("own.jsonl", "independent2.jsonl", "independent3.jsonl")
+                 for q in read_questions(DATA / path) if q.gold]
+    lifted = evaluate(questions, lambda qs: searcher.ask_many(qs, k=10)).metrics()
+    monkeypatch.setattr(answering, "PIECE_WEIGHT", 0.0)
+    plain = evaluate(questions, lambda qs: searcher.ask_many(qs, k=10)).metrics()
+    assert lifted["answer_exact@1"] > plain["answer_exact@1"]
+    assert lifted["recall@1"] == plain["recall@1"]  # the choice of sentence only
