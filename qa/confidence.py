@@ -103,6 +103,7 @@ RESTATED = 0.75
 must repeat to count as its answer ("Which nations may lack the personnel?" -> "Some nations may
 lack the necessary ... personnel"): five such questions 1.0, 1.0, 0.8, 1.0, 0.83; the unanswered
 which-country questions of oos.jsonl whose answer speaks of countries 0.0-0.5."""
+NAME_OF_COUNTRY = re.compile(r"\bnames?\s+of\s+(the|a|an|this|that)\s+(countr(y|ies)|nations?|states?)\b", re.IGNORECASE)
 WANTS_COUNTRY = re.compile(
     # One word may qualify the countries: "which five countries", "what other nations", "which
     # European countries"; not any word ("what do countries gain?" asks no country).
@@ -192,11 +193,38 @@ def uncounted(question: str, passages: str) -> bool:
 
 def no_new_name(question: str, answer: str) -> bool:
     """True when the question asks for the name of something and the answer sentence holds no
-    name (proper noun, acronym) besides those the question already has."""
+    name (proper noun, acronym) besides those the question already has, spelt out ("United
+    Nations" for "UN") or not; a country's name counts only when the question asks for a country."""
     if not WANTS_NAME.search(question) or not answer.strip():
         return False
     asked = _bare_words(question)
-    return all(_bare(name) in asked for line in answer.splitlines() for name in names_in(line, acronym_first=True))
+    for line in answer.splitlines():
+        known = asked | _spelt_out(question, line)
+        if not asks_country(question) and not NAME_OF_COUNTRY.search(question):
+            known |= {_bare(w) for m in country_names().finditer(line) for w in _words(m.group())}
+        if any(_bare(name) not in known for name in names_in(line, acronym_first=True)):
+            return False
+    return True
+
+
+def _spelt_out(question: str, text: str) -> set[str]:
+    """Words of the text that spell out an acronym of the question: "united", "nations" for UN."""
+    out: set[str] = set()
+    acronyms = set(re.findall(r"\b[A-Z]{2,}\b", question))
+    words = re.findall(r"[A-Za-z]+", text)
+    for i in range(len(words)):
+        initials, used = "", []
+        for word in words[i:]:
+            if word.lower() in ("of", "the", "and", "for", "on"):
+                used.append(word)
+                continue
+            if not word[0].isupper() or len(initials) >= 8:
+                break
+            initials += word[0]
+            used.append(word)
+            if initials in acronyms:
+                out |= {w.lower() for w in used}
+    return out
 
 
 def no_person(question: str, answers: str) -> bool:

@@ -149,6 +149,9 @@ def test_a_question_asking_how_many_needs_passages_that_hold_a_count(question: s
     ("What was the name of the mission in Somalia?", "AMISOM was deployed to Somalia.", True),  # an acronym first
     ("What’s the name of the mission in Somalia?", "The mission in Somalia.", False),
     ("What is the name of the mission?", "", True),  # no answer: nothing to judge
+    ("What is the name of the UN mission in Mali?", "The United Nations missions in Liberia and Mali.", False),
+    ("What is the name of the UN mission in Mali?", "The United Nations mission MINUSMA serves in Mali.", True),
+    ("What is the name of the country that hosts the mission?", "The mission is based in Liberia.", True),
 ])
 def test_a_question_asking_for_a_name_needs_an_answer_with_a_name_it_lacks(question: str, answer: str, named: bool):
     assert no_new_name(question, answer) is not named
