@@ -297,15 +297,17 @@ def undefined_name(question: str, passages: str) -> bool:
 def unmentioned_name(question: str, passages: str) -> bool:
     """True when the question names something in several words joined by "of"/"for"/... ("How does
     the Partnership for Peace work?") that the passages never mention, as undefined_name allows."""
-    text = _words(passages)
+    text: list[str] | None = None  # the passages' words, read only for a question with such a name
     for match in JOINED_NAME.finditer(question):
         if PLACE_BEFORE.search(question[: match.start()]):  # "In the Horn of Africa, ...": where, not what
             continue
         name = _words(match.group())
         if match.start() == re.match(r"\W*", question).end():  # a question's first word is capitalised anyway
             name = name[1:]
-        if len(name) >= 2 and not _mentions(text, name):
-            return True
+        if len(name) >= 2:
+            text = _words(passages) if text is None else text
+            if not _mentions(text, name):
+                return True
     return False
 
 
