@@ -99,10 +99,13 @@ def library_ask_apart(index: Path, question_files: list[Path] | None, reps: int)
     command = [sys.executable, str(Path(__file__).resolve()), "--library-ask", str(index), "--lib-reps", str(reps)]
     for file in question_files or []:
         command += ["--questions", str(file)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError("library measurement took over 30 minutes; lower --lib-reps") from None
     if done.returncode != 0:
         raise RuntimeError(f"library measurement failed: {done.stderr.strip()[-2000:]}")
-    return json.loads(done.stdout)
+    return json.loads(done.stdout.strip().splitlines()[-1])  # the JSON is the last line
 
 
 def library_ask(index: Path, questions: list[str], reps: int) -> dict:

@@ -30,7 +30,7 @@ INDEPENDENT2 = DATA / "independent2.jsonl"
 later. Its answerable questions are a check; its unanswerable ones, once read, led to two rules."""
 INDEPENDENT3 = DATA / "independent3.jsonl"
 """40 answerable and 30 unanswerable questions, written the same way after independent2; what it
-flagged wrongly, once read, led to the rules on people and places."""
+missed or flagged wrongly, once read, led to the rule on people and the fix for "When ..., what"."""
 INDEPENDENT4 = DATA / "independent4.jsonl"
 """40 answerable and 30 unanswerable questions, written the same way last: only ever run, never read."""
 WRITTEN_WITHOUT_CODE = (INDEPENDENT, INDEPENDENT2, INDEPENDENT3, INDEPENDENT4)
