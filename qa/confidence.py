@@ -67,18 +67,15 @@ HAS_DATE = re.compile(
     r"|december|century|centuries|decade|yesterday|today)\b",
     re.IGNORECASE,
 )
-HAS_NUMBER = re.compile(
-    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred"
-    r"|thousand|million|billion|dozen|percent|half|quarter)\b",  # not "several" or "many": no answer to "how many"
-    re.IGNORECASE,
-)
+NUMBER_WORDS = ("one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty hundred"
+                " thousand million billion dozen percent half quarter").split()
+"""Not "several" or "many": no answer to "how many"."""
+HAS_NUMBER = re.compile(rf"\d|\b({'|'.join(NUMBER_WORDS)})\b", re.IGNORECASE)
 HAS_FREQUENCY = re.compile(
     r"\b(annual|annually|yearly|biennial|biannual|every|weekly|monthly|daily|once|twice|times a|regularly"
     r"|frequently)\b",
     re.IGNORECASE,
 )
-NUMBER_WORDS = ("one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty hundred"
-                " thousand million billion dozen percent half quarter").split()
 COUNT = re.compile(
     # A number word in lower case, or capitalised where it starts a sentence: "the Five Eyes"
     # is a name, not a count.
@@ -203,10 +200,10 @@ def no_new_name(question: str, answer: str) -> bool:
     if not WANTS_NAME.search(question) or not answer.strip():
         return False
     asked = _bare_words(question)
+    countries_count = asks_country(question) or bool(NAME_OF_COUNTRY.search(question))
     for line in answer.splitlines():
-        known = set(asked)
-        if not asks_country(question) and not NAME_OF_COUNTRY.search(question):
-            known |= {_bare(w) for m in country_names().finditer(line) for w in _words(m.group())}
+        known = asked if countries_count else asked | {
+            _bare(w) for m in country_names().finditer(line) for w in _words(m.group())}
         if any(_bare(name) not in known for name in names_in(line, acronym_first=True)):
             return False
     return True
@@ -255,7 +252,6 @@ def answered_generically(question: str, answer: str, lexical: LexicalIndex) -> b
     return bool(asked) and len(asked & set(lexical.query_terms(answer))) >= RESTATED * len(asked)
 
 
-
 def unknown_names(question: str, lexical: LexicalIndex) -> list[str]:
     return [name for name in names_in(question) if not lexical.knows(name)]
 
@@ -273,11 +269,12 @@ def unmentioned_name(question: str, passages: str) -> bool:
     """True when the question names something in several words joined by "of"/"for"/... ("How does
     the Partnership for Peace work?") that the passages never mention, as undefined_name allows."""
     text: list[str] | None = None  # the passages' words, read only for a question with such a name
+    opening = re.match(r"\W*", question).end()
     for match in JOINED_NAME.finditer(question):
         if PLACE_BEFORE.search(question[: match.start()]):  # "In the Horn of Africa, ...": where, not what
             continue
         tokens = match.group().split()
-        if match.start() == re.match(r"\W*", question).end():  # a question's first word is capitalised anyway
+        if match.start() == opening:  # a question's first word is capitalised anyway
             tokens = tokens[1:]
         head = tokens[: next((i for i, t in enumerate(tokens) if t in CONNECTORS), len(tokens))]
         if not head or (len(head) == 1 and head[0].isupper()):  # "Which of NATO's", "NATO for European ..."
