@@ -8,6 +8,7 @@ INDEX  ?= index
 CORPUS ?= corpus
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+EXTRAS ?= test
 
 .PHONY: install serve test index eval bench clean
 
@@ -17,7 +18,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade-strategy only-if-needed "$(TORCH)"
-	$(PIP) install --quiet --upgrade-strategy only-if-needed "$(TORCH)" -e ".[test]"
+	$(PIP) install --quiet --upgrade-strategy only-if-needed "$(TORCH)" -e ".[$(EXTRAS)]"
 	touch $@
 
 $(INDEX)/CURRENT: | install

