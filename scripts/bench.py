@@ -17,6 +17,8 @@ runs; the ratios to (a) are what to compare across runs. Measured:
       vectors to SentenceTransformer vectors of the same texts
   (e) cold start: process start to the first /healthz 200 (median of --starts runs)
   (f) RSS of the serving process after the load (VmRSS, VmHWM)
+  (g) the same load at concurrency 1 and 8 against scripts/minimal.py, which only encodes the
+      question and searches FAISS behind FastAPI: the speed issue's hand-rolled int8 peer
 """
 
 from __future__ import annotations
@@ -181,6 +183,18 @@ def http_levels(index: Path, questions: list[str], seconds: float, levels: list[
             log(f"POST /ask at concurrency {cached_level}, default settings (answer cache on)")
             out["cached"] = asdict(loadgen.run_load(server.url, asks, cached_level, seconds))
     return out
+
+
+def minimal_levels(index: Path, questions: list[str], seconds: float) -> list[dict]:
+    """(g) the same load against scripts/minimal.py: encode + FAISS behind FastAPI, nothing else."""
+    with loadgen.ServeProcess(index, command=[sys.executable, str(SCRIPTS / "minimal.py")]) as server:
+        asks = loadgen.ask_requests("127.0.0.1", server.port, questions)
+        loadgen.run_load(server.url, asks, 8, min(2.0, seconds))
+        levels = []
+        for c in (1, 8):
+            log(f"minimal server: POST /ask at concurrency {c} for {seconds:g} s")
+            levels.append(asdict(loadgen.run_load(server.url, asks, c, seconds)))
+        return levels
 
 
 def _rss_and_peak(pid: int) -> tuple[float, float]:
@@ -376,6 +390,7 @@ def run(args: argparse.Namespace) -> dict:
         library = library_ask_apart(index, args.questions, args.lib_reps)
         levels = [1, 8] if args.quick else [1, 8, 32]
         http = http_levels(index, questions, args.seconds, levels, None if args.quick else 8, args.profile)
+        minimal = minimal_levels(index, questions, args.seconds)
         log(f"cold start x {args.starts}")
         cold = cold_starts(index, args.starts)
         build = build_rates(model, args.build_sections, not args.quick, work)
@@ -390,7 +405,7 @@ def run(args: argparse.Namespace) -> dict:
         "reference": {"p50_ms": round(ref, 3), "p50_start_ms": round(pct(ref_start, 50), 3),
                       "p50_end_ms": round(pct(ref_end, 50), 3), "p99_ms": round(pct(ref_start + ref_end, 99), 3)},
         "library": {k: (round(v, 3) if isinstance(v, float) else v) for k, v in library.items()},
-        "http": http, "cold_start": cold, "build": build,
+        "http": http, "minimal": minimal, "cold_start": cold, "build": build,
     }
 
 
@@ -452,6 +467,16 @@ def rows_of(result: dict) -> list[tuple[str, str, str, str, str]]:
         add(f"    c{cv['concurrency']} with answer cache on (default)",
             f"{cv['rps']:.1f} req/s, p50 {cv['p50_ms']:.2f} / p99 {cv['p99_ms']:.2f} ms, {cv['errors']} errors",
             1000 / cv["rps"] if cv["rps"] else None)
+    for lv in result.get("minimal", []):
+        c = lv["concurrency"]
+        if c == 1:
+            add("(g) minimal server (scripts/minimal.py) c1 p50", f"{lv['p50_ms']:.2f} ms, {lv['errors']} errors", lv["p50_ms"],
+                f"<= {TARGETS['http_c1_p50_ratio']} x ref", lv["p50_ms"] / ref <= TARGETS["http_c1_p50_ratio"])
+        else:
+            add(f"(g) minimal server c{c} throughput, p99", f"{lv['rps']:.1f} req/s, p99 {lv['p99_ms']:.2f} ms, "
+                f"{lv['errors']} errors", 1000 / lv["rps"] if lv["rps"] else None,
+                f">= {TARGETS['c8_rps']:g} req/s, p99 <= {TARGETS['c8_p99_ms']:g} ms",
+                lv["rps"] >= TARGETS["c8_rps"] and lv["p99_ms"] <= TARGETS["c8_p99_ms"] and lv["errors"] == 0)
     b = result["build"]
     for label in ("warm", "cold"):
         if label in b:

@@ -315,7 +315,9 @@ class ServeProcess:
     """
 
     def __init__(self, index: Path, env: dict[str, str] | None = None, timeout: float = 120.0,
-                 log: Path | None = None) -> None:
+                 log: Path | None = None, command: list[str] | None = None) -> None:
+        """`command` replaces `python -m qa serve` (it gets `--index I --port P` appended)."""
+        self.name = " ".join(command) if command else "qa serve"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._keep_log = log is not None
@@ -327,7 +329,7 @@ class ServeProcess:
         started = time.perf_counter()
         with open(self.log_path, "wb") as out:  # the child keeps its own copy of the descriptor
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "qa", "serve", "--index", str(index), "--port", str(self.port)],
+                [*(command or [sys.executable, "-m", "qa", "serve"]), "--index", str(index), "--port", str(self.port)],
                 env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT,
             )
         self.pid = self.proc.pid
@@ -336,10 +338,10 @@ class ServeProcess:
             if self.proc.poll() is not None:
                 tail = self.log_tail()
                 self.stop()
-                raise RuntimeError(f"qa serve exited with {self.proc.returncode}: {tail}")
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}: {tail}")
             if time.perf_counter() > deadline:
                 self.stop()
-                raise RuntimeError("qa serve did not become healthy")
+                raise RuntimeError(f"{self.name} did not become healthy")
             time.sleep(0.01)
         self.ready_s = time.perf_counter() - started
 

@@ -65,6 +65,9 @@ def test_bench_quick_run_prints_every_measure(seed_index: Path) -> None:
     assert set(levels) == {1, 8}
     assert all(lv["errors"] == 0 and lv["requests"] > 0 for lv in levels.values())
     assert result["http"]["rss_mb"] > 0
+    minimal = {lv["concurrency"]: lv for lv in result["minimal"]}  # scripts/minimal.py, the peer
+    assert set(minimal) == {1, 8}
+    assert all(lv["errors"] == 0 and lv["requests"] > 0 for lv in minimal.values())
     assert result["cold_start"]["median_s"] > 0
     build = result["build"]
     assert build["warm"]["sections"] > 0 and build["plain_encode"]["sections_per_s"] > 0
