@@ -108,6 +108,7 @@ class Counting:
         self.hold = hold
         self.release = threading.Event()
         self.fail = False
+        self.closed = threading.Event()
 
     def embed(self, questions: list[str], alone: bool = False):
         if self.fail:
@@ -120,6 +121,9 @@ class Counting:
 
     def answer(self, question, vector, k, pieces=None, lexical_hits=None):
         return self.inner.answer(question, vector, k, pieces, lexical_hits)
+
+    def close(self) -> None:  # the shared searcher stays open for the other tests
+        self.closed.set()
 
     def __getattr__(self, name: str):
         return getattr(self.inner, name)
@@ -183,6 +187,54 @@ def test_an_answer_is_delivered_before_its_batch_finishes(searcher: Searcher):
     answered, last_done_early = run(scenario())
     assert answered
     assert not last_done_early
+
+
+def test_a_retired_searcher_closes_only_after_its_last_queued_question(searcher: Searcher):
+    """However long the queue, no question runs on a closed searcher (its files and database gone)."""
+    old, new = Counting(searcher, hold=QUESTIONS[1]), Counting(searcher)
+
+    async def scenario() -> tuple[bool, bool, list[str], bool]:
+        engine = engine_for(old, search_threads=1)
+        loop = asyncio.get_running_loop()
+        try:
+            running = asyncio.ensure_future(engine.ask(QUESTIONS[1], 3))  # held inside the encoder
+            await asyncio.sleep(0.05)
+            waiting = asyncio.ensure_future(engine.ask(QUESTIONS[2], 3))  # queued behind it
+            await asyncio.sleep(0)
+            engine.swap(new)  # type: ignore[arg-type]
+            engine.retire(old)  # type: ignore[arg-type]
+            later = asyncio.ensure_future(engine.ask(QUESTIONS[3], 3))  # asked after the swap
+            closed_while_queued = await loop.run_in_executor(None, old.closed.wait, 0.3)
+            old.release.set()
+            answered = await asyncio.gather(running, waiting)
+            after_swap = await later
+            closed = await loop.run_in_executor(None, old.closed.wait, 10)
+            return closed_while_queued, closed, [json.loads(a.body)["question"] for a in answered], bool(after_swap)
+        finally:
+            old.release.set()
+            engine.close()
+
+    closed_while_queued, closed, answered, after_swap = run(scenario())
+    assert not closed_while_queued
+    assert closed and answered == QUESTIONS[1:3] and after_swap
+    assert old.encoded == QUESTIONS[1:3] and new.encoded == QUESTIONS[3:4]
+    assert not new.closed.is_set()
+
+
+def test_a_retired_searcher_nothing_uses_closes_at_once(searcher: Searcher):
+    old, new = Counting(searcher), Counting(searcher)
+
+    async def scenario() -> bool:
+        engine = engine_for(old)
+        try:
+            await engine.ask(QUESTIONS[0], 3)
+            engine.swap(new)  # type: ignore[arg-type]
+            engine.retire(old)  # type: ignore[arg-type]
+            return await asyncio.get_running_loop().run_in_executor(None, old.closed.wait, 10)
+        finally:
+            engine.close()
+
+    assert run(scenario())
 
 
 def test_a_failing_batch_fails_its_requests_and_the_engine_recovers(searcher: Searcher):

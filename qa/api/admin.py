@@ -92,27 +92,11 @@ async def reload_index(app: FastAPI) -> ReloadResponse:
         previous = engine.swap(new)
         metrics.RELOADS.labels("ok").inc()
         log.info("serving generation %s (was %s)", new.generation, previous)
-        # Requests already running keep the old searcher; release it (and its lock on the
-        # generation, so a later build may prune it) once they are surely done.
-        asyncio.get_running_loop().call_later(engine.settings.request_timeout_s + 5, _close_off_loop, old)
+        # Requests already running keep the old searcher; it is closed (releasing its lock on the
+        # generation, so a later build may prune it) once the engine has answered every question
+        # queued on it, and not before requests that read it directly (documents) are surely done.
+        asyncio.get_running_loop().call_later(engine.settings.request_timeout_s + 5, engine.retire, old)
         return _reloaded(new, previous)
-
-
-def _close_off_loop(searcher: Searcher) -> None:
-    """Close a swapped-out searcher on a worker thread (closing waits for any BM25 search still
-    running on its pool), logging a failure instead of leaving it in an unread future."""
-    loop = asyncio.get_running_loop()
-    try:
-        closing = loop.run_in_executor(None, searcher.close)
-    except RuntimeError:  # the server is shutting down: its executor takes no more work
-        log.info("generation %s not closed: the server is stopping", searcher.generation)
-        return
-
-    def report(done: asyncio.Future[None]) -> None:
-        if not done.cancelled() and done.exception() is not None:
-            log.error("closing generation %s failed", searcher.generation, exc_info=done.exception())
-
-    closing.add_done_callback(report)
 
 
 def _reload_lock(app: FastAPI) -> asyncio.Lock:

@@ -5,7 +5,8 @@ one by one from a shared queue, oldest first, and hand each answer back to the e
 soon as it is ready; a lone request never waits. An encoder that batches takes what is
 waiting, up to its batch size, in one call.
 Identical questions in flight share one computation. Swapping in a new index generation
-is one reference assignment; questions already queued finish on the searcher they took.
+is one reference assignment; questions already queued finish on the searcher they took, and a
+retired searcher is closed only once the last of them is answered.
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ class Engine:
         self._busy_lock = threading.Lock()
         self._pending: dict[Key, asyncio.Future[Answered]] = {}
         self._cache: OrderedDict[Key, Answered] = OrderedDict()
+        self._uses: dict[Searcher, int] = {}
+        """Questions queued or running on each searcher; a retired one closes when its count ends."""
+        self._retired: set[Searcher] = set()
+        self._uses_lock = threading.Lock()
         self._workers = [threading.Thread(target=self._work, name=f"qa-search-{i}", daemon=True)
                          for i in range(max(1, settings.search_threads))]
         for worker in self._workers:
@@ -72,6 +77,8 @@ class Engine:
             loop = asyncio.get_running_loop()
             future = loop.create_future()
             self._pending[key] = future
+            with self._uses_lock:
+                self._uses[self.searcher] = self._uses.get(self.searcher, 0) + 1
             self._jobs.put(Job(self.searcher, key, loop))
         return await asyncio.shield(future)
 
@@ -82,11 +89,25 @@ class Engine:
                 self._busy += 1
                 # Every core for this question only if no other worker is busy and nothing waits.
                 alone = self._busy == 1 and self._jobs.empty()
+            batch = self._more_like(job)
             try:
-                self._compute(self._more_like(job), alone)
+                self._compute(batch, alone)
             finally:
                 with self._busy_lock:
                     self._busy -= 1
+                self._release(batch[0].searcher, len(batch))
+
+    def _release(self, searcher: Searcher, answered: int) -> None:
+        """Count questions answered on a searcher; the last one on a retired searcher closes it."""
+        with self._uses_lock:
+            left = self._uses.pop(searcher) - answered
+            if left:
+                self._uses[searcher] = left
+                return
+            if searcher not in self._retired:
+                return
+            self._retired.discard(searcher)
+        _close_apart(searcher)
 
     def _more_like(self, job: Job) -> list[Job]:
         """The job and, for an encoder that batches, what waits behind it on the same searcher."""
@@ -157,7 +178,28 @@ class Engine:
         metrics.observe_index(searcher)
         return old.generation
 
+    def retire(self, searcher: Searcher) -> None:
+        """Close a swapped-out searcher once no question queued or running uses it (now, if none does)."""
+        with self._uses_lock:
+            if self._uses.get(searcher):
+                self._retired.add(searcher)
+                return
+        _close_apart(searcher)
+
     def close(self) -> None:
         """Stop the workers once the questions already queued are answered."""
         for _ in self._workers:
             self._jobs.put(None)
+
+
+def _close_apart(searcher: Searcher) -> None:
+    """Close a searcher on a thread of its own: closing waits for any BM25 search still running on
+    its pool, which neither the event loop nor a worker should; a failure is logged."""
+
+    def close() -> None:
+        try:
+            searcher.close()
+        except Exception:  # noqa: BLE001 - nothing waits for this thread; the log is where it shows
+            log.exception("closing generation %s failed", searcher.generation)
+
+    threading.Thread(target=close, name=f"qa-close-{searcher.generation}", daemon=True).start()
