@@ -15,6 +15,7 @@ import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -26,9 +27,10 @@ log = logging.getLogger("qa.embedding")
 
 ONNX_FP32 = "model.onnx"
 ONNX_INT8 = "model_int8.onnx"
-EXPORT_RECIPE = 2
+EXPORT_RECIPE = 3
 """Bumped when the export changes, so that cached exports made the old way are made again
-(2: the int8 copy is stored as onnxruntime's optimisations leave it)."""
+(2: the int8 copy is stored as onnxruntime's optimisations leave it; 3: a model whose int8
+copy misses the fidelity floor is quantised again with its down-projections in float32)."""
 ONNX_CONFIG = "encoder.json"
 FIDELITY_FLOOR = 0.98
 """Lowest mean cosine to the torch reference at which an exported copy is used."""
@@ -249,11 +251,52 @@ def export_onnx(reference: SentenceTransformerEncoder, out_dir: Path, samples: l
               "pooling": pooling, "inputs": _onnx_inputs(out_dir / ONNX_FP32), "fidelity": {}}
     (out_dir / ONNX_CONFIG).write_text(json.dumps(config, indent=2))
     expected = reference.encode(samples)
-    for quantized in (False, True):
+
+    def fidelity(quantized: bool) -> float:
         got = OnnxEncoder(out_dir, quantized=quantized, threads=os.cpu_count() or 1).encode(samples)
-        config["fidelity"][ONNX_INT8 if quantized else ONNX_FP32] = round(float((expected * got).sum(1).mean()), 5)
+        return round(float((expected * got).sum(1).mean()), 5)
+
+    config["fidelity"] = {ONNX_FP32: fidelity(False), ONNX_INT8: fidelity(True)}
+    if config["fidelity"][ONNX_INT8] < FIDELITY_FLOOR:
+        _requantize_keeping_float(out_dir, down_projections(out_dir / ONNX_FP32), fidelity, config)
     (out_dir / ONNX_CONFIG).write_text(json.dumps(config, indent=2))
     return config
+
+
+def _requantize_keeping_float(out_dir: Path, nodes: list[str], fidelity: Callable[[bool], float],
+                              config: dict) -> None:
+    """Quantise again with `nodes` left in float32; keep that copy when it is closer to torch.
+
+    Activation outliers in some models (all-mpnet-base-v2: mean cosine 0.878 fully quantised)
+    sit in the inputs of the feed-forward down-projections; keeping those in float32 brings it to
+    0.991, still about 1.4 times as fast as float32."""
+    if not nodes:
+        return
+    whole = out_dir / ONNX_INT8
+    kept = whole.with_name(f".whole-{whole.name}")
+    os.replace(whole, kept)
+    try:
+        _quantize(out_dir / ONNX_FP32, whole, exclude=nodes)
+        partial = fidelity(True)
+    except Exception as exc:  # noqa: BLE001 - the whole int8 copy stays as it was
+        log.info("int8 copy with float32 down-projections failed (%s)", _first_line(exc))
+        partial = -1.0
+    if partial > config["fidelity"][ONNX_INT8]:
+        kept.unlink()
+        config["fidelity"][ONNX_INT8] = partial
+        config["int8_float_nodes"] = len(nodes)
+    else:
+        os.replace(kept, whole)
+
+
+def down_projections(path: Path) -> list[str]:
+    """MatMul nodes whose constant weight narrows its input (a transformer's feed-forward output)."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    shapes = {init.name: tuple(init.dims) for init in model.graph.initializer}
+    return [node.name for node in model.graph.node if node.op_type == "MatMul" and len(node.input) == 2
+            and len(shape := shapes.get(node.input[1], ())) == 2 and shape[0] > shape[1]]
 
 
 def _export_transformer(reference: SentenceTransformerEncoder, path: Path) -> None:
@@ -283,7 +326,7 @@ def _export_transformer(reference: SentenceTransformerEncoder, path: Path) -> No
         )
 
 
-def _quantize(src: Path, dst: Path) -> None:
+def _quantize(src: Path, dst: Path, exclude: list[str] | None = None) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     root = logging.getLogger()
@@ -291,7 +334,8 @@ def _quantize(src: Path, dst: Path) -> None:
     root.setLevel(logging.ERROR)  # the quantiser logs every tensor, and advice, on the root logger
     try:
         # per_channel keeps cosine ~0.99 to torch; the per-tensor default drops to ~0.93.
-        quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=QuantType.QInt8)
+        quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=QuantType.QInt8,
+                         nodes_to_exclude=exclude or [])
     finally:
         root.setLevel(level)
     _store_optimised(dst)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import qa
 from qa.build import pack_windows, split_long
@@ -105,3 +107,57 @@ def test_the_int8_model_is_stored_optimised_and_answers_as_when_optimised_on_loa
         names = {i.name for i in session.get_inputs()}
         outputs.append(session.run(None, {k: v.astype(np.int64) for k, v in feeds.items() if k in names})[0])
     assert np.allclose(outputs[0], outputs[1], atol=1e-5)
+
+
+@pytest.fixture
+def exported_copy(seed_index: Path, tmp_path: Path) -> Path:
+    """The seed index's exported model files, in a folder of their own."""
+    source = IndexReader(seed_index).path / "encoder"
+    for name in ("model.onnx", "model_int8.onnx", "tokenizer.json", "encoder.json"):
+        shutil.copy(source / name, tmp_path / name)
+    return tmp_path
+
+
+def fidelity_to_float32(folder: Path):  # noqa: ANN201
+    """Mean cosine of the int8 (or float32) copy's vectors to the float32 copy's, on the export samples."""
+    from qa.embedding import FIDELITY_SAMPLES, OnnxEncoder
+
+    samples = list(FIDELITY_SAMPLES)
+    expected = OnnxEncoder(folder, quantized=False).encode(samples)
+    return lambda quantized: round(float((expected * OnnxEncoder(folder, quantized=quantized).encode(samples))
+                                         .sum(1).mean()), 5)
+
+
+def test_an_int8_copy_short_of_the_floor_is_quantised_again_with_down_projections_in_float(exported_copy: Path):
+    import onnx
+
+    from qa.embedding import ONNX_INT8, _requantize_keeping_float, down_projections
+
+    fidelity = fidelity_to_float32(exported_copy)
+    whole = fidelity(True)
+    config = {"fidelity": {ONNX_INT8: whole}}
+    nodes = down_projections(exported_copy / "model.onnx")
+    assert len(nodes) == 6 and all("output/dense" in n for n in nodes)  # MiniLM-L6: one per layer
+
+    _requantize_keeping_float(exported_copy, nodes, fidelity, config)
+
+    assert config["int8_float_nodes"] == 6 and config["fidelity"][ONNX_INT8] > whole
+    assert fidelity(True) == config["fidelity"][ONNX_INT8]  # the stored copy is the one measured
+    graph = onnx.load(str(exported_copy / ONNX_INT8), load_external_data=False).graph
+    assert set(nodes) <= {n.name for n in graph.node if n.op_type == "MatMul"}
+    assert not list(exported_copy.glob(".*"))
+
+
+def test_a_partial_int8_copy_no_closer_to_float32_is_dropped(exported_copy: Path):
+    from qa.embedding import ONNX_INT8, _requantize_keeping_float, down_projections
+
+    before = (exported_copy / ONNX_INT8).read_bytes()
+    config = {"fidelity": {ONNX_INT8: 0.9}}
+    measured = fidelity_to_float32(exported_copy)
+
+    _requantize_keeping_float(exported_copy, down_projections(exported_copy / "model.onnx"),
+                              lambda quantized: measured(quantized) - 0.2, config)  # scored as worse
+
+    assert (exported_copy / ONNX_INT8).read_bytes() == before
+    assert config == {"fidelity": {ONNX_INT8: 0.9}}
+    assert not list(exported_copy.glob(".*"))
