@@ -104,3 +104,12 @@ def test_the_accurate_model_loads_from_its_packages_and_reads_paraphrase(tmp_pat
 
     assert encoder.dim == 768 and encoder.pooling() == "mean"
     assert query @ same > 0.4 and query @ other < 0.1
+
+
+def test_an_archive_member_that_climbs_out_of_the_model_folder_is_refused(site: Path, tmp_path: Path) -> None:
+    model = install_split_zip(site, "tiny-split-model", {**MODEL_FILES, "../../escaped.txt": b"x"}, parts=2)
+
+    with pytest.raises(OSError, match="unsafe path"):
+        model.unpacked(tmp_path / "cache")
+    assert not list(tmp_path.rglob("escaped.txt"))
+    assert list((tmp_path / "cache" / "models").iterdir()) == []
