@@ -9,13 +9,16 @@ CORPUS ?= corpus
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 EXTRAS ?= test
+comma  := ,
+# One stamp per set of extras: `make test EXTRAS=test,accurate` installs the extra into an existing venv.
+STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
 .PHONY: install serve test index eval bench clean
 
-install: $(VENV)/.installed
+install: $(STAMP)
 
 # torch goes in first and pinned: an unpinned resolve would pull a multi-GB CUDA build.
-$(VENV)/.installed: pyproject.toml
+$(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade-strategy only-if-needed "$(TORCH)"
 	$(PIP) install --quiet --upgrade-strategy only-if-needed "$(TORCH)" -e ".[$(EXTRAS)]"

