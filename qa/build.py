@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -130,7 +131,7 @@ def build(
     try:
         previous = _previous(index_dir)
         _compare(articles, previous, report)
-        model = _prepare_encoder(settings.model, encoder, tmp, settings.cache_dir)
+        model = _prepare_encoder(settings.model, encoder, tmp, settings.cache_dir, _notifier(progress))
         units = make_units(sections, texts, model.encoder)
         vectors, hashes, tokens = _embed(units, model, previous, report, progress,
                                          settings.token_budget_mb * 1024 * 1024)
@@ -172,7 +173,8 @@ class PreparedModel:
     key: str
 
 
-def _prepare_encoder(name: str, encoder: Encoder | None, gen_dir: Path, cache_dir: Path | None) -> PreparedModel:
+def _prepare_encoder(name: str, encoder: Encoder | None, gen_dir: Path, cache_dir: Path | None,
+                     notify: Callable[[str], None] | None = None) -> PreparedModel:
     """The encoder for documents and queries: the ONNX export when it is faithful, else torch."""
     if encoder is not None:  # injected (tests, benchmarks): used as it is
         info = {"name": encoder.name, "dim": encoder.dim, "max_tokens": encoder.max_tokens, "encoder": "custom"}
@@ -180,7 +182,7 @@ def _prepare_encoder(name: str, encoder: Encoder | None, gen_dir: Path, cache_di
     export_dir = gen_dir / "encoder"
     export_dir.mkdir()
     try:
-        config, reference = prepare_export(name, export_dir, cache_dir)
+        config, reference = prepare_export(name, export_dir, cache_dir, notify)
     except EncoderError as exc:
         raise BuildError(str(exc)) from None
     if config is None:
@@ -459,6 +461,14 @@ class _TokenCollector:
 
 def _no_bar(progress: bool | None) -> bool | None:
     return None if progress is None else not progress
+
+
+def _notifier(progress: bool | None) -> Callable[[str], None] | None:
+    """Where a progress bar would show (progress True, or None on a terminal): one-line notices
+    of slow steps that have no bar, such as the first export of a model."""
+    if progress is False or (progress is None and not sys.stderr.isatty()):
+        return None
+    return lambda message: tqdm.write(message, file=sys.stderr)
 
 
 # ---------------------------------------------------------------- writing

@@ -206,15 +206,20 @@ def cache_key(name: str, cache_dir: Path | None = None) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:24]
 
 
-def prepare_export(name: str, out_dir: Path, cache_dir: Path | None) -> tuple[dict | None, SentenceTransformerEncoder | None]:
+def prepare_export(name: str, out_dir: Path, cache_dir: Path | None,
+                   notify: Callable[[str], None] | None = None) -> tuple[dict | None, SentenceTransformerEncoder | None]:
     """The ONNX export of a model in out_dir, from the cache when there (no torch), else made now.
 
     Returns (config or None when not exportable, the torch reference if it had to be loaded).
+    `notify` hears, in one line, that the slow export is about to run.
     """
     cached = cache_dir / "encoders" / cache_key(name, cache_dir) if cache_dir else None
     if cached is not None and (cached / ONNX_CONFIG).is_file():
         copy_encoder_files(cached, out_dir)
         return json.loads((out_dir / ONNX_CONFIG).read_text()), None
+    if notify is not None:
+        notify(f"exporting model {name} to ONNX for serving without torch (once per model; "
+               "about 10 s for the default, a minute or more for larger ones)")
     reference = SentenceTransformerEncoder(name, cache_dir)
     config = export_onnx(reference, out_dir, list(FIDELITY_SAMPLES))
     if config is not None and cached is not None:

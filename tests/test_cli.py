@@ -26,7 +26,8 @@ def test_index_reports_what_it_built(tmp_path: Path, seed_corpus: Path):
     assert "0 embedded" in again.stdout
 
 
-def test_index_shows_a_progress_bar_with_rate_and_eta_on_a_terminal(tmp_path: Path, seed_corpus: Path):
+def index_on_a_terminal(corpus: Path, index: Path, **env: str) -> str:
+    """`qa index` run on a pseudo-terminal, as a person would; returns what the terminal showed."""
     import os
     import pty
     import subprocess
@@ -38,8 +39,8 @@ def test_index_shows_a_progress_bar_with_rate_and_eta_on_a_terminal(tmp_path: Pa
 
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # a real terminal's size
-    proc = subprocess.Popen([sys.executable, "-m", "qa", "index", "--corpus", str(seed_corpus), "--index",
-                             str(tmp_path / "index")], stdout=follower, stderr=follower, env=os.environ.copy())
+    proc = subprocess.Popen([sys.executable, "-m", "qa", "index", "--corpus", str(corpus), "--index", str(index)],
+                            stdout=follower, stderr=follower, env={**os.environ, **env})
     os.close(follower)
     output = b""
     while True:
@@ -53,7 +54,22 @@ def test_index_shows_a_progress_bar_with_rate_and_eta_on_a_terminal(tmp_path: Pa
     proc.wait(120)
     text = output.decode(errors="replace")
     assert proc.returncode == 0, text
+    return text
+
+
+def test_index_shows_a_progress_bar_with_rate_and_eta_on_a_terminal(tmp_path: Path, seed_corpus: Path):
+    text = index_on_a_terminal(seed_corpus, tmp_path / "index")
     assert "embedding" in text and "100%" in text and "text/s" in text and "<" in text  # tqdm: rate and ETA
+
+
+def test_the_first_export_of_a_model_is_announced_on_a_terminal(tmp_path: Path):
+    """The export has no bar and takes a while (torch loads first): one line says what is happening."""
+    corpus = write_corpus(tmp_path / "corpus", {"a.txt": "Title\n\nHeading\nSome body text.\n"})
+    cache = str(tmp_path / "fresh-cache")
+    notice = "exporting model all-MiniLM-L6-v2 to ONNX"
+
+    assert notice in index_on_a_terminal(corpus, tmp_path / "index", QA_CACHE_DIR=cache)
+    assert notice not in index_on_a_terminal(corpus, tmp_path / "index", QA_CACHE_DIR=cache)  # cached now
 
 
 def test_missing_and_empty_corpus_are_one_line_errors(tmp_path: Path):
