@@ -119,13 +119,14 @@ def test_a_copy_another_build_unpacked_meanwhile_is_used(site: Path, tmp_path: P
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     model = install_split_zip(site, "tiny-split-model", MODEL_FILES, parts=2)
     target = model.folder(tmp_path / "cache")
-    unzip = packaged_models.unzip_model_folder
+    replace = os.replace
 
-    def unzip_while_another_build_finishes(archive: Path, out_dir: Path) -> None:
-        unzip(archive, out_dir)
-        shutil.copytree(out_dir, target, ignore=shutil.ignore_patterns("model.zip"))
+    def replace_just_after_another_build(src: str | Path, dst: str | Path) -> None:
+        if Path(dst) == target:  # the other build's copy lands between our check and our move
+            shutil.copytree(src, target)
+        replace(src, dst)
 
-    monkeypatch.setattr(packaged_models, "unzip_model_folder", unzip_while_another_build_finishes)
+    monkeypatch.setattr(packaged_models.os, "replace", replace_just_after_another_build)
 
     assert model.unpacked(tmp_path / "cache") == target
     assert (target / "modules.json").is_file()
