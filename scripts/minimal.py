@@ -11,7 +11,6 @@ run what the rest of `qa serve`'s work costs against it.
 """
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -24,16 +23,14 @@ def create_minimal_app(index: Path):  # noqa: ANN201 - FastAPI is imported here,
     from fastapi import FastAPI
     from pydantic import BaseModel, Field
 
-    from qa.embedding import ONNX_INT8, OnnxEncoder
+    from qa.neighbours import INDEX_FILE, read_index
+    from qa.searcher import load_query_encoder
     from qa.settings import Settings
-    from qa.store import current_generation_name
+    from qa.store import IndexReader
 
-    generation = index / "gens" / str(current_generation_name(index))
-    model = json.loads((generation / "manifest.json").read_text())["model"]
-    settings = Settings()
-    encoder = OnnxEncoder(generation / "encoder", quantized=model.get("file") == ONNX_INT8,
-                          threads=settings.threads, solo_threads=settings.solo_threads)
-    neighbours = faiss.read_index(str(generation / "faiss.index"))
+    reader = IndexReader(index)  # the generation CURRENT points to; its arrays stay unread
+    encoder = load_query_encoder(reader, Settings())  # the encoder qa serve would use
+    neighbours = read_index(reader.path / INDEX_FILE)
     faiss.omp_set_num_threads(1)
 
     class Ask(BaseModel):
