@@ -76,6 +76,8 @@ class Candidate:
 
 @dataclass(frozen=True)
 class LexicalHits:
+    terms: list[str]
+    """The query terms scored (lexical.query_terms of the question)."""
     scores: np.ndarray
     """BM25 score of every section."""
     top: np.ndarray
@@ -106,7 +108,7 @@ class Retriever:
     def lexical_hits(self, terms: list[str], k: int) -> LexicalHits:
         """BM25 scores of every section for the terms, and the best of them as candidates."""
         scores = self.lexical.scores(terms)
-        return LexicalHits(scores, _top(scores, candidate_pool(k)))
+        return LexicalHits(terms, scores, _top(scores, candidate_pool(k)))
 
     def candidates(self, query: np.ndarray, terms: list[str], k: int, pieces: Tokens | None = None,
                    hits: LexicalHits | None = None) -> list[Candidate]:

@@ -126,8 +126,8 @@ class Searcher:
         """The response for a question whose vector (and word pieces) are already computed;
         `lexical_hits`: its lexical_ahead(), when started."""
         lexical = self.retriever.lexical
-        terms = lexical.query_terms(question)
         hits = lexical_hits.result() if lexical_hits is not None else None
+        terms = hits.terms if hits is not None else lexical.query_terms(question)
         ranked = self.retriever.candidates(vector, terms, k, pieces, hits)
         return build_response(question, terms, ranked, self.reader, lexical, k)
 
