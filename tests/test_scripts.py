@@ -61,6 +61,8 @@ def test_bench_quick_run_prints_every_measure(seed_index: Path) -> None:
     result = json.loads(done.stdout)
     assert result["reference"]["p50_ms"] > 0
     assert result["library"]["ask_p50_ms"] > 0
+    assert 0 < result["library"]["answer_p50_ms"] < result["library"]["ask_p50_ms"]  # a part of an ask
+    assert result["library"]["encoder_ceiling_qps"] > 0
     levels = {lv["concurrency"]: lv for lv in result["http"]["levels"]}
     assert set(levels) == {1, 8}
     assert all(lv["errors"] == 0 and lv["requests"] > 0 for lv in levels.values())
