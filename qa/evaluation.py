@@ -7,7 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .models import AskResponse
+from pydantic import ValidationError
+
+from .models import AskRequest, AskResponse, validation_message
 
 
 class EvalFileError(Exception):
@@ -110,11 +112,16 @@ def _mean(items: list[Outcome], value: Callable[[Outcome], float]) -> float:
 def read_questions(path: Path) -> list[Question]:
     """Parse a question file; raises EvalFileError naming file:line on the first bad line."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        raw = Path(path).read_bytes()
     except FileNotFoundError:
         raise EvalFileError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise EvalFileError(f"{path}: unreadable ({exc})") from None
+    try:
+        lines = raw.decode("utf-8-sig").splitlines()  # a BOM, as some editors write, is not an error
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise EvalFileError(f"{path}:{line}: not valid UTF-8 (byte {exc.start})") from None
     questions = []
     for n, line in enumerate(lines, 1):
         if not line.strip():
@@ -136,10 +143,15 @@ def _question(row: object, path: Path, n: int) -> Question:
     question = row.get("question")
     if not isinstance(question, str) or not question.strip():
         raise EvalFileError(f"{where}: 'question' must be a non-empty string")
+    try:  # the checks every question gets from `qa ask`, the library and the API
+        question = AskRequest(question=question).question
+    except ValidationError as exc:
+        raise EvalFileError(f"{where}: {validation_message(exc)}") from None
     gold: set[tuple[str, str]] = set()
     if row.get("section") is not None:
-        if not isinstance(row.get("doc"), str) or not isinstance(row.get("section"), str):
-            raise EvalFileError(f"{where}: 'doc' and 'section' must be strings")
+        for name in ("doc", "section"):
+            if not isinstance(row.get(name), str):
+                raise EvalFileError(f"{where}: {name!r} must be a string (the gold {name})")
         gold.add((row["doc"], row["section"]))
         also = row.get("also") or []
         if not isinstance(also, list):
@@ -152,12 +164,15 @@ def _question(row: object, path: Path, n: int) -> Question:
             gold.add((item["doc"], item["section"]))
     answer = row.get("answer_sentence")
     kind = row.get("kind")
+    for name, value in (("answer_sentence", answer), ("kind", kind)):
+        if value is not None and not isinstance(value, str):
+            raise EvalFileError(f"{where}: {name!r} must be a string")
     return Question(
         id=str(row.get("id", f"line {n}")),
         question=question,
         gold=frozenset(gold),
-        answer_sentence=answer if isinstance(answer, str) else None,
-        kind=kind if isinstance(kind, str) else None,
+        answer_sentence=answer,
+        kind=kind,
         line=n,
     )
 

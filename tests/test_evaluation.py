@@ -1,0 +1,61 @@
+"""Question files: every line checked as `qa ask` checks a question, errors naming file and line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qa.evaluation import EvalFileError, read_questions
+from qa.models import MAX_QUESTION_CHARS
+
+
+def write_lines(path: Path, *rows: object) -> Path:
+    path.write_text("".join((row if isinstance(row, str) else json.dumps(row)) + "\n" for row in rows))
+    return path
+
+
+GOOD = {"id": "a", "question": "What is NATO?", "doc": "x.txt", "section": "NATO"}
+
+
+@pytest.mark.parametrize("question, needle", [
+    ('"\\ud800 what?"', "question"),  # a lone surrogate, as JSON can spell it: the tokenizer can't read it
+    ('"What\\u0000 is NATO?"', "NUL"),
+    (json.dumps("w" * (MAX_QUESTION_CHARS + 1)), "at most"),
+])
+def test_a_question_qa_ask_would_refuse_is_refused_with_its_line(tmp_path: Path, question: str, needle: str):
+    path = write_lines(tmp_path / "q.jsonl", GOOD, '{"id": "b", "question": ' + question + "}")
+    with pytest.raises(EvalFileError) as err:
+        read_questions(path)
+    assert str(err.value).startswith(f"{path}:2: ") and needle in str(err.value)
+
+
+def test_questions_are_read_as_asked_stripped(tmp_path: Path):
+    path = write_lines(tmp_path / "q.jsonl", {**GOOD, "question": "  What is NATO?\n"})
+    assert read_questions(path)[0].question == "What is NATO?"
+
+
+def test_a_byte_order_mark_is_allowed(tmp_path: Path):
+    path = tmp_path / "q.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(GOOD).encode() + b"\n")
+    assert [q.id for q in read_questions(path)] == ["a"]
+
+
+def test_invalid_utf8_names_its_line(tmp_path: Path):
+    path = tmp_path / "q.jsonl"
+    path.write_bytes(json.dumps(GOOD).encode() + b'\n{"id": "b", "question": "caf\xe9?"}\n')
+    with pytest.raises(EvalFileError, match=r":2: not valid UTF-8"):
+        read_questions(path)
+
+
+@pytest.mark.parametrize("row, needle", [
+    ({"id": "b", "question": "What?", "section": "NATO"}, "'doc' must be a string"),
+    ({"id": "b", "question": "What?", "doc": "x.txt", "section": 5}, "'section' must be a string"),
+    ({**GOOD, "answer_sentence": 3}, "'answer_sentence' must be a string"),
+    ({**GOOD, "kind": ["paraphrase"]}, "'kind' must be a string"),
+])
+def test_wrong_fields_are_named(tmp_path: Path, row: dict, needle: str):
+    path = write_lines(tmp_path / "q.jsonl", row)
+    with pytest.raises(EvalFileError, match=f":1: {needle}"):
+        read_questions(path)
