@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -43,6 +44,10 @@ class Settings:
     cache_dir: Path | None = None
     """Where exported models are kept between builds; default ~/.cache/qa (XDG_CACHE_HOME)."""
 
+    def __post_init__(self) -> None:
+        for problem in _out_of_range(self):
+            raise ValueError(problem)
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
         """Defaults, then QA_<FIELD> environment variables, then explicit non-None overrides."""
@@ -61,11 +66,39 @@ class Settings:
         return replace(cls(), **values)
 
 
+LOWEST = {"port": 1, "max_body_bytes": 1, "threads": 1, "solo_threads": 0, "search_threads": 0, "batch_max": 1,
+          "cache_size": 0, "max_article_bytes": 1, "token_budget_mb": 0, "watch_s": 0.0}
+"""Smallest value of each numeric setting (0 threads for searching or a solo question: one, or none apart)."""
+HIGHEST = {"port": 65535}
+CHOICES = {"log_format": ("text", "json")}
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _out_of_range(settings: Settings) -> list[str]:
+    """What is wrong with the settings' values, each naming its variable (empty when nothing is)."""
+    problems = []
+    for name, value in ((f.name, getattr(settings, f.name)) for f in fields(settings)):
+        where = f"{name} (QA_{name.upper()})"
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.append(f"{where} must be a finite number, not {value}")
+        elif name in LOWEST and value < LOWEST[name] or name in HIGHEST and value > HIGHEST[name]:
+            bounds = f"between {LOWEST[name]} and {HIGHEST[name]}" if name in HIGHEST else f"at least {LOWEST[name]}"
+            problems.append(f"{where} must be {bounds}, not {value}")
+        elif name in CHOICES and value not in CHOICES[name]:
+            problems.append(f"{where} must be one of {', '.join(CHOICES[name])}, not {value!r}")
+    if not settings.request_timeout_s > 0:
+        problems.append(f"request_timeout_s (QA_REQUEST_TIMEOUT_S) must be more than 0, not {settings.request_timeout_s}")
+    return problems
+
+
 def _parse(name: str, raw: str, default: Any) -> Any:
     """Convert an env var's text to the type of the field's default."""
     try:
         if isinstance(default, bool):
-            return raw.strip().lower() in ("1", "true", "yes", "on")
+            word = raw.strip().lower()
+            if word not in TRUE + FALSE:
+                raise ValueError(raw)
+            return word in TRUE
         if isinstance(default, int):
             return int(raw)
         if isinstance(default, float):
