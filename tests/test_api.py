@@ -133,6 +133,12 @@ def test_healthz_reports_the_index(server):
     assert body["status"] == "ok" and body["sections"] == 36 and body["articles"] == 2
 
 
+@pytest.mark.parametrize("path", ["/healthz", "/"])
+def test_uptime_probes_may_use_head(server, path: str):
+    status, body, headers = server.request("HEAD", path)
+    assert status == 200 and body == b"" and int(headers["content-length"]) > 0
+
+
 def test_openapi_documents_ask_with_examples(server):
     status, spec = server.get_json("/openapi.json")
     assert status == 200

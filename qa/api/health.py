@@ -8,7 +8,7 @@ router = APIRouter(tags=["operations"])
 
 
 # async: it only reads memory, and a plain def would cost a worker-thread round trip per call.
-@router.get("/healthz", summary="Liveness and the served index")
+@router.api_route("/healthz", methods=["GET", "HEAD"], summary="Liveness and the served index")  # HEAD: for uptime probes
 async def healthz(request: Request) -> dict[str, object]:
     searcher = request.app.state.engine.searcher
     counts = searcher.manifest.get("counts", {})

@@ -48,7 +48,7 @@ class Asset:
     version: str
 
 
-@router.get("/")
+@router.api_route("/", methods=["GET", "HEAD"])
 async def page() -> Response:
     return Response(page_html(), media_type="text/html; charset=utf-8",
                     headers={**SECURITY_HEADERS, "Cache-Control": PAGE_CACHE})
