@@ -70,6 +70,21 @@ def test_vectors_that_do_not_match_the_manifest_are_refused(index_copy: Path):
         qa.load(index_copy)
 
 
+@pytest.mark.parametrize("name, row, value", [
+    ("window_sections", (0,), 10_000),  # a section that isn't there: an IndexError on some question
+    ("section_sentences", (3, 0), -7),  # a run that starts before the first sentence
+    ("section_sentences", (3, 1), 0),  # a run that ends before it starts
+])
+def test_a_file_altered_in_place_is_refused_at_load(index_copy: Path, name: str, row: tuple, value: int):
+    """Same size, so the manifest's byte counts can't tell: the values must."""
+    file = resolve_generation(index_copy) / f"{name}.npy"
+    array = np.load(file)
+    array[row] = value
+    np.save(file, array)
+    with pytest.raises(IndexLoadError, match=f"{name}.npy: .*altered index"):
+        qa.load(index_copy)
+
+
 def test_dangling_pointer_is_refused(index_copy: Path):
     (index_copy / "CURRENT").write_text("no-such-generation\n")
     with pytest.raises(IndexLoadError, match="missing generation"):
