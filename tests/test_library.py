@@ -65,3 +65,20 @@ def test_a_lone_question_on_more_threads_gets_the_same_vector_and_answer(seed_in
         assert float(a @ b) > 0.9999
         assert solo.ask(q).model_dump() == shared.ask(q).model_dump()
     assert solo.encoder._solo is not solo.encoder._session and shared.encoder._solo is shared.encoder._session
+
+
+@pytest.mark.parametrize("question", [
+    "What resource limitations hinder international security collaboration?",
+    "How do joint exercises build trust between allies?",
+    "What does Article 5 say?",
+])
+def test_asking_for_more_passages_keeps_the_first_ones(searcher, question: str):
+    """k only cuts the list: 16 sections are re-ranked by word pieces whatever k (k of them once
+    were, when more, and a section ranked 20th could overtake the 2nd)."""
+    def cited(k: int) -> list[tuple[str, int, float]]:
+        return [(p.citation.doc, p.citation.start, p.score) for p in searcher.ask(question, k=k).passages]
+
+    most = cited(50)
+    assert len(most) > 16
+    for k in (1, 3, 5, 10, 16, 17, 30):
+        assert cited(k) == most[:k]
