@@ -26,6 +26,10 @@ OFF_TOPIC = ["How long should I boil an egg?", "How do I bake sourdough bread?",
              "What is the capital of France?", "How do I resolve a merge conflict in git?"]
 LOW_CONFIDENCE_TEXT = "The articles probably don't answer this"
 SCRIPT_QUESTION = "<script>window.__pwned=1</script> NATO Article 5"
+# The shipped article whose notice starts with 📝: one code point (the API's unit) but two UTF-16 units (JavaScript's).
+ASTRAL_DOC = "000_ccd1cb8f005a164f.txt"
+ASTRAL_QUESTION = "What roles do military personnel play in international cooperation initiatives?"
+ASTRAL_SECTION = "Roles of Military Personnel in International Cooperation Initiatives"
 
 
 @pytest.fixture(scope="module")
@@ -284,6 +288,35 @@ def test_a_citation_opens_the_article_at_the_answer(desktop: Tab, tmp_path: Path
     desktop.shot(tmp_path / "desktop-article.png")
     page.get_by_role("link", name="Back to results").click()
     desktop.wait_for_answer(NATO_QUESTION)
+
+
+def test_offsets_count_code_points_in_an_article_with_emoji(desktop: Tab) -> None:
+    """API offsets are Python string indices; the page must not slice them as UTF-16 units."""
+    server, page = desktop.server, desktop.page
+    status, article = server.get_json("/documents/" + ASTRAL_DOC)
+    assert status == 200, article
+    text = article["text"]
+    expected = api_answer(server, ASTRAL_QUESTION)
+    passage = next(p for p in expected["passages"] if p["citation"]["section"] == ASTRAL_SECTION)
+    citation, answer = passage["citation"], passage["answer"]
+    assert citation["doc"] == ASTRAL_DOC
+    assert any(ord(c) > 0xFFFF for c in text[:citation["start"]]), "the test needs an emoji before the section"
+    assert text[answer["start"]:answer["end"]] == answer["text"]
+
+    desktop.open("/?" + urllib.parse.urlencode({"q": ASTRAL_QUESTION}))
+    desktop.wait_for_answer(ASTRAL_QUESTION)
+    card = page.locator(".passage", has=page.locator("h2", has_text=ASTRAL_SECTION)).first
+    assert card.locator("mark.answer").text_content() == answer["text"]
+    assert card.locator(".passage-text").text_content() == passage["text"]
+    card.get_by_role("link", name="Read in the article").click()
+    cited = page.locator("#cited")
+    cited.wait_for()
+    assert cited.text_content() == answer["text"]
+    assert page.locator(".doc-section.cited h2").text_content() == ASTRAL_SECTION
+    assert page.locator(".doc-section.cited .doc-text").text_content() == text[citation["start"]:citation["end"]]
+    # Every section of the article shows exactly its span of the API's plain text.
+    shown = page.locator(".doc-section .doc-text").all_text_contents()
+    assert shown == [text[s["start"]:s["end"]] for s in article["sections"]]
 
 
 def test_unknown_article_in_the_url_shows_the_404_detail(desktop: Tab) -> None:

@@ -29,6 +29,26 @@
     return a;
   }
 
+  /**
+   * A string sliced by code points, the unit of the API's offsets (Python string indices).
+   * JavaScript strings count UTF-16 units, so every character outside the BMP (an emoji) would
+   * shift a plain `text.slice(start, end)` by one. Out-of-range ends are clamped, as in Python.
+   */
+  function codePoints(text) {
+    if (!/[\uD800-\uDFFF]/.test(text)) {
+      return { length: text.length, slice: (start, end = text.length) => text.slice(Math.max(0, start), Math.max(0, end)) };
+    }
+    const units = new Uint32Array(text.length + 1); // units[i]: the UTF-16 index of code point i
+    let count = 0;
+    let at = 0;
+    for (const ch of text) {
+      at += ch.length; // 2 for a surrogate pair, 1 otherwise (a lone surrogate counts as one code point)
+      units[++count] = at;
+    }
+    const unit = (i) => units[Math.min(Math.max(0, i), count)];
+    return { length: count, slice: (start, end = count) => text.slice(unit(start), unit(end)) };
+  }
+
   function show(...nodes) {
     view.replaceChildren(...nodes);
   }
@@ -213,12 +233,24 @@
   function passageWithAnswer(passage) {
     const text = passage.text;
     const answer = passage.answer.text;
-    let at = passage.answer.start - passage.citation.start;
-    // Offsets index the article's text; the passage may have had navigation lines cut out.
-    if (text.slice(at, at + answer.length) !== answer) at = text.indexOf(answer);
-    if (!answer || at < 0) return [text];
-    const mark = el("mark", "answer", answer);
-    return [text.slice(0, at), mark, text.slice(at + answer.length)];
+    if (!answer) return [text];
+    // Offsets count code points into the article's text, the section body starting at citation.start.
+    const points = codePoints(text);
+    const start = passage.answer.start - passage.citation.start;
+    const end = passage.answer.end - passage.citation.start;
+    let before;
+    let after;
+    if (start >= 0 && end <= points.length && points.slice(start, end) === answer) {
+      before = points.slice(0, start);
+      after = points.slice(end);
+    } else {
+      // The passage may have had navigation lines cut out before the answer: find it instead.
+      const at = text.indexOf(answer); // UTF-16 units, like text.slice
+      if (at < 0) return [text];
+      before = text.slice(0, at);
+      after = text.slice(at + answer.length);
+    }
+    return [before, el("mark", "answer", answer), after];
   }
 
   function scoreView(score) {
@@ -288,19 +320,19 @@
     body.append(el("h1", "doc-title", article.title));
     if (article.notice) body.append(el("p", "notice doc-notice", article.notice));
     body.append(el("p", "doc-meta", article.doc + " · " + article.sections.length + " sections"));
+    const points = codePoints(article.text); // section and answer offsets count code points
     for (const section of article.sections) {
       const part = el("section", "doc-section");
       if (section.heading) part.append(el("h2", "section", section.heading));
-      const text = article.text.slice(section.start, section.end);
       const inside = marked && start >= section.start && end <= section.end;
       if (inside) {
         part.classList.add("cited");
-        const mark = el("mark", "answer", text.slice(start - section.start, end - section.start));
+        const mark = el("mark", "answer", points.slice(start, end));
         mark.id = "cited";
         mark.tabIndex = -1;
-        part.append(el("p", "doc-text", text.slice(0, start - section.start), mark, text.slice(end - section.start)));
+        part.append(el("p", "doc-text", points.slice(section.start, start), mark, points.slice(end, section.end)));
       } else {
-        part.append(el("p", "doc-text", text));
+        part.append(el("p", "doc-text", points.slice(section.start, section.end)));
       }
       body.append(part);
     }
