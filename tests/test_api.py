@@ -111,7 +111,8 @@ def test_bad_json_input_gets_a_4xx_with_a_message(server, name: str, payload: ob
 def test_malformed_bodies_get_a_4xx_with_a_message(server, raw: bytes, status: int):
     got, body, _ = server.request("POST", "/ask", raw)
     assert got == status
-    assert json.loads(body)["detail"]
+    detail = json.loads(body)["detail"]
+    assert detail and "sys." not in detail  # says what is wrong with the body, not how Python is set up
 
 
 @pytest.mark.parametrize("query", ["/ask", "/ask?q=", "/ask?q=NATO&k=0", "/ask?q=NATO&k=abc", "/ask?q=NATO&k=51",

@@ -65,8 +65,8 @@ async def _json_body(request: Request) -> object:
                             f"column {exc.colno}") from None
     except RecursionError:
         raise ApiError(400, "the request body is nested too deeply") from None
-    except ValueError as exc:  # e.g. an integer of more digits than Python converts
-        raise ApiError(400, f"the request body is not valid JSON: {exc}") from None
+    except ValueError:  # an integer of more digits than Python converts (its message names a sys call)
+        raise ApiError(400, "the request body holds a number with too many digits") from None
 
 
 def _validated(data: object) -> AskRequest:
