@@ -35,6 +35,8 @@ NAV_RE = re.compile(
 )
 LIST_MARKER_RE = re.compile(r"^(?:[-*+•·▪◦‣–—]\s+|\(?\d{1,3}[.)]\s+|\(?[a-zA-Z][.)]\s+|[ivxIVX]{1,4}[.)]\s+)")
 """A list item's marker and the spaces after it."""
+CONTROL_CHAR_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+"""Control characters (C0, DEL, C1): a doc id holding one can't be cited by URL or printed on one line."""
 HEADING_END_PUNCT = tuple(".!?:;,…")
 MAX_HEADING_CHARS = 150
 MAX_HEADING_WORDS = 20
@@ -77,6 +79,10 @@ def iter_corpus(root: Path, max_bytes: int = MAX_FILE_BYTES) -> Iterator[Article
         name = path.name
         if name.startswith("."):
             continue
+        problem = doc_name_problem(doc)
+        if problem:
+            yield Skipped(printable_doc(doc), problem)
+            continue
         if path.suffix.lower() not in EXTENSIONS:
             yield Skipped(doc, f"unsupported extension {path.suffix or '(none)'!r}")
             continue
@@ -84,6 +90,36 @@ def iter_corpus(root: Path, max_bytes: int = MAX_FILE_BYTES) -> Iterator[Article
             yield read_article(path, doc, max_bytes)
         except ArticleError as exc:
             yield Skipped(doc, str(exc).removeprefix(f"{doc}: "))
+
+
+def doc_name_problem(doc: str) -> str | None:
+    """Why a doc id can't be indexed under its name, or None when it can."""
+    if not is_utf8(doc):
+        # os.walk hands undecodable bytes over as surrogates, which SQLite can't store
+        return "file or folder name is not valid UTF-8"
+    if CONTROL_CHAR_RE.search(doc):
+        # Starlette's path parameters exclude newlines, so GET /documents/... would never match; other
+        # control characters garble the one-line warnings and citations just as much
+        return "file or folder name has a control character, so it can't be cited by URL (GET /documents/...)"
+    return None
+
+
+def is_utf8(name: str) -> bool:
+    """True when name encodes as UTF-8 (holds no surrogate standing for an undecodable byte)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable_doc(doc: str) -> str:
+    """doc with undecodable bytes shown as \\xNN and control characters escaped, safe to print and store."""
+    try:
+        text = doc.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate that did not come from the file system
+        text = doc.encode("utf-8", "backslashreplace").decode("utf-8")
+    return CONTROL_CHAR_RE.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def read_article(path: Path, doc: str | None = None, max_bytes: int = MAX_FILE_BYTES) -> Article:
@@ -211,7 +247,8 @@ def classify_txt_lines(text: str) -> list[Line]:
         kinds[0] = "title"
 
     # After a lead-in ending in ':' come list items. With markers, the list ends at the
-    # first line without one; without markers, short lines are items until a paragraph.
+    # first line without one; without markers, short lines are items until a paragraph
+    # or a blank line.
     list_mode: str | None = None
     for i, line in enumerate(strings):
         if kinds[i] != "body":
@@ -220,12 +257,15 @@ def classify_txt_lines(text: str) -> list[Line]:
             kinds[i] = "nav"
             continue
         item = is_list_item(line)
-        if list_mode == "pending":
+        first_item = list_mode == "pending"
+        if first_item:
             list_mode = "markers" if item else "plain"
         elif list_mode == "markers" and not item:
             list_mode = None
         heading_like = looks_like_heading(line)
-        if list_mode == "plain" and not heading_like:
+        # A blank line between the lead-in and its first item does not end the list
+        ends_list = not heading_like or (not first_item and _blank_line_before(spans, i))
+        if list_mode == "plain" and ends_list:
             list_mode = None
         if heading_like and list_mode is None and _has_content_after(strings, kinds, i):
             kinds[i] = "heading"
@@ -233,6 +273,12 @@ def classify_txt_lines(text: str) -> list[Line]:
         if line.strip().endswith(":"):
             list_mode = "pending"
     return [Line(kind, s, e) for kind, (s, e) in zip(kinds, spans)]
+
+
+def _blank_line_before(spans: list[tuple[int, int]], i: int) -> bool:
+    """True when a blank line separates non-blank line i from the one before it."""
+    # spans hold only non-blank lines; a gap of more than one newline is a blank line
+    return i > 0 and spans[i][0] > spans[i - 1][1] + 1
 
 
 def _has_content_after(strings: list[str], kinds: list[LineKind], i: int) -> bool:

@@ -29,8 +29,11 @@ HTML (the standard library's html.parser, which never rejects broken markup):
   when its text equals the page's <title>; it is then the title line, not a section.
   Otherwise the <title> is the article's title and no line of the text is.
 - The content of script, style, nav, header, footer, aside, noscript, template, form,
-  svg, iframe, object, canvas, select and button elements, and of elements with the
-  `hidden` attribute, is dropped, as are comments and the <title> itself.
+  svg, iframe, object, canvas, select, button and textarea elements, and of elements with
+  the `hidden` attribute, is dropped, as are comments and the <title> itself. A dropped
+  block (nav, header, footer, aside, form, or a hidden block element) ends the line; a
+  dropped inline element (script, button, <span hidden>, ...) leaves the text around it
+  one line, as a browser shows it.
 - Block elements (p, div, li, dt, dd, tr, h1-h6, blockquote, pre, section, article,
   table, ...) end a line, <br> starts a new one, inline elements are joined; table cells
   are joined by ` | `. Entities are decoded and whitespace inside a block collapses to
@@ -346,8 +349,11 @@ def inline_lines(children: list) -> list[str]:
 # ---------------------------------------------------------------- HTML
 
 SKIP_TAGS = frozenset(
-    "script style nav header footer aside noscript template form svg iframe object canvas select button".split()
+    "script style nav header footer aside noscript template form svg iframe object canvas select button textarea"
+    .split()
 )
+SKIP_BLOCK_TAGS = frozenset("nav header footer aside form".split())
+"""The dropped elements that are blocks; the others sit inside a line and must not split it."""
 VOID_TAGS = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 HEADING_TAGS = {f"h{n}": n for n in range(1, 7)}
 CONTAINER_TAGS = frozenset("ul ol dl menu table".split())
@@ -389,7 +395,8 @@ class HtmlText(HTMLParser):
             return
         if tag in SKIP_TAGS or any(name == "hidden" for name, _ in attrs):
             if tag not in VOID_TAGS:
-                self._flush()
+                if tag in SKIP_BLOCK_TAGS or tag in BLOCK_TAGS:
+                    self._flush()
                 self._skipping.append(tag)
             return
         if tag == "title":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,56 @@ def test_corpus_walk_skips_unsupported_and_hidden_files(tmp_path: Path):
     docs = [i.doc for i in items if not isinstance(i, Skipped)]
     assert docs == ["a.txt", "sub/b.txt"]
     assert [i.doc for i in items if isinstance(i, Skipped)] == ["image.png"]
+
+
+def test_heading_after_a_blank_line_ends_an_unmarked_list():
+    text = (
+        "The Alliance Today\n"
+        "\n"
+        "Main Points\n"
+        "The alliance focuses on three areas:\n"
+        "Defense Planning\n"
+        "Crisis Management\n"
+        "Cooperative Security\n"
+        "\n"
+        "Budget Considerations\n"
+        "Member states contribute funds according to an agreed formula. They pay yearly.\n"
+    )
+    article = parse_article(text.encode(), "alliance.txt")
+    sections = {s.heading: s for s in split_sections(article)}
+    assert list(sections) == ["Main Points", "Budget Considerations"]
+    assert "Defense Planning" in sections["Main Points"].text
+    assert sections["Budget Considerations"].text.startswith("Member states contribute funds")
+
+
+def test_blank_line_between_a_lead_in_and_its_unmarked_items_keeps_them_body():
+    text = "Title Here\n\nIntro text.\nMember bodies include:\n\nUnited Nations\nAfrican Union\n\nClosing Remarks\nEnd.\n"
+    kinds = {text[ln.start : ln.end]: ln.kind for ln in classify_txt_lines(text)}
+    assert kinds["United Nations"] == kinds["African Union"] == "body"
+    assert kinds["Closing Remarks"] == "heading"
+
+
+def test_file_name_not_valid_utf8_is_skipped_naming_it(tmp_path: Path):
+    (tmp_path / "ok.txt").write_text("Ok\n\nHeading\nBody.\n")
+    (tmp_path / os.fsdecode(b"bad\xffname.txt")).write_text("Bad\n\nHeading\nBody. Two.\n")
+    (tmp_path / os.fsdecode(b"dir\xfe")).mkdir()
+    (tmp_path / os.fsdecode(b"dir\xfe") / "inner.txt").write_text("Inner\n\nHeading\nBody.\n")
+    items = list(iter_corpus(tmp_path))
+    assert [i.doc for i in items if not isinstance(i, Skipped)] == ["ok.txt"]
+    skipped = {i.doc: i.reason for i in items if isinstance(i, Skipped)}
+    assert sorted(skipped) == ["bad\\xffname.txt", "dir\\xfe/inner.txt"]
+    assert all("not valid UTF-8" in reason for reason in skipped.values())
+    for doc in skipped:
+        doc.encode("utf-8")  # printable and storable: no surrogates left
+
+
+@pytest.mark.parametrize("name, shown", [("new\nline.txt", "new\\nline.txt"), ("esc\x1b[31m.txt", "esc\\x1b[31m.txt"),
+                                         ("tab\there.txt", "tab\\there.txt")])
+def test_file_name_with_a_control_character_is_skipped_naming_it(tmp_path: Path, name: str, shown: str):
+    (tmp_path / "ok.txt").write_text("Ok\n\nHeading\nBody.\n")
+    (tmp_path / name).write_text("Bad\n\nHeading\nBody. Two.\n")
+    items = list(iter_corpus(tmp_path))
+    assert [i.doc for i in items if not isinstance(i, Skipped)] == ["ok.txt"]
+    [skipped] = [i for i in items if isinstance(i, Skipped)]
+    assert skipped.doc == shown
+    assert "control character" in skipped.reason and "URL" in skipped.reason

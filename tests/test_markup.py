@@ -229,6 +229,32 @@ def test_html_drops_page_furniture_and_code():
     assert text == "Real text."
 
 
+INLINE_DROPPED = ["<script>track()</script>", "<style>p { color: red }</style>", "<noscript>Enable JS</noscript>",
+                  "<svg><text>icon</text></svg>", "<button>Share</button>", "<span hidden>Cookie</span>",
+                  "<template><p>tpl</p></template>", "<iframe>frame</iframe>", "<select><option>x</option></select>",
+                  "<textarea>Type here</textarea>"]
+
+
+@pytest.mark.parametrize("dropped", INLINE_DROPPED)
+def test_html_inline_dropped_element_leaves_its_sentence_whole(dropped: str):
+    text, lines = parse_html(f"<h1>T</h1><p>The treaty was signed {dropped} in 1949 by twelve nations.</p>")
+    assert text == "T\n\nThe treaty was signed in 1949 by twelve nations."
+    assert_lines_cover_text(text, lines)
+
+
+def test_html_dropped_elements_end_a_line_only_when_they_are_blocks():
+    source = ("<h2>Signed <script>x()</script> treaty</h2>"
+              "<div>Top <nav>Menu</nav> tail <button>Go</button> end.</div><p>A <div hidden>Ad</div> B.</p>")
+    text, lines = parse_html(source)
+    assert text == "Signed treaty\n\nTop\n\ntail end.\n\nA\n\nB."
+    assert of_kind(text, lines, "heading") == ["Signed treaty"]
+
+
+def test_html_form_control_text_is_dropped_also_outside_a_form():
+    text, _ = parse_html("<p>Comment below.</p><textarea>Write your comment here</textarea><p>Thanks.</p>")
+    assert text == "Comment below.\n\nThanks."
+
+
 def test_html_blocks_end_lines_and_inline_elements_join():
     source = (
         "<div>Top <span>inline</span><b>joined</b><p>Para   one\n  wraps.</p>tail</div>"
