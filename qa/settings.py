@@ -45,8 +45,9 @@ class Settings:
     """Where exported models are kept between builds; default ~/.cache/qa (XDG_CACHE_HOME)."""
 
     def __post_init__(self) -> None:
-        for problem in _out_of_range(self):
-            raise ValueError(problem)
+        problems = _out_of_range(self)
+        if problems:
+            raise ValueError("; ".join(problems))
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -68,7 +69,8 @@ class Settings:
 
 LOWEST = {"port": 1, "max_body_bytes": 1, "threads": 1, "solo_threads": 0, "search_threads": 0, "batch_max": 1,
           "cache_size": 0, "max_article_bytes": 1, "token_budget_mb": 0, "watch_s": 0.0}
-"""Smallest value of each numeric setting (0 threads for searching or a solo question: one, or none apart)."""
+"""Smallest value of each numeric setting (search_threads 0 runs one worker; solo_threads 0 opens no
+second encoder session)."""
 HIGHEST = {"port": 65535}
 CHOICES = {"log_format": ("text", "json")}
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
@@ -86,7 +88,7 @@ def _out_of_range(settings: Settings) -> list[str]:
             problems.append(f"{where} must be {bounds}, not {value}")
         elif name in CHOICES and value not in CHOICES[name]:
             problems.append(f"{where} must be one of {', '.join(CHOICES[name])}, not {value!r}")
-    if not settings.request_timeout_s > 0:
+    if math.isfinite(settings.request_timeout_s) and settings.request_timeout_s <= 0:
         problems.append(f"request_timeout_s (QA_REQUEST_TIMEOUT_S) must be more than 0, not {settings.request_timeout_s}")
     return problems
 
