@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +81,29 @@ def test_rebuilding_an_unchanged_corpus_embeds_nothing(tmp_path: Path, monkeypat
     report = build(Settings.from_env(corpus=corpus, index=index), progress=False)
     assert report.changed == ["b.txt"] and report.added == ["c.txt"] and report.removed == ["a.txt"]
     assert 0 < sum(calls) == report.embedded
+
+
+def test_batches_embedded_side_by_side_give_the_vectors_of_one_after_the_other(seed_corpus: Path, seed_index: Path,
+                                                                              tmp_path: Path, monkeypatch):
+    """The build embeds a batch per core at once; the index must not depend on how many cores."""
+    import qa.build
+
+    calls: list[str] = []
+    original = OnnxEncoder._encode
+
+    def recording(self, *args, **kwargs):
+        calls.append(threading.current_thread().name)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(OnnxEncoder, "_encode", recording)
+    monkeypatch.setattr(qa.build, "_threads", lambda: 1)
+    alone = IndexReader(build_index(seed_corpus, tmp_path / "one"))
+    monkeypatch.setattr(qa.build, "_threads", lambda: 3)
+    three = IndexReader(build_index(seed_corpus, tmp_path / "three"))
+    assert len(set(calls)) > 2  # really on several threads
+    assert three.manifest["counts"] == alone.manifest["counts"] == IndexReader(seed_index).manifest["counts"]
+    for name in ("windows", "sentence_vectors", "token_vectors", "token_ids", "sentence_tokens"):
+        assert np.array_equal(getattr(three, name), getattr(alone, name)), name
 
 
 def test_vectors_are_unit_length_and_close_to_the_reference(seed_index: Path):
