@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -151,6 +152,16 @@ def test_openapi_documents_ask_with_examples(server):
     assert "example" in spec["components"]["schemas"][ref]
     status, page, _ = server.request("GET", "/docs")
     assert status == 200 and b"swagger" in page.lower()
+
+
+def test_the_api_docs_page_needs_no_internet(server):
+    """Swagger UI's files come from the server, not a CDN, so /docs works on a machine offline."""
+    status, page, _ = server.request("GET", "/docs")
+    assert status == 200 and b"https://" not in page and b"http://" not in page
+    for asset in re.findall(r'(?:src|href)="(/[^"]+)"', page.decode()):
+        status, body, headers = server.request("GET", asset)
+        assert status == 200 and len(body) > 100, asset
+    assert b"/docs-assets/swagger-ui-bundle.js" in page
 
 
 def test_cli_ask_json_prints_exactly_the_http_body(server, seed_index: Path):

@@ -143,6 +143,14 @@ def test_page_is_served_with_a_strict_policy_and_cache_headers(server: Server) -
     assert "http://" not in html and "https://" not in html  # no CDN, nothing fetched from elsewhere
 
 
+def test_the_api_docs_render_with_nothing_fetched_from_elsewhere(desktop: Tab) -> None:
+    """/docs is Swagger UI served by the server itself (the Tab fails on any outside request)."""
+    desktop.open("/docs")
+    operation = desktop.page.locator(".opblock-summary-path", has_text="/ask").first
+    operation.wait_for()
+    assert desktop.page.locator(".opblock-summary-path").count() >= 4
+
+
 def test_assets_are_versioned_and_cached_and_only_known_names_are_served(server: Server) -> None:
     html = server.request("GET", "/")[1].decode()
     for name in ("app.css", "app.js", "icon.svg"):

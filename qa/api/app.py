@@ -14,6 +14,7 @@ from .. import __version__
 from ..searcher import Searcher
 from ..settings import Settings
 from . import admin, ask, documents, health, metrics, web
+from .docs import install_docs
 from .watch import lifespan
 from .engine import Engine
 from .errors import install_error_handlers
@@ -32,12 +33,14 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         description="Ask a question in plain language; get the passages that answer it, each with its "
         "article, section and character span, the sentence that answers, and the article's notice.",
         lifespan=lifespan,
+        docs_url=None,  # docs.py serves it from a package instead of a CDN
     )
     app.state.settings = settings
     app.state.engine = Engine(searcher, settings)
     install_error_handlers(app)
     for module in (admin, ask, documents, health, metrics, web):
         app.include_router(module.router)
+    install_docs(app)
     # Added last runs first: the access log wraps the body limit, so a 413 is logged and counted.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessMiddleware, settings=settings)
