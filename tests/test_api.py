@@ -117,11 +117,16 @@ def test_malformed_bodies_get_a_4xx_with_a_message(server, raw: bytes, status: i
 
 
 @pytest.mark.parametrize("query", ["/ask", "/ask?q=", "/ask?q=NATO&k=0", "/ask?q=NATO&k=abc", "/ask?q=NATO&k=51",
-                                   "/ask?q=%00", "/ask?q=" + "a" * 1001])
+                                   "/ask?q=%00", "/ask?q=" + "a" * 1001, "/ask?q=%FF%FE+NATO"])
 def test_bad_query_strings_get_a_4xx_with_a_message(server, query: str):
     status, body, _ = server.request("GET", query)
     assert 400 <= status < 500
     assert json.loads(body)["detail"]
+
+
+def test_a_get_question_in_utf8_is_answered(server):
+    status, body, _ = server.request("GET", "/ask?q=caf%C3%A9+NATO+%F0%9F%A4%94&k=1")
+    assert status == 200 and json.loads(body)["question"] == "café NATO 🤔"
 
 
 def test_emoji_only_question_is_answered(server):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from urllib.parse import unquote_to_bytes
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
@@ -31,7 +32,17 @@ async def ask_get(
                    json_schema_extra={"pattern": QUESTION_PATTERN}),
     k: int = Query(default=5, ge=1, le=MAX_K, description="How many passages to return"),
 ) -> Response:
+    _check_query_string(request)
     return await _answer(request, _validated({"question": q, "k": k}))
+
+
+def _check_query_string(request: Request) -> None:
+    """400 for a query string that isn't UTF-8 once percent-decoded, as for a POST body: the
+    framework would read its bytes as U+FFFD and answer a question nobody asked."""
+    try:
+        unquote_to_bytes(request.scope.get("query_string", b"")).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, f"the query string is not valid UTF-8 once percent-decoded (byte {exc.start})") from None
 
 
 @router.post(
