@@ -198,8 +198,8 @@ def _prepare_encoder(name: str, encoder: Encoder | None, gen_dir: Path, cache_di
             "file": ONNX_INT8 if quantized else ONNX_FP32, "fidelity": config["fidelity"],
             "pooling": config["pooling"]}
     # A batch per core, each on one thread, rather than one batch on every core: a sentence's
-    # matrices are too small to split well (this machine's 300-section bench build: 4.05 against
-    # 4.54 s median of four in the encoder). Vectors are the same: the batches are.
+    # matrices are too small to split well (300 generated sections: 5.95 -> 5.32 s, median of four
+    # alternating builds). Vectors are the same: the batches are.
     encoder = OnnxEncoder(export_dir, quantized=quantized, threads=1)
     return PreparedModel(encoder, info, f"onnx-{'int8' if quantized else 'fp32'}:{name}", parallel=_threads())
 
@@ -389,6 +389,7 @@ def _embed(
     report.embedded = len(todo)
     # Longest first: similar lengths share a batch (less padding) and the ETA settles early.
     todo.sort(key=lambda r: -len(texts[r]))
+
     def embed(rows: list[int]) -> tuple[np.ndarray, list[Tokens] | None]:
         batch = [texts[r] for r in rows]
         if not tokens.active:
