@@ -230,8 +230,12 @@ def split_front_matter(source: str) -> tuple[str | None, str]:
     if data is None:
         return None, source
     title = data.get("title")
-    if isinstance(title, (str, int, float)) and not isinstance(title, bool) and str(title).strip():
-        return collapse(str(title)), source[match.end() :]
+    if title is not None and not isinstance(title, (str, dict, list)):
+        # YAML reads `title: 2024-01-01` as a date, `title: true` as a boolean: keep it as written
+        found = FRONT_MATTER_TITLE_RE.search(match.group(1))
+        title = found.group(1).strip().strip("\"'") if found else None
+    if isinstance(title, str) and title.strip():
+        return collapse(title), source[match.end() :]
     return None, source[match.end() :]
 
 

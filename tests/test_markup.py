@@ -108,6 +108,12 @@ def test_markdown_invalid_yaml_front_matter_still_gives_its_title():
     assert "bad" not in text
 
 
+@pytest.mark.parametrize("written", ["2024-01-01", "true", "1.50", "1949"])
+def test_markdown_front_matter_title_that_yaml_reads_as_a_date_or_number_stays_as_written(written: str):
+    text, lines = parse_markdown(f"---\ntitle: {written}\n---\nBody text.\n")
+    assert of_kind(text, lines, "title") == [written]
+
+
 def test_markdown_without_closed_front_matter_keeps_its_text():
     text, lines = parse_markdown("---\nJust a rule above this paragraph.\n")
     assert of_kind(text, lines, "body") == ["Just a rule above this paragraph."]
