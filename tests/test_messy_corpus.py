@@ -30,8 +30,9 @@ BAD = {  # file -> what the warning must say
     "notes.pdf": "unsupported extension",
     "README": "unsupported extension",
     "data.json": "unsupported extension",
-    "loop_a.txt": "cannot read",
-    "dangling.txt": "cannot read",
+    "loop_a.txt": "broken symbolic link",
+    "dangling.txt": "broken symbolic link",
+    "gone": "broken symbolic link",  # a link to a missing folder: not "unsupported extension"
     "pipe.txt": "not a regular file",
 }
 REPEATED = ("Repeated Part\n" + "The archive keeps weather records from every coastal station in the region. " * 40
@@ -69,6 +70,7 @@ def messy_corpus(root: Path) -> Path:
     (root / "loop_a.txt").symlink_to("loop_b.txt")
     (root / "loop_b.txt").symlink_to("loop_a.txt")
     (root / "dangling.txt").symlink_to("nowhere.txt")
+    (root / "gone").symlink_to("missing-folder", target_is_directory=True)
     (root / "deep" / "a" / "back").symlink_to("..", target_is_directory=True)  # a directory loop
     os.mkfifo(root / "pipe.txt")
     return root
