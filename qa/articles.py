@@ -37,6 +37,7 @@ LIST_MARKER_RE = re.compile(r"^(?:[-*+•·▪◦‣–—]\s+|\(?\d{1,3}[.)]\s+
 """A list item's marker and the spaces after it."""
 CONTROL_CHAR_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 """Control characters (C0, DEL, C1): a doc id holding one can't be cited by URL or printed on one line."""
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 HEADING_END_PUNCT = tuple(".!?:;,…")
 MAX_HEADING_CHARS = 150
 MAX_HEADING_WORDS = 20
@@ -153,12 +154,13 @@ def _size(n: int) -> str:
 
 def parse_article(raw: bytes, doc: str, fmt: str = "txt") -> Article:
     """Decode and parse the bytes of one article in the given format."""
-    if b"\x00" in raw[:8192]:
+    encoding = "utf-16" if raw[:2] in UTF16_BOMS else "utf-8"  # Windows editors' "Unicode" is UTF-16
+    if encoding == "utf-8" and b"\x00" in raw[:8192]:
         raise ArticleError(f"{doc}: binary file (NUL bytes)")
     try:
-        source = raw.decode("utf-8")
+        source = raw.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise ArticleError(f"{doc}: not valid UTF-8 (byte {exc.start})") from None
+        raise ArticleError(f"{doc}: not valid {encoding.upper()} (byte {exc.start})") from None
     source = normalise_newlines(source)
     page_title = ""
     if fmt == "txt":
