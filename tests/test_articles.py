@@ -115,7 +115,7 @@ def test_crlf_is_normalised_and_offsets_index_the_normalised_text():
 
 def test_unreadable_inputs_raise_article_error_naming_the_file():
     with pytest.raises(ArticleError, match="bad.txt"):
-        parse_article(b"\xff\xfe not utf-8 \xff", "bad.txt")
+        parse_article(b"caf\xe9 not utf-8 \xff", "bad.txt")  # (\xff\xfe first would be a UTF-16 mark)
     with pytest.raises(ArticleError, match="bin.txt"):
         parse_article(b"\x00\x01\x02binary", "bin.txt")
     with pytest.raises(ArticleError, match="empty.txt"):
