@@ -113,6 +113,16 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    uvicorn.run(serving_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False,
+                timeout_graceful_shutdown=5)
+    return 0
+
+
+def serving_app(settings: Settings):  # noqa: ANN201 - FastAPI is imported here, not at module level
+    """The app over settings.index. Only the app holds the first generation's searcher, so that
+    it is freed, maps and all, once a reload swaps it out (a local of cmd_serve kept it for life)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from .searcher import Searcher
@@ -121,15 +131,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # imported: about a tenth of a second off start-up.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-load") as pool:
         loading = pool.submit(Searcher, settings.index, settings)
-        import uvicorn
+        import uvicorn  # noqa: F401 - imported here, beside the load
 
         from .api import create_app
 
-        searcher = loading.result()
-    app = create_app(settings, searcher)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
-                timeout_graceful_shutdown=5)
-    return 0
+        return create_app(settings, loading.result())
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:

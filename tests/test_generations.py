@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import shutil
@@ -309,9 +310,24 @@ def test_a_swapped_out_generation_is_released_once_its_requests_are_surely_done(
             (corpus / f"extra{n}.txt").write_text(ZEBRA.replace("Xyloria", f"Xyloria {n}"), encoding="utf-8")
             rebuild(corpus, index)
         assert not (index / "gens" / first).exists()
+        # Nor does the process keep its files open or mapped (deleted files would hold their disk).
+        assert not [path for path in files_in_use(server.pid) if first in path]
         assert server.get_json("/ask?q=Why+do+farmers+in+Xyloria+raise+zebras%3F")[0] == 200
     finally:
         server.stop()
+
+
+def files_in_use(pid: int) -> list[str]:
+    """Paths a process holds open or memory-mapped (Linux /proc)."""
+    proc = Path(f"/proc/{pid}")
+    opened = []
+    for fd in (proc / "fd").iterdir():
+        try:
+            opened.append(os.readlink(fd))
+        except OSError:  # closed meanwhile
+            continue
+    mapped = [line.split(maxsplit=5)[5] for line in (proc / "maps").read_text().splitlines() if len(line.split()) > 5]
+    return opened + mapped
 
 
 def test_reloading_the_served_generation_is_a_no_op(admin_server: Server, index: Path):
