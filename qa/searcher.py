@@ -38,6 +38,20 @@ class Searcher:
         self.reader = IndexReader(self.index_dir)
         self.manifest = self.reader.manifest
         self.generation = self.reader.generation
+        self._closed = False
+        try:
+            neighbours, lexical = self._load_structures(encoder)
+        except BaseException:  # a failed reload must not keep the generation's database open
+            self.reader.close()
+            raise
+        self.retriever = Retriever(self.reader, neighbours, lexical)
+        self._alone = threading.Lock()
+        self._lexical_pool = (ThreadPoolExecutor(max(1, self.settings.search_threads), thread_name_prefix="qa-lexical")
+                              if self.reader.section_count >= LEXICAL_AHEAD_ABOVE else None)
+        _one_blas_thread()
+
+    def _load_structures(self, encoder: Encoder | None) -> tuple[Neighbours, LexicalIndex]:
+        """The query encoder (into self.encoder), FAISS index and BM25 index of the generation."""
         # The FAISS file is read from disk on another thread while the encoder loads (both release
         # the GIL): a cold million-section index, with store.py's one-row check, loads in 0.6-1.1 s
         # instead of 1.6-1.8 s.
@@ -46,27 +60,24 @@ class Searcher:
                                   self.manifest.get("faiss", {}))
             self.encoder = encoder or load_query_encoder(self.reader, self.settings)
             try:
-                neighbours = loading.result()
-                lexical = LexicalIndex.load(self.reader.path / "lexical")
+                return loading.result(), LexicalIndex.load(self.reader.path / "lexical")
             except Exception as exc:  # noqa: BLE001 - a damaged file must become one clear message
                 raise IndexLoadError(f"{self.reader.path}: cannot load the search structures ({exc})") from None
-        self.retriever = Retriever(self.reader, neighbours, lexical)
-        self._alone = threading.Lock()
-        self._lexical_pool = (ThreadPoolExecutor(max(1, self.settings.search_threads), thread_name_prefix="qa-lexical")
-                              if self.reader.section_count >= LEXICAL_AHEAD_ABOVE else None)
-        _one_blas_thread()
 
     def ask(self, question: str, k: int = 5) -> AskResponse:
         """Answer one question with the k best passages; raises ValueError on bad input."""
-        try:
-            request = AskRequest(question=question, k=k)
-        except ValidationError as exc:  # one readable line, as the API and CLI report it
-            raise ValueError(validation_message(exc)) from None
-        return self.ask_many([request.question], k=request.k)[0]
+        return self.ask_many([question], k=k)[0]
 
     def ask_many(self, questions: list[str], k: int = 5) -> list[AskResponse]:
-        """Answer several questions with one encoder call (inputs already validated)."""
-        cleaned = [q.strip() for q in questions]
+        """Answer several questions with one encoder call; raises ValueError on bad input."""
+        if self._closed:
+            raise RuntimeError(f"this searcher of {self.index_dir} is closed; qa.load() it again")
+        if isinstance(questions, str) or not isinstance(questions, (list, tuple)):
+            raise ValueError("questions must be a list of strings")
+        try:  # each checked as the API checks a request, in one readable line
+            cleaned = [AskRequest(question=q, k=k).question for q in questions]
+        except ValidationError as exc:
+            raise ValueError(validation_message(exc)) from None
         ahead = self.lexical_ahead(cleaned, k)
         vectors, pieces = self.embed(cleaned, alone=len(cleaned) == 1 and ahead[0] is None)
         return [self.answer(q, v, k, p, b) for q, v, p, b in zip(cleaned, vectors, pieces, ahead)]
@@ -132,6 +143,7 @@ class Searcher:
         return build_response(question, terms, ranked, self.reader, lexical, k)
 
     def close(self) -> None:
+        self._closed = True
         if self._lexical_pool is not None:
             self._lexical_pool.shutdown()
         self.reader.close()

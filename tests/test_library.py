@@ -35,6 +35,40 @@ def test_bad_input_raises_value_error(searcher, question: str, k: int):
         searcher.ask(question, k=k)
 
 
+@pytest.mark.parametrize("questions, k, needle", [
+    (["What is NATO?"], -1, "k"),  # was a slice: all passages but the last
+    (["What is NATO?"], 0, "k"),
+    (["What is NATO?", "   "], 5, "question"),  # was answered as the empty question
+    (["What is NATO?", None], 5, "question"),  # was an AttributeError
+    ("What is NATO?", 5, "list"),  # was asked letter by letter
+])
+def test_ask_many_checks_its_input_as_ask_does(searcher, questions, k: int, needle: str):
+    with pytest.raises(ValueError, match=needle):
+        searcher.ask_many(questions, k=k)
+
+
+def test_a_closed_searcher_refuses_to_answer(seed_index: Path):
+    """Closing releases the generation (a build may then prune it): asking after must not reopen it."""
+    closed = qa.load(seed_index)
+    closed.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        closed.ask("What does Article 5 say?")
+
+
+def test_a_failed_load_closes_what_it_opened(seed_index: Path, monkeypatch):
+    """A reload of a damaged generation must not leave its database open (its disk stays held)."""
+    import qa.searcher
+    from qa.store import IndexLoadError, IndexReader
+
+    closed: list[Path] = []
+    original = IndexReader.close
+    monkeypatch.setattr(IndexReader, "close", lambda self: (closed.append(self.path), original(self)))
+    monkeypatch.setattr(qa.searcher.LexicalIndex, "load", lambda path: (_ for _ in ()).throw(OSError("damaged")))
+    with pytest.raises(IndexLoadError, match="damaged"):
+        qa.load(seed_index)
+    assert [path.parent.parent for path in closed] == [seed_index]
+
+
 def test_load_uses_qa_index_by_default(seed_index: Path, monkeypatch):
     monkeypatch.setenv("QA_INDEX", str(seed_index))
     assert qa.load().ask("Article 5").passages
