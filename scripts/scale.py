@@ -1,10 +1,9 @@
-"""Scale checks: a synthetic 1,000,000-section index, FAISS structures compared, a 50k-section text build.
+"""Scale checks: a synthetic 1,000,000-section index, its FAISS structure against exact search, a 50k-section text build.
 
     scale.py corpus     --sections 50000 --out DIR     real-looking .txt articles recombined from the seed corpus
     scale.py textbuild  --sections 50000               generate that corpus and time `qa.build.build` on it
     scale.py synth      --sections 1000000 --out DIR   write a synthetic index (store.py format) without a model
     scale.py measure    --index DIR [--cold]           load time (--cold: page cache dropped first), query p50, recall@10, RSS
-    scale.py structures --vectors N                    compare FAISS structures on synthetic vectors
 
 The synthetic index has real text (seed sentences recombined under varied headings, one or two
 sentences per section) but generated vectors: each section's vector is drawn around cluster
