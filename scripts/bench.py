@@ -580,11 +580,11 @@ def print_table(result: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", type=Path, help="index to serve (default: build one of corpus/ in a temp dir)")
-    parser.add_argument("--seconds", type=float, default=10.0, help="seconds per HTTP load level (default 10)")
-    parser.add_argument("--reps", type=int, default=3, help="repetitions of each question for (a) (default 3)")
-    parser.add_argument("--lib-reps", type=int, default=10, help="repetitions of each question for (b)")
-    parser.add_argument("--starts", type=int, default=5, help="cold starts to time (default 5)")
-    parser.add_argument("--build-sections", type=int, default=300, help="sections of the generated build corpus")
+    parser.add_argument("--seconds", type=loadgen.positive(float), default=10.0, help="seconds per HTTP load level (default 10)")
+    parser.add_argument("--reps", type=loadgen.positive(int), default=3, help="repetitions of each question for (a) (default 3)")
+    parser.add_argument("--lib-reps", type=loadgen.positive(int), default=10, help="repetitions of each question for (b)")
+    parser.add_argument("--starts", type=loadgen.positive(int), default=5, help="cold starts to time (default 5)")
+    parser.add_argument("--build-sections", type=loadgen.positive(int), default=300, help="sections of the generated build corpus")
     parser.add_argument("--questions", type=Path, action="append", help="JSON Lines question file (repeatable)")
     parser.add_argument("--profile", type=Path, help="also profile the server at c8 with py-spy; summary JSON here")
     parser.add_argument("--quick", action="store_true", help="a tiny run to check the script works (no timings)")
@@ -598,6 +598,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.table:
         print_table(json.loads(args.table.read_text()))
         return 0
+    if args.index is not None:  # a bad index is one line now, not a failure minutes into the run
+        from qa.store import IndexReader
+
+        IndexReader(args.index).close()
     if args.quick:
         args.seconds, args.reps, args.lib_reps, args.starts = min(args.seconds, 1.0), 1, 1, 1
         args.build_sections = min(args.build_sections, 20)
@@ -610,4 +614,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(loadgen.exit_on_known_errors(main))

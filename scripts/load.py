@@ -293,6 +293,44 @@ def pid_listening_on(port: int) -> int | None:
     return None
 
 
+def positive(kind: type = int):  # noqa: ANN201 - an argparse type
+    """An argparse type: a number of `kind` above 0."""
+    def parse(text: str) -> float:
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+        return value
+    parse.__name__ = kind.__name__  # argparse names the type in "invalid int value"
+    return parse
+
+
+def not_negative(kind: type = int):  # noqa: ANN201 - an argparse type
+    """An argparse type: a number of `kind`, 0 or more."""
+    def parse(text: str) -> float:
+        value = kind(text)
+        if not value >= 0:
+            raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def exit_on_known_errors(main) -> int:  # noqa: ANN001 - a script's main()
+    """Run a script's main(): a missing or bad index or file, or a server that won't start, is one
+    line on stderr and exit status 1, not a traceback."""
+    from qa.store import IndexLoadError
+
+    try:
+        return main()
+    except (IndexLoadError, OSError, ServeError) as exc:
+        print(f"{Path(sys.argv[0]).name}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+class ServeError(RuntimeError):
+    """`qa serve` (or another server command) exited or never became healthy."""
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -338,10 +376,10 @@ class ServeProcess:
             if self.proc.poll() is not None:
                 tail = self.log_tail()
                 self.stop()
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}: {tail}")
+                raise ServeError(f"{self.name} exited with {self.proc.returncode}: {tail}")
             if time.perf_counter() > deadline:
                 self.stop()
-                raise RuntimeError(f"{self.name} did not become healthy")
+                raise ServeError(f"{self.name} did not become healthy")
             time.sleep(0.01)
         self.ready_s = time.perf_counter() - started
 
@@ -437,14 +475,15 @@ def main(argv: list[str] | None = None) -> int:
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--url", help="a running server (loopback only), e.g. http://127.0.0.1:8000")
     target.add_argument("--index", type=Path, help="start `qa serve` over this index on a free port")
-    parser.add_argument("-c", "--concurrency", type=int, default=32)
-    parser.add_argument("-s", "--seconds", type=float, default=60.0)
-    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of load before RSS is read (default 2)")
+    parser.add_argument("-c", "--concurrency", type=positive(int), default=32)
+    parser.add_argument("-s", "--seconds", type=positive(float), default=60.0)
+    parser.add_argument("--warmup", type=not_negative(float), default=2.0,
+                        help="seconds of load before RSS is read (default 2)")
     parser.add_argument("--pid", type=int, help="server pid for RSS (default: the process listening on the port)")
     parser.add_argument("--questions", type=Path, action="append", help="JSON Lines question file (repeatable)")
-    parser.add_argument("--unique", type=int, default=0, metavar="N",
+    parser.add_argument("--unique", type=not_negative(int), default=0, metavar="N",
                         help="send N numbered variants of each question, so answer caches miss")
-    parser.add_argument("--procs", type=int, default=1, help="client processes (default 1)")
+    parser.add_argument("--procs", type=positive(int), default=1, help="client processes (default 1)")
     parser.add_argument("--max-rss-growth", type=float, default=10.0, help="percent (default 10)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
@@ -457,6 +496,8 @@ def main(argv: list[str] | None = None) -> int:
             url, pid = server.url, server.pid
         else:
             url = args.url.rstrip("/")
+            if urlsplit(url).scheme != "http":
+                parser.error(f"--url must be an http:// address, not {args.url!r}")
             check_loopback(urlsplit(url).hostname or "127.0.0.1")
             if not healthy(url, timeout=5):
                 print(f"{url}/healthz: not answering 200", file=sys.stderr)
@@ -475,4 +516,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(exit_on_known_errors(main))

@@ -31,7 +31,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
+
+from load import exit_on_known_errors, not_negative, positive  # noqa: E402  (scripts/load.py)
 
 SEED_CORPUS = ROOT / "corpus"
 QUESTION_FILES = (ROOT / "tests" / "data" / "dev.jsonl", ROOT / "tests" / "data" / "own.jsonl")
@@ -583,23 +585,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("corpus", help="write real-looking .txt articles recombined from the seed corpus")
-    p.add_argument("--sections", type=int, default=50_000)
+    p.add_argument("--sections", type=positive(int), default=50_000)
     p.add_argument("--out", type=Path, required=True)
     p = sub.add_parser("textbuild", help="time a real build of a generated corpus")
-    p.add_argument("--sections", type=int, default=50_000)
+    p.add_argument("--sections", type=positive(int), default=50_000)
     p.add_argument("--work", type=Path, help="working directory (default: a temporary one)")
     p.add_argument("--keep", action="store_true", help="keep the corpus and index")
     p.add_argument("--json", type=Path, help="also write the result here")
     p = sub.add_parser("synth", help="write a synthetic index of --sections sections")
-    p.add_argument("--sections", type=int, default=1_000_000)
+    p.add_argument("--sections", type=positive(int), default=1_000_000)
     p.add_argument("--out", type=Path, required=True, help="index directory to write")
     p.add_argument("--seed-index", type=Path, help="a real index whose encoder to copy (default: build one)")
     p.add_argument("--exact-limit", type=int, help="override the size up to which search is exact")
     p.add_argument("--json", type=Path, help="also write the result here")
     p = sub.add_parser("measure", help="load an index and measure it")
     p.add_argument("--index", type=Path, required=True)
-    p.add_argument("--reps", type=int, default=3)
-    p.add_argument("--serve-seconds", type=float, default=10.0, help="seconds of served load (0: skip)")
+    p.add_argument("--reps", type=positive(int), default=3)
+    p.add_argument("--serve-seconds", type=not_negative(float), default=10.0, help="seconds of served load (0: skip)")
     p.add_argument("--cold", action="store_true", help="drop the index's files from the page cache before loading")
     p.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args(argv)
@@ -635,4 +637,4 @@ def _emit(result: dict, path: Path | None) -> None:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(exit_on_known_errors(main))

@@ -55,6 +55,22 @@ def test_load_refuses_a_non_loopback_target_before_sending_anything() -> None:
     assert "not a loopback address" in done.stderr
 
 
+@pytest.mark.parametrize("script, args, needle", [
+    ("bench.py", ["--index", "/nonexistent", "--quick"], "no index here"),
+    ("bench.py", ["--table", "/nonexistent.json"], "No such file"),
+    ("bench.py", ["--seconds", "-1", "--quick"], "must be more than 0"),  # ran with no end
+    ("scale.py", ["measure", "--index", "/nonexistent"], "no index here"),
+    ("scale.py", ["synth", "--sections", "-5", "--out", "/nonexistent"], "must be more than 0"),
+    ("load.py", ["--url", "notaurl"], "must be an http:// address"),
+    ("load.py", ["--index", "/nonexistent", "-s", "1"], "no index here"),
+    ("load.py", ["--url", "http://127.0.0.1:1", "-c", "0"], "must be more than 0"),
+])
+def test_bad_arguments_are_one_error_line_not_a_traceback(script: str, args: list[str], needle: str) -> None:
+    done = run_script(script, *args, timeout=120)
+    assert done.returncode in (1, 2) and needle in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_bench_quick_run_prints_every_measure(seed_index: Path) -> None:
     done = run_script("bench.py", "--quick", "--json", "--index", str(seed_index), timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
