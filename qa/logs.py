@@ -63,4 +63,7 @@ def configure_logging(settings: Settings, service: bool = True) -> None:
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    # huggingface_hub's logger has a handler of its own and also reaches ours: each retry of a model
+    # it can't reach was printed twice, 67 lines before the one-line error
+    os.environ.setdefault("HF_HUB_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -78,3 +81,15 @@ def test_text_logs_are_readable_lines(seed_index: Path, tmp_path: Path):
     lines = [ln for ln in log.read_text().splitlines() if "GET /healthz 200" in ln]
     line = lines[-1]  # the readiness probe made some too
     assert "request_id=" in line and "route=/healthz" in line and "status=200" in line
+
+
+def test_model_hub_retries_are_not_printed_on_top_of_the_one_line_error():
+    """huggingface_hub warns on each retry through a handler of its own and ours: 67 lines once."""
+    code = ("from qa.logs import configure_logging; from qa.settings import Settings; "
+            "configure_logging(Settings(), service=False); "
+            "from huggingface_hub.utils import logging as hub; "
+            "hub.get_logger('huggingface_hub.utils._http').warning('retrying HEAD https://huggingface.co/x')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={k: v for k, v in os.environ.items() if k != "HF_HUB_VERBOSITY"})
+    assert done.returncode == 0, done.stderr
+    assert "retrying" not in done.stderr
