@@ -113,9 +113,10 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
+    app = serving_app(settings)
+    import uvicorn  # already imported by serving_app, beside the index load
 
-    uvicorn.run(serving_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False,
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
                 timeout_graceful_shutdown=5)
     return 0
 
@@ -131,7 +132,7 @@ def serving_app(settings: Settings):  # noqa: ANN201 - FastAPI is imported here,
     # imported: about a tenth of a second off start-up.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-load") as pool:
         loading = pool.submit(Searcher, settings.index, settings)
-        import uvicorn  # noqa: F401 - imported here, beside the load
+        import uvicorn  # noqa: F401 - imported here, beside the load; cmd_serve runs it
 
         from .api import create_app
 
