@@ -295,23 +295,21 @@ def pid_listening_on(port: int) -> int | None:
 
 def positive(kind: type = int):  # noqa: ANN201 - an argparse type
     """An argparse type: a number of `kind` above 0."""
-    def parse(text: str) -> float:
-        value = kind(text)
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
-        return value
-    parse.__name__ = kind.__name__  # argparse names the type in "invalid int value"
-    return parse
+    return _number(kind, lambda value: value > 0, "more than 0")
 
 
 def not_negative(kind: type = int):  # noqa: ANN201 - an argparse type
     """An argparse type: a number of `kind`, 0 or more."""
+    return _number(kind, lambda value: value >= 0, "0 or more")
+
+
+def _number(kind: type, ok, wording: str):  # noqa: ANN001, ANN202
     def parse(text: str) -> float:
         value = kind(text)
-        if not value >= 0:
-            raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {wording}, not {text}")
         return value
-    parse.__name__ = kind.__name__
+    parse.__name__ = kind.__name__  # argparse names the type in "invalid int value"
     return parse
 
 
