@@ -117,6 +117,7 @@ def test_malformed_bodies_get_a_4xx_with_a_message(server, raw: bytes, status: i
 
 
 @pytest.mark.parametrize("query", ["/ask", "/ask?q=", "/ask?q=NATO&k=0", "/ask?q=NATO&k=abc", "/ask?q=NATO&k=51",
+                                   "/ask?q=NATO&k=5_0", "/ask?q=NATO&k=1_0&k=1",
                                    "/ask?q=%00", "/ask?q=" + "a" * 1001, "/ask?q=%FF%FE+NATO"])
 def test_bad_query_strings_get_a_4xx_with_a_message(server, query: str):
     status, body, _ = server.request("GET", query)

@@ -33,6 +33,7 @@ async def ask_get(
     k: int = Query(default=5, ge=1, le=MAX_K, description="How many passages to return"),
 ) -> Response:
     _check_query_string(request)
+    _check_k_spelling(request)
     return await _answer(request, _validated({"question": q, "k": k}))
 
 
@@ -43,6 +44,14 @@ def _check_query_string(request: Request) -> None:
         unquote_to_bytes(request.scope.get("query_string", b"")).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ApiError(400, f"the query string is not valid UTF-8 once percent-decoded (byte {exc.start})") from None
+
+
+def _check_k_spelling(request: Request) -> None:
+    """422 for a k written with digit separators ("5_0"): the framework reads it as Python would
+    (50), so a typo for 5 would silently return fifty passages."""
+    for raw in request.query_params.getlist("k"):
+        if "_" in raw:
+            raise ApiError(422, f"k: Input should be a valid integer, not {raw[:20]!r}")
 
 
 @router.post(
