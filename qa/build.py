@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -124,29 +125,33 @@ def build(
         raise BuildError(f"{settings.corpus}: no searchable text in any article")
 
     index_dir = Path(settings.index)
-    try:
-        index_dir.mkdir(parents=True, exist_ok=True)
-        name, tmp = store.new_generation_dir(index_dir)
-    except OSError as exc:
-        raise BuildError(f"{index_dir}: cannot write the index ({exc.strerror or exc})") from None
-    try:
-        previous = _previous(index_dir)
-        _compare(articles, previous, report)
-        model = _prepare_encoder(settings.model, encoder, tmp, settings.cache_dir, _notifier(progress))
-        units = make_units(sections, texts, model.encoder)
-        vectors, hashes, tokens = _embed(units, model, previous, report, progress,
-                                         settings.token_budget_mb * 1024 * 1024)
-        _write(tmp, articles, sections, texts, units, vectors, hashes, model, tokens)
-        report.generation, report.articles, report.sections = name, len(articles), len(sections)
-        report.windows, report.sentences = len(units.window_texts), len(units.sentence_texts)
-        report.seconds = round(time.perf_counter() - started, 2)
-        store.write_manifest(tmp, _manifest(settings, articles, report, model))
-        report.path = store.publish_generation(index_dir, name, tmp)
-    except BaseException:
-        import shutil
+    with ExitStack() as held:
+        try:
+            index_dir.mkdir(parents=True, exist_ok=True)
+            held.enter_context(store.build_lock(index_dir))
+            name, tmp = store.new_generation_dir(index_dir)
+        except store.IndexBusyError as exc:
+            raise BuildError(str(exc)) from None
+        except OSError as exc:
+            raise BuildError(f"{index_dir}: cannot write the index ({exc.strerror or exc})") from None
+        try:
+            previous = _previous(index_dir)
+            _compare(articles, previous, report)
+            model = _prepare_encoder(settings.model, encoder, tmp, settings.cache_dir, _notifier(progress))
+            units = make_units(sections, texts, model.encoder)
+            vectors, hashes, tokens = _embed(units, model, previous, report, progress,
+                                             settings.token_budget_mb * 1024 * 1024)
+            _write(tmp, articles, sections, texts, units, vectors, hashes, model, tokens)
+            report.generation, report.articles, report.sections = name, len(articles), len(sections)
+            report.windows, report.sentences = len(units.window_texts), len(units.sentence_texts)
+            report.seconds = round(time.perf_counter() - started, 2)
+            store.write_manifest(tmp, _manifest(settings, articles, report, model))
+            report.path = store.publish_generation(index_dir, name, tmp)
+        except BaseException:
+            import shutil
 
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return report
 
 

@@ -31,7 +31,8 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable, Generic, TypeVar
+from contextlib import contextmanager
+from typing import IO, Any, Callable, Generic, Iterator, TypeVar
 
 import numpy as np
 
@@ -47,6 +48,7 @@ FORMAT_VERSION = 1
 POINTER = "CURRENT"
 GENERATIONS = "gens"
 MANIFEST = "manifest.json"
+BUILD_LOCK = ".build.lock"
 KEEP_GENERATIONS = 2
 ARRAYS = ("windows", "window_sections", "window_hashes", "sentences", "sentence_vectors", "sentence_hashes",
           "section_sentences")
@@ -125,6 +127,33 @@ def new_generation_dir(index_dir: Path) -> tuple[str, Path]:
     tmp = gens / f".tmp-{name}"
     tmp.mkdir()
     return name, tmp
+
+
+class IndexBusyError(Exception):
+    """Another build is writing to the index directory."""
+
+
+@contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """Hold the index directory for one build: a second concurrent build into it raises
+    IndexBusyError instead of racing the first to CURRENT with an older view of the corpus."""
+    if fcntl is None:  # pragma: no cover - no flock on this platform: builds are not serialised
+        yield
+        return
+    with open(Path(index_dir) / BUILD_LOCK, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read(20).strip()
+            raise IndexBusyError(f"{index_dir}: another `qa index` is writing to it"
+                                 f"{f' (process {holder})' if holder.isdigit() else ''}; "
+                                 "run this one when it has finished") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield  # the lock goes with the file's closing, also when the process dies
 
 
 def publish_generation(index_dir: Path, name: str, tmp: Path) -> Path:

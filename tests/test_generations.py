@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 
 import qa
-from qa.build import BuildReport, build
+from qa import store
+from qa.build import BuildError, BuildReport, build
 from qa.embedding import OnnxEncoder
 from qa.settings import Settings
 from qa.store import IndexReader
@@ -140,6 +141,19 @@ def test_a_generation_in_use_is_never_pruned(corpus: Path, index: Path):
     held.close()
     rebuild(corpus, index)
     assert not (index / "gens" / first).exists()
+
+
+def test_a_second_build_into_the_same_index_is_refused_while_the_first_runs(corpus: Path, index: Path):
+    before = current(index)
+    with store.build_lock(index):  # as a running `qa index` holds it
+        done = run_cli("index", "--corpus", str(corpus), "--index", str(index), "--quiet")
+        with pytest.raises(BuildError, match="another `qa index` is writing to it"):
+            rebuild(corpus, index)
+    assert done.returncode != 0
+    assert f"another `qa index` is writing to it (process {os.getpid()})" in done.stderr
+    assert str(index) in done.stderr and "Traceback" not in done.stderr
+    assert current(index) == before and not list((index / "gens").glob(".tmp-*"))
+    assert rebuild(corpus, index).generation == current(index) != before  # the lock went with the first
 
 
 # ---------------------------------------------------------------- builds killed at any moment
