@@ -19,7 +19,8 @@ Markdown (CommonMark, parsed with markdown-it-py, plus GitHub tables and ~~strik
   are dropped; entities and backslash escapes are decoded; soft line breaks become
   spaces, hard breaks start a new line; runs of whitespace become one space.
 - List items keep a normalised marker (`- item`, `3. item`), one item a line.
-- Table rows are one line each, cells joined by ` | `.
+- Table rows are one line each, cells joined by ` | `; a `|` inside a cell (written `\\|`)
+  reads the same, so the plain text doesn't show where such a cell ends.
 - Fenced and indented code blocks are body text, one code line a line, indentation kept.
 - Block quotes keep their content; horizontal rules, reference-style link definitions
   and HTML comments are dropped; HTML blocks are reduced by the HTML rules below.
