@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.confidence import (answered_generically, asks_amount, names_in, no_new_name, no_person, uncounted,
-                           undefined_name, unmentioned_name, unmet_need, unnamed_country)
+from qa.confidence import (answered_generically, asks_amount, names_in, no_new_name, no_person, no_place,
+                           uncounted, undefined_name, unmentioned_name, unmet_need, unnamed_country)
 from qa.evaluation import evaluate, read_questions
 from qa.searcher import Searcher
 
@@ -29,6 +29,9 @@ DATA = Path(__file__).parent / "data"
     ("When there's a break-in, do allies react together?", "Allies respond jointly.", None),
     ("When did the mission start, and who led it?", "The mission helped.", "date"),
     ("When did KFOR deploy, who led it?", "KFOR helped.", "date"),  # the past asks for a date
+    ("Which treaty set it up, and when was it signed?", "A treaty set it up.", "date"),
+    ("Which treaty set it up, and when was it signed?", "A treaty set it up in 1946.", None),
+    ("What do allies do, and when do they act?", "They act together.", None),  # a condition again
     ("How many warheads does it hold?", "Several states hold many weapons.", "number"),
     ("How many members does it have?", "It has thirty-two members.", None),
     ("How often do they meet?", "They meet annually in Brussels.", None),
@@ -49,6 +52,8 @@ def test_a_question_needs_what_the_passage_lacks(question: str, passage: str, ne
     ("What other nations sent troops?", "Troops came from Ghana and Nepal.", False),
     ("What do countries gain from exercises?", "Exercises build trust.", False),  # asks no country
     ("Which United Nations body authorizes missions?", "The Security Council does.", False),
+    ("Which countries sent the most troops to Mali?", "The missions in Mali succeeded.", True),  # the question's own
+    ("Which countries sent the most troops to Mali?", "Troops from Chad served in Mali.", False),
 ])
 def test_a_question_asking_which_country_needs_an_answer_that_names_one(question: str, answer: str,
                                                                        unnamed: bool):
@@ -84,6 +89,24 @@ def test_a_question_naming_something_in_joined_words_needs_passages_that_mention
 def test_a_question_asking_who_holds_a_role_needs_an_answer_naming_a_person(question: str, answers: str,
                                                                              missing: bool):
     assert no_person(question, answers) is missing
+
+
+@pytest.mark.parametrize("question, answers, missing", [
+    ("Where is the alliance headquartered?", "The alliance coordinates its members.", True),
+    ("Where is the alliance headquartered?", "The alliance meets at its headquarters in Brussels.", False),
+    ("Which city hosts the summit?", "Summits are hosted by members in turn.", True),
+    ("Which city hosts the summit?", "The summit is held in The Hague.", False),
+    ("Where was the treaty signed?", "The treaty was signed in the United Nations.", True),  # a body is no place
+    ("Where was the treaty signed?", "It was signed by members of NATO.", True),
+    ("Where was the treaty signed?", "Diplomats signed it in Washington.", False),
+    ("Where is the mission in Mali based?", "The mission in Mali protects civilians.", True),  # the question's own
+    ("Where is the mission in Mali based?", "It is based in Senegal.", False),  # a country
+    ("Where do multinational exercises take place?", "Exercises are held at sea.", False),  # not a place name asked
+    ("Why do allies meet in Brussels?", "They meet to plan.", False),  # not asking where
+])
+def test_a_question_asking_where_something_is_needs_an_answer_naming_a_place(question: str, answers: str,
+                                                                             missing: bool):
+    assert no_place(question, answers) is missing
 
 
 @pytest.mark.parametrize("question, passages, undefined", [
@@ -205,14 +228,15 @@ def test_answerable_questions_a_review_found_flagged_are_not(searcher: Searcher,
 
 
 @pytest.mark.parametrize("file, floors", [
-    # today: recall@5 0.95, oos_flagged 0.95, in_scope_flagged 0
-    ("independent.jsonl", {"recall@5": 0.9, "oos_flagged": 0.9}),
+    # today: recall@5 0.95, oos_flagged 1.0 (0.95 before the rule on places), in_scope_flagged 0
+    ("independent.jsonl", {"recall@5": 0.9, "oos_flagged": 0.95}),
     # a stop later: recall@1 0.833, recall@5 1.0, oos_flagged 0.90, in_scope_flagged 0.017
     ("independent2.jsonl", {"recall@1": 0.8, "recall@5": 0.95, "oos_flagged": 0.85}),
     # recall@1 0.80, recall@5 0.95, oos_flagged 0.867, in_scope_flagged 0.025
     ("independent3.jsonl", {"recall@1": 0.75, "recall@5": 0.9, "oos_flagged": 0.85}),
-    # never read: recall@1 0.75, recall@5 0.95, oos_flagged 0.90, in_scope_flagged 0.025
-    ("independent4.jsonl", {"recall@1": 0.7, "recall@5": 0.9, "oos_flagged": 0.85}),
+    # never read: recall@1 0.75, recall@5 0.95, oos_flagged 0.967 (0.90 before the rule on
+    # places, counted but not read), in_scope_flagged 0.025
+    ("independent4.jsonl", {"recall@1": 0.7, "recall@5": 0.9, "oos_flagged": 0.9}),
 ])
 def test_questions_written_without_the_code_keep_their_floors(searcher: Searcher, file: str, floors: dict):
     """tests/data/independent*.jsonl, written by sessions that never read the code: floors just
