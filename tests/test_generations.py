@@ -331,6 +331,31 @@ def test_a_swapped_out_generation_is_released_once_its_requests_are_surely_done(
         server.stop()
 
 
+def test_memory_of_swapped_out_generations_goes_back_to_the_system(corpus: Path, index: Path, tmp_path: Path):
+    first = current(index)
+    (corpus / ZEBRA_DOC).write_text(ZEBRA, encoding="utf-8")
+    second = rebuild(corpus, index).generation
+    server = Server(index, env={"QA_ADMIN_TOKEN": TOKEN, "QA_REQUEST_TIMEOUT_S": "0.5"}, log=tmp_path / "serve.log")
+    try:
+        assert server.get_json("/ask?q=What+is+NATO%3F")[0] == 200
+        start = resident_mb(server.pid)
+        for n in range(12):  # each reload loads a whole generation: encoder, arrays, tables
+            (index / "CURRENT").write_text(f"{first if n % 2 else second}\n")
+            assert reload(server)[0] == 200
+            assert server.get_json("/ask?q=What+is+NATO%3F")[0] == 200
+        time.sleep(0.5 + 5 + 1.5)  # until all but the last are closed (see the test above)
+        assert server.get_json("/ask?q=What+is+NATO%3F")[0] == 200
+        # Kept by the C heap, the eleven closed generations held 680 MB more than at start (890 against 209).
+        assert resident_mb(server.pid) < start + 250
+    finally:
+        server.stop()
+
+
+def resident_mb(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE).group(1)) // 1024
+
+
 def files_in_use(pid: int) -> list[str]:
     """Paths a process holds open or memory-mapped (Linux /proc)."""
     proc = Path(f"/proc/{pid}")

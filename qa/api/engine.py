@@ -12,6 +12,8 @@ retired searcher is closed only once the last of them is answered.
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import gc
 import logging
 import queue
 import threading
@@ -194,12 +196,29 @@ class Engine:
 
 def _close_apart(searcher: Searcher) -> None:
     """Close a searcher on a thread of its own: closing waits for any BM25 search still running on
-    its pool, which neither the event loop nor a worker should; a failure is logged."""
+    its pool, which neither the event loop nor a worker should; a failure is logged. Its memory is
+    then handed back to the system."""
+    held = [searcher]  # the thread's only reference, dropped once closed
+    generation = searcher.generation
 
     def close() -> None:
         try:
-            searcher.close()
+            held[0].close()
         except Exception:  # noqa: BLE001 - nothing waits for this thread; the log is where it shows
-            log.exception("closing generation %s failed", searcher.generation)
+            log.exception("closing generation %s failed", generation)
+        finally:
+            held.clear()
+            release_free_memory()
 
-    threading.Thread(target=close, name=f"qa-close-{searcher.generation}", daemon=True).start()
+    threading.Thread(target=close, name=f"qa-close-{generation}", daemon=True).start()
+
+
+def release_free_memory() -> None:
+    """Free what only cycles still hold, and return the C heap's free pages to the system: glibc
+    keeps a closed generation's encoder and arrays otherwise (20 reloads: 1.5 GB resident for good,
+    against 0.2 GB at start)."""
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (musl, macOS): the memory stays reusable, only not returned
+        pass
