@@ -130,9 +130,13 @@ class SentenceTransformerEncoder:
 
     def __init__(self, name: str = DEFAULT_MODEL, cache_dir: Path | None = None) -> None:
         path = resolve_model(name, cache_dir)
-        # A local path must never fall through to a hub lookup.
+        # A local path must never fall through to a hub lookup; nor a hub name when the hub can't
+        # be reached, where huggingface_hub's retries took 78 s to give the same error.
         if Path(path).exists():
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        elif not _hub_offline() and (unreachable := unreachable_hub()):
+            log.warning("the model hub %s can't be reached; looking for %s in the local cache only", unreachable, name)
+            _go_offline()
         try:
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as transformers_logging
@@ -187,6 +191,37 @@ class SentenceTransformerEncoder:
 
 
 # ---------------------------------------------------------------- ONNX export and serving
+
+
+def _hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def unreachable_hub(timeout: float = 3.0) -> str | None:
+    """The model hub's host when a direct connection to it fails (no DNS, no route), else None.
+    Behind a proxy the hub may answer where a direct connection can't: not probed then."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return None
+    endpoint = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host = endpoint.hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, endpoint.port or (80 if endpoint.scheme == "http" else 443)), timeout).close()
+    except (OSError, ValueError):
+        return host
+    return None
+
+
+def _go_offline() -> None:
+    """Hub lookups from now on read the local cache only (huggingface_hub reads the variable on import)."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    import sys
+
+    constants = sys.modules.get("huggingface_hub.constants")
+    if constants is not None:
+        constants.HF_HUB_OFFLINE = True
 
 
 def cache_key(name: str, cache_dir: Path | None = None) -> str:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from conftest import DEV, run_cli, write_corpus
@@ -89,6 +92,21 @@ def test_unknown_model_is_a_one_line_error(tmp_path: Path):
     assert result.returncode != 0 and no_traceback(result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot load model" in lines[0] and "no-such-model" in lines[0]
+    assert not (tmp_path / "index" / "CURRENT").exists()
+
+
+def test_a_hub_model_with_no_reachable_hub_fails_at_once_instead_of_retrying(tmp_path: Path):
+    """huggingface_hub retried for 78 s before the same error; `.invalid` never resolves."""
+    corpus = write_corpus(tmp_path / "corpus", {"a.txt": "Title\n\nHeading\nSome body text.\n"})
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "HTTPS_PROXY", "https_proxy",
+                                                            "ALL_PROXY", "all_proxy")}
+    result = subprocess.run([sys.executable, "-m", "qa", "index", "--corpus", str(corpus), "--index",
+                             str(tmp_path / "index"), "--model", "qa-tests/no-such-model"],
+                            capture_output=True, text=True, timeout=60, env={**env, "HF_ENDPOINT": "https://hub.invalid"})
+    assert result.returncode != 0 and no_traceback(result.stderr)
+    warning, error = result.stderr.strip().splitlines()
+    assert "hub.invalid can't be reached" in warning and "local cache only" in warning
+    assert "cannot load model 'qa-tests/no-such-model'" in error
     assert not (tmp_path / "index" / "CURRENT").exists()
 
 
