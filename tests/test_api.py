@@ -160,6 +160,12 @@ def test_openapi_documents_ask_with_examples(server):
     assert status == 200 and b"swagger" in page.lower()
 
 
+def test_redoc_which_would_need_a_cdn_leads_to_the_offline_docs(server):
+    status, page, _ = server.request("GET", "/redoc")  # urllib follows the redirect
+    assert status == 200 and b"/docs-assets/swagger-ui-bundle.js" in page
+    assert b"cdn." not in page.lower()
+
+
 def test_the_api_docs_page_needs_no_internet(server):
     """Swagger UI's files come from the server, not a CDN, so /docs works on a machine offline."""
     status, page, _ = server.request("GET", "/docs")

@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         "article, section and character span, the sentence that answers, and the article's notice.",
         lifespan=lifespan,
         docs_url=None,  # docs.py serves it from a package instead of a CDN
+        redoc_url=None,  # a CDN page too; docs.py redirects it to /docs
     )
     app.state.settings = settings
     app.state.engine = Engine(searcher, settings)
