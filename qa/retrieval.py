@@ -48,15 +48,6 @@ class Weights:
     tokens: float = 2.0
     """Weight of the word-piece match against 1 for the fused score above. Dev recall@1 0.77 -> 0.87,
     own.jsonl 0.78 -> 0.84; 1.5 and 2.5 were within one question of it on both."""
-    piece_sentence: float = 0.2
-    """Share of a section's word-piece match taken from its best-matching single sentence, the rest
-    from the section as a whole (each piece's best match in any of its sentences): a sentence that
-    says what the question asks beats words scattered over a section. From 0, recall@1 with
-    MiniLM: dev.jsonl 0.867 and mrr@10 0.901 unchanged, own.jsonl 0.898 unchanged (recall@5 0.983
-    -> 1.0), independent.jsonl 0.775 -> 0.800, independent2.jsonl 0.833 -> 0.850, independent3.jsonl
-    0.800 unchanged; independent4.jsonl (never read) 0.750 -> 0.775. 0.3 gained one question more
-    but took dev mrr@10 to 0.8997; 0.4 and 0.5 cost dev recall@5. With mpnet it costs a question on
-    independent.jsonl and one on independent3.jsonl."""
     rerank: int = 16
     """Sections re-ranked by word pieces, whatever k: re-ranking k of them when more let sections
     below the 16th overtake the first ones, so asking for more passages changed the first few."""
@@ -165,9 +156,6 @@ class Retriever:
             return base, {}
         top = np.argsort(-base, kind="stable")[:n]
         match, sentence_match, sentence_bounds = self._piece_match(pieces, ranges[top])
-        share = self.weights.piece_sentence
-        if share:
-            match = (1 - share) * match + share * _run_max(sentence_match, sentence_bounds)
         fused = (base + w * match.min()) / (1 + w)
         fused[top] = (base[top] + w * match) / (1 + w)
         matches = {int(i): sentence_match[sentence_bounds[j] : sentence_bounds[j + 1]] for j, i in enumerate(top)}
@@ -224,15 +212,6 @@ class Retriever:
         rows = np.repeat(ranges[:, 0] - bounds[:-1], lengths) + np.arange(bounds[-1])
         sims = np.asarray(self._sentence_vectors[rows], dtype=np.float32) @ query
         return ranges, sims, bounds
-
-
-def _run_max(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    """The maximum of each run values[bounds[i]:bounds[i + 1]]; 0 for an empty run."""
-    out = np.zeros(len(bounds) - 1, dtype=values.dtype)
-    nonempty = bounds[1:] > bounds[:-1]
-    if nonempty.any():
-        out[nonempty] = np.maximum.reduceat(values, bounds[:-1][nonempty])
-    return out
 
 
 def _second_best(sims: np.ndarray, bounds: np.ndarray, best: np.ndarray) -> np.ndarray:

@@ -174,37 +174,6 @@ def test_rare_pieces_weigh_more_than_their_idf_alone_would_give(searcher):
     assert squared["recall@5"] >= plain["recall@5"]
 
 
-def test_a_sentence_that_matches_the_question_counts_beside_the_section_as_a_whole(searcher):
-    """Weights.piece_sentence: the independent questions (none of them tuned on) rank better when a
-    fifth of the word-piece match is the best single sentence's, and the development set no worse."""
-    independent = [q for name in ("independent.jsonl", "independent2.jsonl")
-                   for q in read_questions(DATA / name) if q.gold]
-    dev = [q for q in read_questions(DEV) if q.gold]
-    assert searcher.retriever.weights.piece_sentence == 0.2
-    mixed, whole = metrics_with(searcher, independent), metrics_with(searcher, independent, piece_sentence=0.0)
-    assert mixed["recall@1"] > whole["recall@1"] and mixed["mrr@10"] > whole["mrr@10"]
-    assert metrics_with(searcher, dev)["recall@5"] >= metrics_with(searcher, dev, piece_sentence=0.0)["recall@5"]
-
-
-def test_the_sentence_share_of_the_match_is_the_best_sentences_match(searcher):
-    """With the whole match taken from single sentences, each re-ranked section scores by its best one."""
-    question = "Why do allies hold joint military exercises?"
-    retriever = searcher.retriever
-    vectors, pieces = searcher.embed([question])
-    terms = retriever.lexical.query_terms(question)
-    kept = retriever.weights
-    retriever.weights = replace(kept, piece_sentence=1.0)
-    try:
-        ranked = retriever.candidates(vectors[0], terms, 10, pieces[0])
-    finally:
-        retriever.weights = kept
-    w = kept.tokens
-    for candidate in ranked[: kept.rerank]:
-        assert candidate.sentence_matches is not None
-        expected = (candidate.base + w * candidate.sentence_matches.max()) / (1 + w)
-        assert candidate.score == pytest.approx(expected, abs=1e-5)
-
-
 def metrics_with(searcher, questions: list, **weights: float) -> dict:
     """Evaluation metrics of the questions with some retrieval weights changed, then restored."""
     retriever = searcher.retriever
