@@ -34,6 +34,12 @@ class Settings:
     search_threads: int = 2
     batch_max: int = 32
     cache_size: int = 1024
+    cache_mb: int = 64
+    """Most memory the answer cache holds: answers are kept while both limits allow (an answer with
+    fifty long passages can take megabytes)."""
+    max_queued: int = 256
+    """Questions waiting for a worker beyond which /ask answers 503 at once (0: no limit): under a
+    flood, new requests are refused instead of all waiting past their time limit."""
     watch_s: float = 0.0
     max_article_bytes: int = 5 * 1024 * 1024  # articles.MAX_FILE_BYTES: the same default for library callers
     """Larger files are skipped with a warning: embedding runs at roughly 3 min per MB on 2 cores."""
@@ -68,7 +74,7 @@ class Settings:
 
 
 LOWEST = {"port": 1, "max_body_bytes": 1, "threads": 1, "solo_threads": 0, "search_threads": 0, "batch_max": 1,
-          "cache_size": 0, "max_article_bytes": 1, "token_budget_mb": 0, "watch_s": 0.0}
+          "cache_size": 0, "cache_mb": 0, "max_queued": 0, "max_article_bytes": 1, "token_budget_mb": 0, "watch_s": 0.0}
 """Smallest value of each numeric setting (search_threads 0 runs one worker; solo_threads 0 opens no
 second encoder session)."""
 HIGHEST = {"port": 65535}

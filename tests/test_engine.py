@@ -11,7 +11,7 @@ import threading
 import pytest
 
 import qa.searcher
-from qa.api.engine import Engine
+from qa.api.engine import Busy, Engine
 from qa.searcher import Searcher
 from qa.settings import Settings
 
@@ -272,3 +272,76 @@ def test_the_answer_cache_holds_at_most_its_size(searcher: Searcher, cache_size:
 
     run(scenario())
     assert len(counting.encoded) == (len(QUESTIONS) if cache_size >= len(QUESTIONS) else 2 * len(QUESTIONS))
+
+
+def test_a_question_every_request_gave_up_on_is_never_computed(searcher: Searcher):
+    """A flood of requests that time out while queued must not keep the encoder busy afterwards."""
+    counting = Counting(searcher, hold=QUESTIONS[0])
+
+    async def scenario() -> tuple[list[str], str]:
+        engine = engine_for(counting, search_threads=1)
+        try:
+            running = asyncio.ensure_future(engine.ask(QUESTIONS[0], 3))  # holds the only worker
+            await asyncio.sleep(0.05)
+            for question in QUESTIONS[1:4]:  # queued, then their only requests time out
+                with pytest.raises(asyncio.TimeoutError):
+                    await asyncio.wait_for(engine.ask(question, 3), 0.05)
+            kept = asyncio.ensure_future(engine.ask(QUESTIONS[4], 3))  # still wanted
+            shared = [asyncio.ensure_future(engine.ask(QUESTIONS[5], 3)) for _ in range(2)]
+            await asyncio.sleep(0)
+            shared[0].cancel()  # one of two requests for it leaves: it is still computed
+            counting.release.set()
+            await asyncio.gather(running, kept, shared[1])
+            again = await engine.ask(QUESTIONS[1], 3)  # asked anew after being dropped: computed
+            return list(counting.encoded), json.loads(again.body)["question"]
+        finally:
+            counting.release.set()
+            engine.close()
+
+    encoded, again = run(scenario())
+    assert encoded == [QUESTIONS[0], QUESTIONS[4], QUESTIONS[5], QUESTIONS[1]]
+    assert again == QUESTIONS[1]
+
+
+def test_beyond_max_queued_questions_are_refused_at_once(searcher: Searcher):
+    counting = Counting(searcher, hold=QUESTIONS[0])
+
+    async def scenario() -> tuple[str, list[str]]:
+        engine = engine_for(counting, search_threads=1, max_queued=2)
+        try:
+            running = asyncio.ensure_future(engine.ask(QUESTIONS[0], 3))
+            await asyncio.sleep(0.05)  # taken by the only worker: nothing waits
+            queued = [asyncio.ensure_future(engine.ask(q, 3)) for q in QUESTIONS[1:3]]
+            await asyncio.sleep(0)
+            with pytest.raises(Busy) as refused:
+                await engine.ask(QUESTIONS[3], 3)
+            same = asyncio.ensure_future(engine.ask(QUESTIONS[1], 3))  # joins a waiting question: no new work
+            counting.release.set()
+            answered = await asyncio.gather(running, *queued, same)
+            return str(refused.value), [json.loads(a.body)["question"] for a in answered]
+        finally:
+            counting.release.set()
+            engine.close()
+
+    message, answered = run(scenario())
+    assert "busy (2 questions are waiting)" in message
+    assert answered == [QUESTIONS[0], QUESTIONS[1], QUESTIONS[2], QUESTIONS[1]]
+    assert QUESTIONS[3] not in counting.encoded
+
+
+def test_the_answer_cache_holds_at_most_its_memory(searcher: Searcher):
+    questions = [f"{q} ({n})" for n in range(6) for q in QUESTIONS]  # 36 distinct questions
+
+    async def scenario() -> tuple[int, int, int]:
+        engine = engine_for(searcher, cache_size=1000, cache_mb=1)
+        try:
+            sizes = [len((await engine.ask(q, 50)).body) for q in questions]
+            held = sum(len(a.body) for a in engine._cache.values())
+            assert engine._cache_bytes == held
+            return sum(sizes), held, len(engine._cache)
+        finally:
+            engine.close()
+
+    asked, held, kept = run(scenario())
+    assert asked > 1024 * 1024  # more than the cache may hold
+    assert held <= 1024 * 1024 and 0 < kept < len(questions)

@@ -9,6 +9,7 @@ import socket
 import time
 import urllib.parse
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,27 @@ def test_a_streamed_body_over_the_limit_is_refused_with_413(server: Server):
         assert resp.status == 413 and str(LIMIT) in detail(resp.read())
     finally:
         conn.close()
+
+
+def test_a_flood_beyond_the_queue_limit_gets_503_with_retry_after(seed_index: Path, tmp_path: Path):
+    srv = Server(seed_index, env={"QA_MAX_QUEUED": "1", "QA_SEARCH_THREADS": "1", "QA_CACHE_SIZE": "0"},
+                 log=tmp_path / "serve.log")
+    try:
+        def ask(n: int) -> tuple[int, bytes, dict[str, str]]:
+            query = urllib.parse.urlencode({"q": f"Why do allies train together, case {n}?", "k": 50})
+            return raw_request(srv, "GET", f"/ask?{query}")
+
+        with ThreadPoolExecutor(24) as pool:
+            results = list(pool.map(ask, range(48)))
+        statuses = sorted({status for status, _, _ in results})
+        assert statuses == [200, 503]
+        refused = [(body, headers) for status, body, headers in results if status == 503]
+        assert all("busy" in detail(body) and headers["retry-after"] == "1" for body, headers in refused)
+        metrics = srv.request("GET", "/metrics")[1].decode()
+        assert f'qa_questions_dropped_total{{reason="busy"}} {len(refused)}.0' in metrics
+        assert srv.get_json("/ask?q=What+is+NATO%3F")[0] == 200  # and it serves again
+    finally:
+        srv.stop()
 
 
 def test_a_client_that_hangs_up_before_its_body_is_logged_once_without_a_traceback(configured: Server):

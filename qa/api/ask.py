@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 
 from ..models import MAX_K, MAX_QUESTION_CHARS, QUESTION_PATTERN, AskRequest, AskResponse, validation_message
-from .engine import Engine
+from .engine import Busy, Engine
 from .errors import ApiError
 from . import metrics
 
@@ -20,6 +20,7 @@ ASK_RESPONSES: dict[int | str, dict] = {
     400: {"description": "Malformed body (not UTF-8 or not JSON)"},
     413: {"description": "Body larger than the limit"},
     422: {"description": "Invalid question or k"},
+    503: {"description": "Too many questions are waiting (QA_MAX_QUEUED); retry after the Retry-After seconds"},
     504: {"description": "The answer took longer than the per-request limit"},
 }
 
@@ -108,6 +109,8 @@ async def _answer(request: Request, ask: AskRequest) -> Response:
             answered = await engine.ask(ask.question, ask.k)
     except asyncio.TimeoutError:
         raise ApiError(504, f"no answer within {settings.request_timeout_s:g} s; try again") from None
+    except Busy as exc:
+        raise ApiError(503, str(exc), headers={"Retry-After": "1"}) from None
     request.state.low_confidence = answered.low_confidence
     if answered.low_confidence:
         metrics.LOW_CONFIDENCE.inc()

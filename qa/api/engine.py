@@ -39,11 +39,27 @@ class Answered:
     low_confidence: bool
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Job:
     searcher: Searcher
     key: Key
     loop: asyncio.AbstractEventLoop
+    abandoned: bool = False
+    """Set on the event loop once every request waiting for it has gone (timed out): a worker
+    that takes it then skips it, so a flood of abandoned questions costs no encoder time."""
+
+
+@dataclass(eq=False)
+class Pending:
+    """A question being computed, and how many requests wait for it."""
+
+    future: asyncio.Future[Answered]
+    job: Job
+    waiters: int = 0
+
+
+class Busy(Exception):
+    """Too many questions wait already (Settings.max_queued); the request should be refused."""
 
 
 class Engine:
@@ -53,8 +69,9 @@ class Engine:
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._busy = 0
         self._busy_lock = threading.Lock()
-        self._pending: dict[Key, asyncio.Future[Answered]] = {}
+        self._pending: dict[Key, Pending] = {}
         self._cache: OrderedDict[Key, Answered] = OrderedDict()
+        self._cache_bytes = 0
         self._uses: dict[Searcher, int] = {}
         """Questions queued or running on each searcher; a retired one closes when its count ends."""
         self._retired: set[Searcher] = set()
@@ -74,15 +91,27 @@ class Engine:
             self._cache.move_to_end(key)
             metrics.CACHE_HITS.inc()
             return hit
-        future = self._pending.get(key)
-        if future is None:
+        pending = self._pending.get(key)
+        if pending is None:
+            waiting = self._jobs.qsize()
+            if self.settings.max_queued and waiting >= self.settings.max_queued:
+                metrics.DROPPED.labels("busy").inc()
+                raise Busy(f"the server is busy ({waiting} questions are waiting); try again shortly")
             loop = asyncio.get_running_loop()
-            future = loop.create_future()
-            self._pending[key] = future
+            job = Job(self.searcher, key, loop)
+            pending = self._pending[key] = Pending(loop.create_future(), job)
             with self._uses_lock:
                 self._uses[self.searcher] = self._uses.get(self.searcher, 0) + 1
-            self._jobs.put(Job(self.searcher, key, loop))
-        return await asyncio.shield(future)
+            self._jobs.put(job)
+        pending.waiters += 1
+        try:
+            return await asyncio.shield(pending.future)
+        finally:
+            pending.waiters -= 1
+            if not pending.waiters and not pending.future.done():  # its last request timed out
+                pending.job.abandoned = True
+                if self._pending.get(key) is pending:
+                    del self._pending[key]
 
     def _work(self) -> None:
         """A worker thread's life: take the oldest waiting questions, answer them, repeat."""
@@ -92,8 +121,12 @@ class Engine:
                 # Every core for this question only if no other worker is busy and nothing waits.
                 alone = self._busy == 1 and self._jobs.empty()
             batch = self._more_like(job)
+            wanted = [j for j in batch if not j.abandoned]
+            if len(wanted) < len(batch):
+                metrics.DROPPED.labels("abandoned").inc(len(batch) - len(wanted))
             try:
-                self._compute(batch, alone)
+                if wanted:
+                    self._compute(wanted, alone)
             finally:
                 with self._busy_lock:
                     self._busy -= 1
@@ -149,24 +182,27 @@ class Engine:
     def _deliver(self, searcher: Searcher, key: Key, answered: Answered) -> None:
         """On the event loop: hand one answer to its waiting requests as soon as it is ready."""
         self._remember((searcher.generation, *key[1:]), answered)
-        future = self._pending.pop(key, None)
-        if future is not None and not future.done():
-            future.set_result(answered)
+        pending = self._pending.pop(key, None)
+        if pending is not None and not pending.future.done():
+            pending.future.set_result(answered)
 
     def _fail(self, keys: list[Key], exc: Exception) -> None:
         """On the event loop: a batch failed; its unanswered requests get the error."""
         log.error("batch of %d failed", len(keys), exc_info=exc)
         for key in keys:
-            future = self._pending.pop(key, None)
-            if future is not None and not future.done():
-                future.set_exception(exc)
+            pending = self._pending.pop(key, None)
+            if pending is not None and not pending.future.done():
+                pending.future.set_exception(exc)
 
     def _remember(self, key: Key, answered: Answered) -> None:
-        if self.settings.cache_size <= 0:
-            return
+        """Keep an answer while the cache holds at most cache_size answers and cache_mb of them."""
+        most = self.settings.cache_mb * 1024 * 1024
+        if self.settings.cache_size <= 0 or len(answered.body) > most // 8 or key in self._cache:
+            return  # one answer may take an eighth of the cache at the most
         self._cache[key] = answered
-        if len(self._cache) > self.settings.cache_size:
-            self._cache.popitem(last=False)
+        self._cache_bytes += len(answered.body)
+        while len(self._cache) > self.settings.cache_size or self._cache_bytes > most:
+            self._cache_bytes -= len(self._cache.popitem(last=False)[1].body)
 
     # ------------------------------------------------------------ index generations
 
@@ -177,6 +213,7 @@ class Engine:
         """
         old, self.searcher = self.searcher, searcher
         self._cache.clear()
+        self._cache_bytes = 0
         metrics.observe_index(searcher)
         return old.generation
 

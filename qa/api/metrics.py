@@ -25,6 +25,8 @@ SEARCH_SECONDS = Histogram("qa_search_seconds", "Time to retrieve and answer one
 BATCH_SIZE = Histogram("qa_batch_size", "Questions per encoder call", buckets=(1, 2, 4, 8, 16, 32, 64),
                        registry=REGISTRY)
 CACHE_HITS = Counter("qa_cache_hits_total", "Answers served from the cache", registry=REGISTRY)
+DROPPED = Counter("qa_questions_dropped_total", "Questions not computed: refused while too many waited (busy), "
+                  "or left by every request that asked them (abandoned)", ["reason"], registry=REGISTRY)
 LOW_CONFIDENCE = Counter("qa_low_confidence_total", "Answers flagged low confidence", registry=REGISTRY)
 INDEX_SECTIONS = Gauge("qa_index_sections", "Sections in the served index", registry=REGISTRY)
 INDEX_ARTICLES = Gauge("qa_index_articles", "Articles in the served index", registry=REGISTRY)
