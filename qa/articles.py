@@ -40,6 +40,9 @@ CONTROL_CHAR_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 HEADING_END_PUNCT = tuple(".!?:;,…")
 MAX_HEADING_CHARS = 150
+MAX_TITLE_CHARS = 300
+"""A longer title is cut (at a word, with "…"): every citation of the article repeats it, so a 2 MB
+<h1> made one 50-passage answer 100 MB."""
 MAX_HEADING_WORDS = 20
 
 
@@ -177,9 +180,18 @@ def parse_article(raw: bytes, doc: str, fmt: str = "txt") -> Article:
         raise ArticleError(f"{doc}: unknown format {fmt!r}")
     if not any(line.kind in ("body", "heading") for line in lines):
         raise ArticleError(f"{doc}: no text")
-    title = article_title(text, lines, doc, page_title)
+    title = shortened(article_title(text, lines, doc, page_title), MAX_TITLE_CHARS)
     notice = next((text[ln.start : ln.end].strip() for ln in lines if ln.kind == "notice"), None)
     return Article(doc=doc, title=title, notice=notice, text=text, lines=tuple(lines), fmt=fmt)
+
+
+def shortened(text: str, most: int) -> str:
+    """The text, or its first words up to `most` characters followed by "…"."""
+    if len(text) <= most:
+        return text
+    cut = text[: most - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > most // 2 else cut).rstrip() + "…"
 
 
 def normalise_newlines(text: str) -> str:

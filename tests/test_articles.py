@@ -204,3 +204,16 @@ def test_utf16_without_a_mark_is_still_binary_and_a_broken_one_names_the_encodin
         parse_article("Bees\n\nHives\nText.\n".encode("utf-16-le"), "bees.txt")
     with pytest.raises(ArticleError, match="not valid UTF-16"):
         parse_article(b"\xff\xfe" + "Bees\n".encode("utf-16-le") + b"\x00\xd8\x41", "bees.txt")
+
+
+@pytest.mark.parametrize("fmt, source", [
+    ("md", "# " + "word " * 400_000 + "\n\n## Section\n\nBody text here.\n"),
+    ("html", "<title>" + "word " * 400_000 + "</title><h2>Section</h2><p>Body text here.</p>"),
+])
+def test_a_title_of_megabytes_is_cut_short_but_the_text_and_spans_stay_whole(fmt: str, source: str):
+    """Every citation repeats the title: a 2 MB <h1> made a 50-passage answer 100 MB."""
+    article = parse_article(source.encode(), f"huge.{fmt}", fmt)
+    assert len(article.title) <= 300 and article.title.endswith("word…")
+    sections = split_sections(article)
+    assert [s.heading for s in sections] == ["Section"]
+    assert all(article.text[s.start : s.end] == s.text for s in sections)
