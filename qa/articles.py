@@ -87,8 +87,12 @@ def iter_corpus(root: Path, max_bytes: int = MAX_FILE_BYTES) -> Iterator[Article
         if problem:
             yield Skipped(printable_doc(doc), problem)
             continue
-        if path.is_symlink() and not path.exists():  # os.walk lists a link to nothing as a file
-            yield Skipped(doc, "broken symbolic link (its target is missing, or links back to it)")
+        try:
+            if path.is_symlink() and not path.exists():  # os.walk lists a link to nothing as a file
+                yield Skipped(doc, "broken symbolic link (its target is missing, or links back to it)")
+                continue
+        except OSError as exc:  # a link into /proc, say: one file skipped, not the whole build stopped
+            yield Skipped(doc, f"cannot read ({exc.strerror or exc})")
             continue
         if path.suffix.lower() not in EXTENSIONS:
             yield Skipped(doc, f"unsupported extension {path.suffix or '(none)'!r}")

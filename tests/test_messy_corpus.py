@@ -159,3 +159,20 @@ def test_an_unreadable_file_is_skipped_and_the_rest_indexed(tmp_path: Path):
     assert done.returncode == 0, done.stderr
     assert "qa: warning: skipped locked.txt: cannot read (Permission denied)" in done.stderr
     assert [a.doc for a in qa.load(tmp_path / "index").reader.articles()] == ["ok.txt"]
+
+
+def test_a_link_whose_target_cannot_even_be_checked_is_skipped_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A link into /proc/1 (whose cwd even root may not stat in a container) stopped the whole build."""
+    corpus = write_corpus(tmp_path / "corpus", {"lighthouse.txt": GOOD["lighthouse.txt"]})
+    (corpus / "locked.txt").symlink_to("/proc/1/cwd/secret.txt")
+    checked = Path.exists
+
+    def exists(self: Path, *args, **kwargs) -> bool:
+        if self.name == "locked.txt":
+            raise PermissionError(13, "Permission denied", str(self))
+        return checked(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "exists", exists)
+    found = list(iter_corpus(corpus))
+    assert [a.doc for a in found if not isinstance(a, Skipped)] == ["lighthouse.txt"]
+    assert [(s.doc, s.reason) for s in found if isinstance(s, Skipped)] == [("locked.txt", "cannot read (Permission denied)")]
