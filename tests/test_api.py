@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 from pathlib import Path
@@ -187,6 +188,14 @@ def test_cli_ask_json_prints_exactly_the_http_body(server, seed_index: Path):
 def test_requests_carry_an_id_and_are_counted_in_metrics(server):
     status, _, headers = server.request("GET", "/ask?q=NATO", headers={"X-Request-ID": "test-id-123"})
     assert status == 200 and headers.get("x-request-id") == "test-id-123"
+    # An id that isn't ASCII would come back garbled: the server gives its own instead.
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.putrequest("GET", "/healthz")
+    conn.putheader("X-Request-ID", "caf\u00e9".encode("utf-8"))
+    conn.endheaders()
+    echoed = conn.getresponse().getheader("x-request-id")
+    conn.close()
+    assert echoed and re.fullmatch(r"[0-9a-f]{16}", echoed)
     status, body, _ = server.request("GET", "/metrics")
     text = body.decode()
     assert status == 200

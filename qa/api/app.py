@@ -157,5 +157,6 @@ def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):
         if key == name:
             text = value.decode("latin-1").strip()
-            return text[:64] if text and text.isprintable() else None
+            # ASCII only: it is echoed back as UTF-8, which would garble any other byte ("é" -> "Ã©")
+            return text[:64] if text and text.isascii() and text.isprintable() else None
     return None

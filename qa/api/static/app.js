@@ -121,6 +121,7 @@
       error.status = response.status;
       throw error;
     }
+    if (body === null) throw new Error("The server's answer could not be read.");
     return body;
   }
 
@@ -293,6 +294,8 @@
     document.title = "Article · qa";
     setStatus("Loading the article…", true);
     try {
+      // A URL resolves the path segments "." and ".." (even escaped) away: no article has such an id.
+      if (doc === "." || doc === "..") throw new Error("no indexed article '" + doc + "'; GET /documents lists them");
       const article = await getJson("/documents/" + encodeURIComponent(doc));
       document.title = article.title + " · qa";
       show(articleView(article, start, end));
