@@ -8,6 +8,7 @@ navigation lines cut out, so they are never searchable.
 
 from __future__ import annotations
 
+import bisect
 import re
 
 from .articles import LIST_MARKER_RE
@@ -24,6 +25,8 @@ ABBREVIATIONS = frozenset(
 # Starts only at the first mark of a run and never backtracks: linear on "....." runs.
 SENTENCE_END_RE = re.compile(r"(?<![.!?…])[.!?…]++[\"'”’)\]]*+(?=\s|$)")
 SPACE_RE = re.compile(r"\s*")
+MAX_SENTENCES = 512
+"""Sentences a section keeps as separate units at the most (see capped)."""
 NEXT_STARTS_SENTENCE_RE = re.compile(r"\s+[\"'“‘(\[]*[A-Z0-9]")
 
 
@@ -51,7 +54,7 @@ def _section(article: Article, heading: str, lines: list[Line]) -> Section | Non
     start = content[0].start + _leading_space(text[content[0].start : content[0].end])
     end = content[-1].end - _trailing_space(text[content[-1].start : content[-1].end])
     cuts = [ln for ln in lines if ln.kind != "body" and start < ln.start < end]
-    sentences = tuple(s for ln in content for s in split_sentences(text, ln.start, ln.end))
+    sentences = capped([s for ln in content for s in split_sentences(text, ln.start, ln.end)], cuts)
     return Section(
         doc=article.doc,
         title=article.title,
@@ -61,6 +64,28 @@ def _section(article: Article, heading: str, lines: list[Line]) -> Section | Non
         text=_cut_lines(text, start, end, cuts),
         sentences=sentences,
     )
+
+
+def capped(sentences: list[Span], cuts: list[Line], most: int = MAX_SENTENCES) -> tuple[Span, ...]:
+    """The spans, or about `most` of them for a longer section: runs of consecutive sentences joined
+    into one span, never across a cut line. Every sentence is embedded and scored on its own, so a
+    section of a million one-word lines took 4 GB to index and seconds to answer."""
+    if len(sentences) <= most:
+        return tuple(sentences)
+    size = -(-len(sentences) // most)
+    cut_starts = sorted(ln.start for ln in cuts)
+    joined: list[Span] = []
+    first = last = sentences[0]
+    count = 1
+    for span in sentences[1:]:
+        at = bisect.bisect_left(cut_starts, last.end)
+        if count == size or (at < len(cut_starts) and cut_starts[at] < span.start):
+            joined.append(Span(first.start, last.end))
+            first, count = span, 0
+        last = span
+        count += 1
+    joined.append(Span(first.start, last.end))
+    return tuple(joined)
 
 
 def _cut_lines(text: str, start: int, end: int, cuts: list[Line]) -> str:
