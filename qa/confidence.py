@@ -15,8 +15,9 @@ people and places:
   have; it asks how many or how much and their texts hold no count; it asks what a
   name is ("What is the Warsaw Pact?"), or names something in joined words ("Partnership for
   Peace"), and none of them mentions that name; it asks who holds a role of something and
-  no answer names a person; or it asks where something is or happened ("Where is NATO
-  headquartered?", "Which city ...?") and no answer names a place the question doesn't.
+  no answer names a person; or it asks where something has its seat ("Where is NATO
+  headquartered?", "Which city ...?") and no answer has a capitalised word the question doesn't,
+  outside a body's name.
 The last kind catches on-topic questions the articles never answer ("Which countries
 belong to the Five Eyes?", "How many troops serve in KFOR?"), which a score threshold
 alone cannot tell from paraphrases.
@@ -30,7 +31,7 @@ from difflib import SequenceMatcher
 from functools import cache
 from pathlib import Path
 
-from .lexical import LexicalIndex
+from .lexical import LexicalIndex, stems
 
 WANTS_DATE = re.compile(
     # "When do pads need replacing?" or "When are peacekeepers deployed?" asks for a condition,
@@ -149,18 +150,20 @@ ORGANISATION_WORDS = frozenset(
     " the an this these those such".split()
 )
 WANTS_PLACE = re.compile(
-    # Where something is or happened, as a place's name answers it ("Where is NATO headquartered?",
-    # "Which city hosts the summit?", "Where was the treaty signed?"); not "where" as a condition or
-    # a kind of place ("Where do multinational exercises take place?" may be answered "at sea").
-    r"^\W*where\s+(is|are|was|were)\b[^?]*\b(headquartered|based|located|situated|seated|housed|signed|founded"
-    r"|established|created|born)\b"
-    r"|^\W*where\s+(is|are|was|were)\s+(the\s+|its\s+|their\s+|\S+['’]s\s+)?(headquarters|seat|capital|base)\b"
-    r"|\b(which|what)\s+(city|town|capital)\b",
+    # Where something has its seat, as only a place's name answers it ("Where is NATO headquartered?",
+    # "Which city hosts the summit?"); not where something happens or is located, which a kind of
+    # place may answer ("Where are peacekeepers located?" -> "in conflict zones").
+    r"^\W*where\s+(is|are|was|were)\b[^?]*\b(headquartered|seated)\b"
+    r"|^\W*where\s+(is|are|was|were)\s+(the\s+|its\s+|their\s+|\S+['’]s\s+)?(headquarters|seat)\b"
+    r"|\b(which|what)\s+(city|town)\b",
     re.IGNORECASE,
 )
-PLACE_NAME = re.compile(rf"\b(?i:in|at|near)\s+(?:(?i:the)\s+)?(?P<name>{NAME_WORD}(?:\s+{NAME_WORD})*)")
-"""A capitalised name after "in", "at" or "near": "in Brussels", "at The Hague"; checked against the
-question's words and ORGANISATION_WORDS, so "in the United Nations" is no place."""
+DETERMINERS = frozenset("the a an this these those such".split())
+CAPITALISED_RUN = re.compile(rf"{NAME_WORD}(?:\s+{NAME_WORD})*")
+NOT_PLACES = frozenset(
+    "january february march april may june july august september october november december monday tuesday "
+    "wednesday thursday friday saturday sunday".split()
+)
 NAME_RE = re.compile(r"\b([A-Z][\w’'-]*[A-Za-z]|[A-Z]{2,}|\d+)\b")
 
 
@@ -238,16 +241,21 @@ def no_person(question: str, answers: str) -> bool:
 
 
 def no_place(question: str, answers: str) -> bool:
-    """True when the question asks where something is or happened and the answer sentences name
-    no place the question doesn't: no country, no capitalised name after "in", "at" or "near"."""
+    """True when the question asks where something has its seat and the answer sentences name
+    nothing the question doesn't: no country, no capitalised word (a sentence's first word too:
+    "Brussels has hosted ...") outside a body's name ("United Nations Security Council"), nor a
+    month or a day."""
     if not WANTS_PLACE.search(question):
         return False
     asked = _bare_words(question)
     if any(not _bare_words(m.group()) <= asked for m in country_names().finditer(answers)):
         return False
-    for match in PLACE_NAME.finditer(answers):
-        words = {_bare(w) for w in _words(match.group("name"))}
-        if not words <= asked and not words & ORGANISATION_WORDS:
+    asked |= set(stems(list(asked)))
+    for match in CAPITALISED_RUN.finditer(answers):
+        words = [w for w in map(_bare, _words(match.group())) if w not in DETERMINERS]  # "The Hague": "hague"
+        if any(w in ORGANISATION_WORDS for w in words):
+            continue  # a body's name: "United Nations Security Council", "North Atlantic Treaty Organization"
+        if any(w not in asked and stems([w])[0] not in asked and w not in NOT_PLACES for w in words):
             return False
     return True
 
