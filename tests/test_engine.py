@@ -345,3 +345,29 @@ def test_the_answer_cache_holds_at_most_its_memory(searcher: Searcher):
     asked, held, kept = run(scenario())
     assert asked > 1024 * 1024  # more than the cache may hold
     assert held <= 1024 * 1024 and 0 < kept < len(questions)
+
+
+def test_questions_nobody_waits_for_do_not_count_toward_the_queue_limit(searcher: Searcher):
+    counting = Counting(searcher, hold=QUESTIONS[0])
+
+    async def scenario() -> list[str]:
+        engine = engine_for(counting, search_threads=1, max_queued=2)
+        try:
+            running = asyncio.ensure_future(engine.ask(QUESTIONS[0], 3))
+            await asyncio.sleep(0.05)
+            for question in QUESTIONS[1:3]:  # fill the queue, then give up on both
+                with pytest.raises(asyncio.TimeoutError):
+                    await asyncio.wait_for(engine.ask(question, 3), 0.05)
+            wanted = [asyncio.ensure_future(engine.ask(q, 3)) for q in QUESTIONS[3:5]]  # room for two again
+            await asyncio.sleep(0)
+            with pytest.raises(Busy):
+                await engine.ask(QUESTIONS[5], 3)  # but not for a third
+            counting.release.set()
+            answered = await asyncio.gather(running, *wanted)
+            return [json.loads(a.body)["question"] for a in answered]
+        finally:
+            counting.release.set()
+            engine.close()
+
+    assert run(scenario()) == [QUESTIONS[0], QUESTIONS[3], QUESTIONS[4]]
+    assert counting.encoded == [QUESTIONS[0], QUESTIONS[3], QUESTIONS[4]]

@@ -47,6 +47,8 @@ class Job:
     abandoned: bool = False
     """Set on the event loop once every request waiting for it has gone (timed out): a worker
     that takes it then skips it, so a flood of abandoned questions costs no encoder time."""
+    queued: bool = True
+    """In the queue, not yet taken by a worker (both flags change under Engine._waiting_lock)."""
 
 
 @dataclass(eq=False)
@@ -69,6 +71,9 @@ class Engine:
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._busy = 0
         self._busy_lock = threading.Lock()
+        self._waiting = 0
+        """Questions in the queue that some request still waits for: what QA_MAX_QUEUED bounds."""
+        self._waiting_lock = threading.Lock()
         self._pending: dict[Key, Pending] = {}
         self._cache: OrderedDict[Key, Answered] = OrderedDict()
         self._cache_bytes = 0
@@ -93,7 +98,7 @@ class Engine:
             return hit
         pending = self._pending.get(key)
         if pending is None:
-            waiting = self._jobs.qsize()
+            waiting = self._waiting
             if self.settings.max_queued and waiting >= self.settings.max_queued:
                 metrics.DROPPED.labels("busy").inc()
                 raise Busy(f"the server is busy ({waiting} questions are waiting); try again shortly")
@@ -102,6 +107,8 @@ class Engine:
             pending = self._pending[key] = Pending(loop.create_future(), job)
             with self._uses_lock:
                 self._uses[self.searcher] = self._uses.get(self.searcher, 0) + 1
+            with self._waiting_lock:
+                self._waiting += 1
             self._jobs.put(job)
         pending.waiters += 1
         try:
@@ -109,7 +116,10 @@ class Engine:
         finally:
             pending.waiters -= 1
             if not pending.waiters and not pending.future.done():  # its last request timed out
-                pending.job.abandoned = True
+                with self._waiting_lock:
+                    if pending.job.queued and not pending.job.abandoned:
+                        self._waiting -= 1
+                    pending.job.abandoned = True
                 if self._pending.get(key) is pending:
                     del self._pending[key]
 
@@ -121,16 +131,23 @@ class Engine:
                 # Every core for this question only if no other worker is busy and nothing waits.
                 alone = self._busy == 1 and self._jobs.empty()
             batch = self._more_like(job)
-            wanted = [j for j in batch if not j.abandoned]
+            with self._waiting_lock:
+                for taken in batch:
+                    taken.queued = False
+                    self._waiting -= not taken.abandoned
+                wanted = [j for j in batch if not j.abandoned]
             if len(wanted) < len(batch):
                 metrics.DROPPED.labels("abandoned").inc(len(batch) - len(wanted))
+            searcher, count = job.searcher, len(batch)
             try:
                 if wanted:
                     self._compute(wanted, alone)
             finally:
+                job = batch = wanted = taken = None  # type: ignore[assignment] - an idle worker keeps no retired searcher alive
                 with self._busy_lock:
                     self._busy -= 1
-                self._release(batch[0].searcher, len(batch))
+                self._release(searcher, count)
+                searcher = None  # type: ignore[assignment]
 
     def _release(self, searcher: Searcher, answered: int) -> None:
         """Count questions answered on a searcher; the last one on a retired searcher closes it."""
@@ -245,9 +262,13 @@ def _close_apart(searcher: Searcher) -> None:
             log.exception("closing generation %s failed", generation)
         finally:
             held.clear()
+            time.sleep(RELEASE_AFTER_S)  # until the caller's own references (a worker's, a timer's) are gone
             release_free_memory()
 
     threading.Thread(target=close, name=f"qa-close-{generation}", daemon=True).start()
+
+
+RELEASE_AFTER_S = 1.0
 
 
 def release_free_memory() -> None:
