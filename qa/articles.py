@@ -175,11 +175,11 @@ def parse_article(raw: bytes, doc: str, fmt: str = "txt") -> Article:
     elif fmt == "md":
         from .markup import parse_markdown
 
-        text, lines = parse_markdown(source)
+        text, lines = parse_markdown(source, doc)
     elif fmt == "html":
         from .markup import parse_html_page
 
-        text, lines, page_title = parse_html_page(source)
+        text, lines, page_title = parse_html_page(source, doc)
     else:  # pragma: no cover - EXTENSIONS guards this
         raise ArticleError(f"{doc}: unknown format {fmt!r}")
     if not any(line.kind in ("body", "heading") for line in lines):

@@ -205,8 +205,9 @@ def cleaned(blocks: list[Block]) -> list[Block]:
 # ---------------------------------------------------------------- Markdown
 
 
-def parse_markdown(source: str) -> tuple[str, list[Line]]:
-    """Plain text and classified lines of a Markdown article (see the module docstring)."""
+def parse_markdown(source: str, doc: str = "markdown") -> tuple[str, list[Line]]:
+    """Plain text and classified lines of a Markdown article (see the module docstring); `doc`
+    names it in warnings."""
     try:
         source = source.lstrip("\ufeff")
         title, body = split_front_matter(source)
@@ -219,7 +220,7 @@ def parse_markdown(source: str) -> tuple[str, list[Line]]:
                 title_at = 0
         return assemble(blocks, title_at)
     except Exception:  # noqa: BLE001 - any input must give an article or no text, never a crash
-        log.warning("markdown could not be parsed; treating it as empty", exc_info=True)
+        log.warning("%s: could not be parsed; treating it as empty", doc, exc_info=True)
         return "", []
 
 
@@ -520,12 +521,15 @@ class HtmlText(HTMLParser):
         self.blocks.append(Block(kind, line, level=self._heading, join=self._join()))
         self._heading = 0
 
-    def finish(self) -> None:
-        """Feed nothing more; keep whatever the page held up to here."""
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - a broken tail must not lose the text before it
-            log.debug("html parser failed at close", exc_info=True)
+    def finish(self, broken: bool = False) -> None:
+        """Feed nothing more; keep whatever the page held up to here. After a failed feed
+        (`broken`) the parser is not closed: it would parse its whole input again, and the text
+        before the failure would appear twice."""
+        if not broken:
+            try:
+                self.close()
+            except Exception:  # noqa: BLE001 - a broken tail must not lose the text before it
+                log.debug("html parser failed at close", exc_info=True)
         if self._title_parts is not None:
             self._end_title()
         self._flush()
@@ -534,14 +538,16 @@ class HtmlText(HTMLParser):
 UNCLOSED_TAIL = re.compile(r"<[A-Za-z/!?]")
 
 
-def read_html(source: str) -> tuple[tuple[Block, ...], str | None]:
-    """The page's lines and <title>."""
+def read_html(source: str, doc: str = "html") -> tuple[tuple[Block, ...], str | None]:
+    """The page's lines and <title>; `doc` names the page in warnings."""
     parser = HtmlText()
     try:
         parser.feed(without_unclosed_tail(source.lstrip("\ufeff")))
     except Exception:  # noqa: BLE001 - html.parser can fail on rare inputs; keep what it read
-        log.warning("html parser stopped early", exc_info=True)
-    parser.finish()
+        log.warning("%s: the html parser stopped early; keeping the text before that", doc, exc_info=True)
+        parser.finish(broken=True)
+    else:
+        parser.finish()
     return tuple(parser.blocks), parser.title
 
 
@@ -573,13 +579,14 @@ def parse_html(source: str) -> tuple[str, list[Line]]:
     return text, lines
 
 
-def parse_html_page(source: str) -> tuple[str, list[Line], str]:
-    """Plain text, classified lines and <title> ("" when none) of an HTML page, in one parse."""
+def parse_html_page(source: str, doc: str = "html") -> tuple[str, list[Line], str]:
+    """Plain text, classified lines and <title> ("" when none) of an HTML page, in one parse;
+    `doc` names it in warnings."""
     try:
-        blocks, title = read_html(source)
+        blocks, title = read_html(source, doc)
         kept = cleaned(list(blocks))
         text, lines = assemble(kept, title_h1_index(kept, title, equal_only=False))
         return text, lines, title or ""
     except Exception:  # noqa: BLE001 - any input must give an article or no text, never a crash
-        log.warning("html could not be parsed; treating it as empty", exc_info=True)
+        log.warning("%s: could not be parsed; treating it as empty", doc, exc_info=True)
         return "", [], ""

@@ -264,6 +264,12 @@ def test_html_tags_no_bracket_closes_are_dropped_with_everything_after_them():
     assert parse_html("<p>5 < 6</p>")[0] == "5 < 6"
 
 
+def test_html_the_parser_rejects_keeps_its_text_before_that_once_and_names_the_file(caplog):
+    article = parse_article(b"<h1>T</h1><p>Text here.</p><![foo[ bar ]]> <p>after</p>", "bad/page.html", "html")
+    assert article.text == "T\n\nText here."  # closing the parser used to read it all again: twice
+    assert "bad/page.html: the html parser stopped early" in caplog.text
+
+
 # Pages a review built to stall the parser: each took from 23 s to over a minute, growing with the
 # square of its size (Python 3.11's html.parser on unclosed tags; a join per cell; a list lookup
 # per end tag inside dropped markup). Now each parses as fast as any page of its size.
