@@ -143,12 +143,12 @@ PERSON = re.compile(
 )
 """A capitalised word, maybe an initial or particles, and another ("Jens Stoltenberg", "Kofi A.
 Annan", "Ursula von der Leyen", "António Guterres"); ORGANISATION_WORDS tell a body from a person."""
+DETERMINERS = frozenset("the a an this these those such".split())
 ORGANISATION_WORDS = frozenset(
     "nations union organization organisation council force forces agency alliance treaty pact states security "
     "mission missions command committee assembly bank fund court group partnership centre center office "
-    "department ministry operation operations programme program initiative corps army navy"
-    " the an this these those such".split()
-)
+    "department ministry operation operations programme program initiative corps army navy".split()
+) | DETERMINERS
 WANTS_PLACE = re.compile(
     # Where something has its seat, as only a place's name answers it ("Where is NATO headquartered?",
     # "Which city hosts the summit?"); not where something happens or is located, which a kind of
@@ -158,7 +158,6 @@ WANTS_PLACE = re.compile(
     r"|\b(which|what)\s+(city|town)\b",
     re.IGNORECASE,
 )
-DETERMINERS = frozenset("the a an this these those such".split())
 CAPITALISED_RUN = re.compile(rf"{NAME_WORD}(?:\s+{NAME_WORD})*")
 NOT_PLACES = frozenset(
     "january february march april may june july august september october november december monday tuesday "
@@ -248,7 +247,7 @@ def no_place(question: str, answers: str) -> bool:
     if not WANTS_PLACE.search(question):
         return False
     asked = _bare_words(question)
-    if any(not _bare_words(m.group()) <= asked for m in country_names().finditer(answers)):
+    if names_new_country(answers, asked):
         return False
     asked |= set(stems(list(asked)))
     for match in CAPITALISED_RUN.finditer(answers):
@@ -271,10 +270,12 @@ def names_country(text: str) -> bool:
 def unnamed_country(question: str, answer: str) -> bool:
     """True when the question asks which country and the answer (sentences) names none besides
     those the question names ("Which countries sent troops to Mali?" is not answered by "in Mali")."""
-    if not asks_country(question):
-        return False
-    asked = _bare_words(question)
-    return all(_bare_words(m.group()) <= asked for m in country_names().finditer(answer))
+    return asks_country(question) and not names_new_country(answer, _bare_words(question))
+
+
+def names_new_country(text: str, asked: set[str]) -> bool:
+    """True when the text names a country whose words aren't all among `asked` (the question's)."""
+    return any(not _bare_words(m.group()) <= asked for m in country_names().finditer(text))
 
 
 @cache

@@ -20,7 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from .packaged_models import DEFAULT_ALIASES, default_model_path, install_hint, split_zip_model
-from .settings import DEFAULT_MODEL, Settings
+from .settings import DEFAULT_MODEL, TRUE, Settings
 
 log = logging.getLogger("qa.embedding")
 
@@ -194,7 +194,7 @@ class SentenceTransformerEncoder:
 
 
 def _hub_offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in TRUE
 
 
 def unreachable_hub(timeout: float = 3.0) -> str | None:
