@@ -40,6 +40,12 @@ class Settings:
     max_queued: int = 256
     """Questions waiting for a worker beyond which /ask answers 503 at once (0: no limit): under a
     flood, new requests are refused instead of all waiting past their time limit."""
+    max_connections: int = 1000
+    """Open connections beyond which a new one is answered 503 and closed at once (0: no limit):
+    keeps file descriptors for the index, whatever clients do."""
+    client_timeout_s: float = 20.0
+    """Longest a client may take to send a whole request, from connecting or from its first byte;
+    slower ones get 408, or are cut off mid-body."""
     watch_s: float = 0.0
     max_article_bytes: int = 5 * 1024 * 1024  # articles.MAX_FILE_BYTES: the same default for library callers
     """Larger files are skipped with a warning: embedding runs at roughly 3 min per MB on 2 cores."""
@@ -74,7 +80,7 @@ class Settings:
 
 
 LOWEST = {"port": 1, "max_body_bytes": 1, "threads": 1, "solo_threads": 0, "search_threads": 0, "batch_max": 1,
-          "cache_size": 0, "cache_mb": 0, "max_queued": 0, "max_article_bytes": 1, "token_budget_mb": 0, "watch_s": 0.0}
+          "cache_size": 0, "cache_mb": 0, "max_queued": 0, "max_connections": 0, "max_article_bytes": 1, "token_budget_mb": 0, "watch_s": 0.0}
 """Smallest value of each numeric setting (search_threads 0 runs one worker; solo_threads 0 opens no
 second encoder session)."""
 HIGHEST = {"port": 65535}
@@ -96,6 +102,8 @@ def _out_of_range(settings: Settings) -> list[str]:
             problems.append(f"{where} must be one of {', '.join(CHOICES[name])}, not {value!r}")
     if math.isfinite(settings.request_timeout_s) and settings.request_timeout_s <= 0:
         problems.append(f"request_timeout_s (QA_REQUEST_TIMEOUT_S) must be more than 0, not {settings.request_timeout_s}")
+    if settings.client_timeout_s <= 0:
+        problems.append(f"client_timeout_s (QA_CLIENT_TIMEOUT_S) must be more than 0, not {settings.client_timeout_s}")
     return problems
 
 

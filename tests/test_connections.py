@@ -1,0 +1,170 @@
+"""What one connection may take, against a real server: slow and idle clients get 408 or are cut
+off, a huge request head gets 431, connections beyond the cap get 503, and ordinary clients,
+keep-alive ones included, are served as before."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from qa.api.connections import MAX_HEAD_BYTES
+from qa.settings import Settings
+
+from conftest import Server
+
+CLIENT_TIMEOUT_S = 1.5
+MAX_CONNECTIONS = 8
+
+
+@pytest.fixture(scope="module")
+def guarded(seed_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    env = {"QA_CLIENT_TIMEOUT_S": str(CLIENT_TIMEOUT_S), "QA_MAX_CONNECTIONS": str(MAX_CONNECTIONS)}
+    srv = Server(seed_index, env=env, log=tmp_path_factory.mktemp("guarded") / "serve.log")
+    yield srv
+    srv.stop()
+
+
+def connect(server: Server) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=15)
+    return sock
+
+
+def read_reply(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def status_of(reply: bytes) -> int:
+    match = re.match(rb"HTTP/1\.1 (\d{3}) ", reply)
+    assert match, reply[:200]
+    return int(match.group(1))
+
+
+def detail_of(reply: bytes) -> str:
+    return json.loads(reply.split(b"\r\n\r\n", 1)[1])["detail"]
+
+
+def closed_counts(server: Server) -> dict[str, float]:
+    _, body, _ = server.request("GET", "/metrics")
+    return {m.group(1): float(m.group(2)) for m in
+            re.finditer(r'^qa_connections_closed_total\{reason="(\w+)"\} (\S+)$', body.decode(), re.M)}
+
+
+def test_a_connection_that_sends_nothing_gets_408_and_is_closed(guarded: Server):
+    with connect(guarded) as sock:
+        reply = read_reply(sock)
+    assert status_of(reply) == 408
+    assert "not received within" in detail_of(reply)
+
+
+def test_a_request_head_sent_too_slowly_gets_408(guarded: Server):
+    with connect(guarded) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        for _ in range(4):  # a header line now and then, as slowloris does, doesn't reset the clock
+            time.sleep(CLIENT_TIMEOUT_S / 4)
+            try:
+                sock.sendall(b"X-Slow: 1\r\n")
+            except OSError:
+                break
+        reply = read_reply(sock)
+    assert status_of(reply) == 408
+
+
+def test_a_body_sent_too_slowly_is_cut_off_and_logged_as_the_client_leaving(guarded: Server):
+    with connect(guarded) as sock:
+        sock.sendall(b"POST /ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n{\"question\": \"")
+        started = time.monotonic()
+        reply = read_reply(sock)
+    assert reply == b""  # the app was already reading the body: nothing to say, the line is cut
+    assert time.monotonic() - started < 10
+    deadline = time.monotonic() + 5
+    while "POST /ask 499" not in guarded.log_tail(20000) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "POST /ask 499" in guarded.log_tail(20000)
+
+
+def test_a_request_head_over_the_limit_gets_431_before_it_is_read_whole(guarded: Server):
+    with connect(guarded) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ")
+        sent = 0
+        try:
+            while sent < 64 * MAX_HEAD_BYTES:  # 4 MB, if the server read it all
+                sock.sendall(b"a" * 65536)
+                sent += 65536
+        except OSError:  # the server hung up after its 431
+            pass
+        reply = read_reply(sock)
+    assert status_of(reply) == 431
+    assert str(MAX_HEAD_BYTES) in detail_of(reply)
+    assert sent < 64 * MAX_HEAD_BYTES
+    assert guarded.get_json("/healthz")[0] == 200
+
+
+def test_connections_beyond_the_cap_get_503_with_retry_after_and_the_rest_are_served(guarded: Server):
+    before = closed_counts(guarded).get("too_many_connections", 0)
+    held = [connect(guarded) for _ in range(MAX_CONNECTIONS + 3)]
+    try:
+        refused = []
+        for sock in held:
+            sock.settimeout(0.5)
+            try:
+                first = sock.recv(65536)
+            except TimeoutError:
+                continue
+            if first.startswith(b"HTTP/1.1 503"):
+                refused.append(first)
+        assert len(refused) >= 3
+        assert b"retry-after: 1" in refused[0].lower()
+        assert "too many open connections" in detail_of(refused[0])
+    finally:
+        for sock in held:
+            sock.close()
+    time.sleep(0.2)
+    status, body = guarded.get_json("/ask?q=What+does+Article+5+say%3F&k=1")
+    assert status == 200 and body["passages"]
+    assert closed_counts(guarded)["too_many_connections"] >= before + 3
+
+
+def test_a_keep_alive_client_asking_within_the_time_is_served_every_time(guarded: Server):
+    conn = http.client.HTTPConnection("127.0.0.1", guarded.port, timeout=15)
+    try:
+        for question in ("What does Article 5 say?", "Who leads UN peacekeeping missions?"):
+            time.sleep(CLIENT_TIMEOUT_S / 2)  # idle between requests, under the keep-alive timeout
+            body = json.dumps({"question": question, "k": 1})
+            conn.request("POST", "/ask", body=body, headers={"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            assert resp.status == 200
+            assert json.loads(resp.read())["passages"]
+    finally:
+        conn.close()
+
+
+def test_a_request_sent_in_pieces_within_the_time_is_answered(guarded: Server):
+    body = json.dumps({"question": "What does Article 5 say?", "k": 1}).encode()
+    head = (f"POST /ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n").encode()
+    with connect(guarded) as sock:
+        for piece in (head[:20], head[20:], body[:10], body[10:]):
+            sock.sendall(piece)
+            time.sleep(CLIENT_TIMEOUT_S / 8)
+        reply = read_reply(sock)
+    assert status_of(reply) == 200
+    assert b'"passages"' in reply
+
+
+def test_the_client_timeout_must_be_positive():
+    with pytest.raises(ValueError, match="QA_CLIENT_TIMEOUT_S"):
+        Settings(client_timeout_s=0)
+    with pytest.raises(ValueError, match="QA_MAX_CONNECTIONS"):
+        Settings(max_connections=-1)
