@@ -211,7 +211,7 @@ def parse_markdown(source: str, doc: str = "markdown") -> tuple[str, list[Line]]
     try:
         source = source.lstrip("\ufeff")
         title, body = split_front_matter(source)
-        blocks = cleaned(markdown_blocks(body))
+        blocks = cleaned(markdown_blocks(body, doc))
         title_at = title_h1_index(blocks, title, equal_only=title is not None)
         if title is not None and title_at is None:
             title_block = clean_block(Block("heading", title, level=1))
@@ -258,16 +258,46 @@ def _front_matter_data(block: str) -> dict[str, object] | None:
     return data if isinstance(data, dict) else None
 
 
+MAX_NESTING = 100
+"""Containers markdown-it opens inside each other (a list level takes two) before it drops the
+rest of the enclosing block: commonmark's 20 lost a whole article's tail after a list nested ten
+deep. A document that reaches it is read again with its nesting flattened."""
+CONTAINER_PREFIX_RE = re.compile(r"^(?:[ \t]*(?:>|[-*+](?=[ \t]|$)|\d{1,9}[.)](?=[ \t]|$)))+[ \t]*")
+LIST_PREFIX_RE = re.compile(r"[-*+]|\d[.)]")
+
+
 @functools.lru_cache(maxsize=1)
 def _markdown_parser():
     from markdown_it import MarkdownIt
 
-    return MarkdownIt("commonmark").enable(["table", "strikethrough"])
+    return MarkdownIt("commonmark", {"maxNesting": MAX_NESTING}).enable(["table", "strikethrough"])
 
 
-def markdown_blocks(source: str) -> list[Block]:
-    """The Markdown's headings, paragraphs, items, rows and code lines, in order."""
+def markdown_tokens(source: str, doc: str = "markdown") -> list:
+    """markdown-it's tokens of the source; nested past MAX_NESTING, those of it flattened."""
     tokens = _markdown_parser().parse(source)
+    if max((tok.level for tok in tokens), default=0) < MAX_NESTING - 1:
+        return tokens
+    log.warning("%s: lists or quotes nested deeper than markdown-it reads; read without their nesting", doc)
+    return _markdown_parser().parse(flattened(source))
+
+
+def flattened(source: str) -> str:
+    """The Markdown with every line's quote and list markers taken off, a list item keeping one "- "."""
+    lines = []
+    for line in source.split("\n"):
+        prefix = CONTAINER_PREFIX_RE.match(line)
+        if prefix is None:
+            lines.append(line)
+            continue
+        rest = line[prefix.end() :]
+        lines.append(f"- {rest}" if LIST_PREFIX_RE.search(prefix.group(0)) and rest.strip() else rest)
+    return "\n".join(lines)
+
+
+def markdown_blocks(source: str, doc: str = "markdown") -> list[Block]:
+    """The Markdown's headings, paragraphs, items, rows and code lines, in order."""
+    tokens = markdown_tokens(source, doc)
     source_lines = source.split("\n")
     blocks: list[Block] = []
     containers = 0  # open lists and tables: their lines follow each other directly

@@ -177,6 +177,28 @@ def test_markdown_lists_tables_code_and_rules():
     assert "Lead-in:\n\n- first item\n- second item\n1. nested\n\nTool | Use\nFork | turning\n\n" in text
 
 
+@pytest.mark.parametrize("nested", [
+    "".join("  " * i + f"- item {i}\n" for i in range(60)),  # an outline sixty levels deep
+    "- " * 300 + "item chained\n",
+    ">" * 300 + " a quote inside three hundred\n",
+], ids=["indented-list", "chained-markers", "quote"])
+def test_markdown_nested_past_what_the_parser_reads_keeps_all_its_text(nested: str, caplog):
+    source = f"# Outline\n\nIntro.\n\n{nested}\n## After\n\nThe text after the nesting stays.\n"
+    text, lines = parse_markdown(source, "outline.md")
+    assert of_kind(text, lines, "heading") == ["After"]
+    assert text.endswith("After\n\nThe text after the nesting stays.")
+    last = nested.strip().split("\n")[-1].lstrip(" ->")
+    assert last in text
+    assert "outline.md: lists or quotes nested deeper" in caplog.text
+
+
+def test_markdown_nested_within_what_the_parser_reads_keeps_its_structure(caplog):
+    source = "".join("  " * i + f"- item {i}\n" for i in range(12)) + "\n## After\n\nText after.\n"
+    text, lines = parse_markdown(source, "outline.md")
+    assert of_kind(text, lines, "body")[:12] == [f"- item {i}" for i in range(12)] and "Text after." in text
+    assert "nested deeper" not in caplog.text
+
+
 def test_markdown_see_also_lines_and_related_headings_are_navigation():
     source = (
         "# Bees\n\nIntro.\n\n## Hives\n\nBoxes.\n\nSee also: [Wasps](w.md)\n\n"
