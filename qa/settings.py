@@ -45,7 +45,7 @@ class Settings:
     keeps file descriptors for the index, whatever clients do."""
     client_timeout_s: float = 20.0
     """Longest a client may take to send a whole request, from connecting or from its first byte;
-    slower ones get 408, or are cut off mid-body."""
+    slower ones get 408 for a half-sent head, or are closed (sent nothing, or mid-body)."""
     watch_s: float = 0.0
     max_article_bytes: int = 5 * 1024 * 1024  # articles.MAX_FILE_BYTES: the same default for library callers
     """Larger files are skipped with a warning: embedding runs at roughly 3 min per MB on 2 cores."""

@@ -60,8 +60,17 @@ def closed_counts(server: Server) -> dict[str, float]:
             re.finditer(r'^qa_connections_closed_total\{reason="(\w+)"\} (\S+)$', body.decode(), re.M)}
 
 
-def test_a_connection_that_sends_nothing_gets_408_and_is_closed(guarded: Server):
+def test_a_connection_that_sends_nothing_is_closed_without_a_word(guarded: Server):
     with connect(guarded) as sock:
+        started = time.monotonic()
+        reply = read_reply(sock)
+    assert reply == b""  # nothing was asked; a reply could be read as the answer to a later request
+    assert time.monotonic() - started < 10
+
+
+def test_a_request_head_not_finished_in_time_gets_408(guarded: Server):
+    with connect(guarded) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\n")
         reply = read_reply(sock)
     assert status_of(reply) == 408
     assert "not received within" in detail_of(reply)
@@ -97,18 +106,50 @@ def test_a_body_sent_too_slowly_is_cut_off_and_logged_as_the_client_leaving(guar
 def test_a_request_head_over_the_limit_gets_431_before_it_is_read_whole(guarded: Server):
     with connect(guarded) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ")
-        sent = 0
-        try:
-            while sent < 64 * MAX_HEAD_BYTES:  # 4 MB, if the server read it all
-                sock.sendall(b"a" * 65536)
-                sent += 65536
-        except OSError:  # the server hung up after its 431
-            pass
-        reply = read_reply(sock)
+        reply = b""
+        for _ in range(64):  # 4 MB of one header that never ends, unless the server answers first
+            sock.sendall(b"a" * 65536)
+            sock.setblocking(False)
+            try:
+                reply = sock.recv(65536)
+            except BlockingIOError:
+                pass
+            finally:
+                sock.settimeout(15)
+            if reply:
+                break
+        assert reply, "no answer while the head kept growing"
+        reply += read_reply(sock)
     assert status_of(reply) == 431
     assert str(MAX_HEAD_BYTES) in detail_of(reply)
-    assert sent < 64 * MAX_HEAD_BYTES
     assert guarded.get_json("/healthz")[0] == 200
+
+
+@pytest.mark.parametrize("size", [MAX_HEAD_BYTES + 5000, 2 * MAX_HEAD_BYTES])
+def test_a_request_head_over_the_limit_sent_whole_at_once_gets_431(guarded: Server, size: int):
+    head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * size + b"\r\n\r\n"
+    with connect(guarded) as sock:
+        sock.sendall(head)
+        reply = read_reply(sock)
+    assert status_of(reply) == 431
+
+
+def test_a_post_refused_at_the_cap_still_reads_its_503(guarded: Server):
+    held = [connect(guarded) for _ in range(MAX_CONNECTIONS)]
+    try:
+        time.sleep(0.2)
+        body = json.dumps({"question": "x" * 20000}).encode()
+        with connect(guarded) as sock:
+            try:
+                sock.sendall(b"POST /ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            except OSError:
+                pass
+            reply = read_reply(sock)
+        assert status_of(reply) == 503
+    finally:
+        for sock in held:
+            sock.close()
 
 
 def test_connections_beyond_the_cap_get_503_with_retry_after_and_the_rest_are_served(guarded: Server):
@@ -168,3 +209,87 @@ def test_the_client_timeout_must_be_positive():
         Settings(client_timeout_s=0)
     with pytest.raises(ValueError, match="QA_MAX_CONNECTIONS"):
         Settings(max_connections=-1)
+
+
+# ---------------------------------------------------------------- pipelining, behind a slow response
+# The real app answers within its request time limit; a toy app whose /slow takes longer than the
+# client timeout stands in for a slow response (an admin reload of a large index), under real uvicorn.
+
+SLOW_S = 2.5
+TOY_TIMEOUT_S = 1.0
+
+
+async def toy_app(scope, receive, send) -> None:  # noqa: ANN001 - an ASGI app
+    if scope["type"] != "http":
+        return
+    if scope["path"] == "/slow":
+        import asyncio
+
+        await asyncio.sleep(SLOW_S)
+    size = 0
+    while True:
+        message = await receive()
+        size += len(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    out = f"{scope['method']} {scope['path']} {size}".encode()
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", str(len(out)).encode())]})
+    await send({"type": "http.response.body", "body": out})
+
+
+@pytest.fixture(scope="module")
+def toy() -> Iterator[Server]:
+    import threading
+
+    import uvicorn
+
+    from qa.api.connections import guarded_protocol
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    protocol = guarded_protocol(Settings(client_timeout_s=TOY_TIMEOUT_S))
+    server = uvicorn.Server(uvicorn.Config(toy_app, host="127.0.0.1", port=port, http=protocol, log_level="error",
+                                           lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started
+    yield type("Toy", (), {"port": port})()
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_a_pipelined_request_waiting_behind_a_slow_response_is_answered_after_it(toy):
+    with connect(toy) as sock:
+        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.2)
+        sock.sendall(b"POST /fast HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\n")
+        time.sleep(0.2)
+        sock.sendall(b"hello")  # its body, which the server won't read until /slow is answered
+        reply = read_reply(sock)
+    assert reply.count(b"HTTP/1.1 200 OK") == 2
+    assert reply.index(b"GET /slow 0") < reply.index(b"POST /fast 5")
+
+
+def test_a_408_for_a_pipelined_request_never_goes_out_ahead_of_the_response_before_it(toy):
+    with connect(toy) as sock:
+        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.2)
+        sock.sendall(b"GET /fast HTTP/1.1\r\n")  # and never the rest
+        reply = read_reply(sock)
+    assert reply.startswith(b"HTTP/1.1 200 OK")
+    assert b"GET /slow 0" in reply
+    assert reply.index(b"GET /slow 0") < reply.index(b"HTTP/1.1 408 Request Timeout")
+
+
+def test_a_431_for_a_pipelined_request_never_goes_out_ahead_of_the_response_before_it(toy):
+    with connect(toy) as sock:
+        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.2)
+        sock.sendall(b"GET /fast HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (2 * MAX_HEAD_BYTES) + b"\r\n\r\n")
+        reply = read_reply(sock)
+    assert reply.startswith(b"HTTP/1.1 200 OK")
+    assert reply.index(b"GET /slow 0") < reply.index(b"HTTP/1.1 431")

@@ -4,7 +4,9 @@ uvicorn reads a request head of any size, waits for a client's next byte for eve
 connections until the process runs out of file descriptors: a few slow or hostile clients could
 fill memory or hold every descriptor. Here a connection is refused beyond `max_connections`,
 a request must arrive whole within `client_timeout_s` of its first byte (or of connecting), and
-a request head may not pass MAX_HEAD_BYTES.
+a request head may not pass MAX_HEAD_BYTES. Time the server itself holds up reading (a pipelined
+request waiting for the response before it) doesn't count, and a refusal never goes out ahead of
+a response still owed on the connection.
 """
 
 from __future__ import annotations
@@ -20,6 +22,12 @@ from . import metrics
 
 MAX_HEAD_BYTES = 64 * 1024
 """Request line and headers; nginx's default allows 32 KB, and a question fits in 4 KB."""
+LINGER_S = 1.0
+"""How long a refused connection is read and discarded after its answer: closing with the
+client's request unread would reset the connection, and the client would never see the answer."""
+
+Refusal = tuple[int, str, str]
+"""Status, detail, metric reason."""
 
 
 def guarded_protocol(settings: Settings) -> type[asyncio.Protocol]:
@@ -36,16 +44,21 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._deadline: asyncio.TimerHandle | None = None
-        self._head_bytes: int | None = 0  # None once the head is read
-        self._refused = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._in_head = False  # a request has begun and its head isn't complete
+        self._in_body = False  # its head is complete and its body isn't
+        self._head_size = 0  # exact, from the parser's callbacks
+        self._head_received = 0  # bytes of later reads while the head stayed incomplete
+        self._deferred = False  # the deadline passed while the server held up reading
+        self._refused: Refusal | None = None  # waiting for the responses owed before it
+        self._closing = False  # answered and lingering: what arrives is discarded
+
+    # ------------------------------------------------------------ connection
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         if self.max_connections and len(self.connections) > self.max_connections:
-            self._refused = True
-            self._refuse(503, "too many open connections; try again shortly", "too_many_connections",
-                         retry_after=True)
+            self._refuse((503, "too many open connections; try again shortly", "too_many_connections"))
             return
         self._arm()
 
@@ -54,62 +67,128 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._refused:
+        if self._closing or self._refused:
             return
-        reading_head = self._head_bytes is not None
-        if reading_head:
-            self._head_bytes = (self._head_bytes or 0) + len(data)
+        if self._in_head:  # the read that begins a head is counted by the callbacks
+            self._head_received += len(data)
         super().data_received(data)
-        # Checked after parsing, so that the body bytes of the chunk that ends the head don't count.
-        if reading_head and self._head_bytes is not None and self._head_bytes > MAX_HEAD_BYTES \
-                and not self.transport.is_closing():
-            self._refuse(431, f"request line and headers larger than {MAX_HEAD_BYTES} bytes", "head_too_large")
+        if self._in_head and max(self._head_size, self._head_received) > MAX_HEAD_BYTES:
+            self._refuse(_head_too_large())
+
+    # ------------------------------------------------------------ parser callbacks
 
     def on_message_begin(self) -> None:
+        if self._refused is not None:  # the rest of a read that held a refused request
+            return
         super().on_message_begin()
-        self._head_bytes = 0
+        self._in_head, self._in_body = True, False
+        self._head_size = self._head_received = 0
         self._arm()
 
+    def on_url(self, url: bytes) -> None:
+        if self._refused is None:
+            self._head_size += len(url)
+            super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self._refused is None:
+            self._head_size += len(name) + len(value) + 4
+            super().on_header(name, value)
+
     def on_headers_complete(self) -> None:
-        self._head_bytes = None
+        if self._refused is not None:
+            return
+        self._in_head = False
+        if self._head_size > MAX_HEAD_BYTES:  # completed within the read that took it past the limit
+            self._refuse(_head_too_large())
+            return
+        self._in_body = True
         super().on_headers_complete()
 
+    def on_body(self, body: bytes) -> None:
+        if self._refused is None:
+            super().on_body(body)
+
     def on_message_complete(self) -> None:
+        if self._refused is not None:
+            return
+        self._in_body = self._deferred = False
         self._disarm()
         super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # starts a pipelined request waiting for this response
+        if self.transport.is_closing() or self._owes_earlier_response():
+            return
+        if self._refused is not None:
+            self._refuse(self._refused)
+        elif self._deferred:
+            self._deferred = False
+            self._arm()
+
+    # ------------------------------------------------------------ deadline
 
     def _arm(self) -> None:
         self._disarm()
         if self.client_timeout_s > 0:
-            self._deadline = self.loop.call_later(self.client_timeout_s, self._too_slow)
+            self._timer = self.loop.call_later(self.client_timeout_s, self._too_slow)
 
     def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def _too_slow(self) -> None:
-        """The request hasn't arrived whole in time: 408 while its head is unread, else hang up
-        (the app is already reading the body, and sees the client leave)."""
-        self._deadline = None
-        if self.transport.is_closing():
+        """The request hasn't arrived whole in time: 408 while its head is partly read; else hang
+        up, as a connection that has sent nothing expects (a browser's spare one), or while the
+        app reads the body (it sees the client leave)."""
+        self._timer = None
+        if self.transport.is_closing() or self._closing:
             return
-        if self._head_bytes is not None:
-            self._refuse(408, f"request not received within {self.client_timeout_s:g} s", "slow_client")
-        else:
-            metrics.CONNECTIONS_CLOSED.labels("slow_client").inc()
-            self.transport.close()
+        if self._owes_earlier_response():  # reading is held up for it: the client isn't slow
+            self._deferred = True
+            return
+        if self._in_head:
+            self._refuse((408, f"request not received within {self.client_timeout_s:g} s", "slow_client"))
+            return
+        metrics.CONNECTIONS_CLOSED.labels("slow_client").inc()
+        self.transport.close()
 
-    def _refuse(self, status: int, detail: str, reason: str, retry_after: bool = False) -> None:
-        """Answer status with a JSON detail, as every other error, and close the connection."""
+    def _owes_earlier_response(self) -> bool:
+        """Whether a request before the one being read still awaits its response."""
+        if self._in_body:  # this request's own cycle is self.cycle: is it queued behind another?
+            return any(cycle is self.cycle for cycle, _ in self.pipeline)
+        return self.cycle is not None and not self.cycle.response_complete
+
+    # ------------------------------------------------------------ refusing
+
+    def _refuse(self, refusal: Refusal) -> None:
+        """Answer with a JSON detail, as every other error, and close: once the responses owed
+        before it have gone, so that the client reads each answer as the one to its request."""
+        self._disarm()
+        self._refused = refusal
+        if self._owes_earlier_response():
+            self.flow.pause_reading()
+            return
+        status, detail, reason = refusal
         metrics.CONNECTIONS_CLOSED.labels(reason).inc()
         body = json.dumps({"detail": detail}).encode()
         head = [f"HTTP/1.1 {status} {REASONS[status]}", "content-type: application/json",
                 f"content-length: {len(body)}", "connection: close"]
-        if retry_after:
+        if status == 503:
             head.append("retry-after: 1")
+        self._closing = True
         self.transport.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
-        self.transport.close()
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+            self.flow.resume_reading()
+            self._timer = self.loop.call_later(LINGER_S, self.transport.close)
+        else:
+            self.transport.close()
+
+
+def _head_too_large() -> Refusal:
+    return 431, f"request line and headers larger than {MAX_HEAD_BYTES} bytes", "head_too_large"
 
 
 REASONS = {408: "Request Timeout", 431: "Request Header Fields Too Large", 503: "Service Unavailable"}
