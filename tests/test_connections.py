@@ -103,6 +103,26 @@ def test_a_body_sent_too_slowly_is_cut_off_and_logged_as_the_client_leaving(guar
     assert "POST /ask 499" in guarded.log_tail(20000)
 
 
+def test_an_oversized_body_cut_off_while_it_is_discarded_is_logged_as_the_client_leaving(guarded: Server):
+    size = 40 * Settings().max_body_bytes  # over the body limit: read and thrown away before the 413
+    with connect(guarded) as sock:
+        sock.sendall(b"POST /ask HTTP/1.1\r\nHost: x\r\nX-Request-ID: slow-oversized\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % size)
+        try:
+            for _ in range(size // 4096):  # far slower than the client timeout allows
+                sock.sendall(b"x" * 4096)
+                time.sleep(0.05)
+        except OSError:
+            pass
+        reply = read_reply(sock)
+    assert b"413" not in reply
+    deadline = time.monotonic() + 5
+    while "slow-oversized" not in guarded.log_tail(50000) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    line = next(ln for ln in guarded.log_tail(50000).splitlines() if "slow-oversized" in ln)
+    assert "status=499" in line
+
+
 def test_a_request_head_over_the_limit_gets_431_before_it_is_read_whole(guarded: Server):
     with connect(guarded) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ")

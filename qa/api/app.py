@@ -17,7 +17,7 @@ from . import admin, ask, documents, health, metrics, web
 from .docs import install_docs
 from .watch import lifespan
 from .engine import Engine
-from .errors import install_error_handlers
+from .errors import CLIENT_GONE, install_error_handlers
 
 log = logging.getLogger("qa.access")
 
@@ -65,8 +65,10 @@ class BodyLimitMiddleware:
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 if not value.isdigit() or int(value) > self.max_bytes:
-                    if value.isdigit() and int(value) <= DRAIN_LIMIT:
-                        await _drain(receive)  # so the client reads our 413 instead of a broken pipe
+                    if value.isdigit() and int(value) <= DRAIN_LIMIT and not await _drained(receive):
+                        # gone mid-body (or cut off as too slow): logged as such, not as a 413 it never read
+                        await _send_json(send, CLIENT_GONE, "client closed the connection")
+                        return
                     await _send_json(send, 413, f"request body larger than {self.max_bytes} bytes")
                     return
         received = 0
@@ -94,11 +96,15 @@ DRAIN_LIMIT = 16 * 1024 * 1024
 """Oversized bodies up to this size are read and discarded before the 413; bigger ones are cut off."""
 
 
-async def _drain(receive: Receive) -> None:
+async def _drained(receive: Receive) -> bool:
+    """Read and discard the request body (so the client reads our 413 instead of a broken pipe);
+    False when the client left first."""
     while True:
         message = await receive()
-        if message["type"] != "http.request" or not message.get("more_body", False):
-            return
+        if message["type"] != "http.request":
+            return False
+        if not message.get("more_body", False):
+            return True
 
 
 async def _send_json(send: Send, status: int, detail: str) -> None:
