@@ -80,7 +80,8 @@ class Settings:
 
 
 LOWEST = {"port": 1, "max_body_bytes": 1, "threads": 1, "solo_threads": 0, "search_threads": 0, "batch_max": 1,
-          "cache_size": 0, "cache_mb": 0, "max_queued": 0, "max_connections": 0, "max_article_bytes": 1, "token_budget_mb": 0, "watch_s": 0.0}
+          "cache_size": 0, "cache_mb": 0, "max_queued": 0, "max_connections": 0, "max_article_bytes": 1,
+          "token_budget_mb": 0, "watch_s": 0.0}
 """Smallest value of each numeric setting (search_threads 0 runs one worker; solo_threads 0 opens no
 second encoder session)."""
 HIGHEST = {"port": 65535}
