@@ -116,8 +116,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     app = serving_app(settings)
     import uvicorn  # already imported by serving_app, beside the index load
 
-    from .api.connections import guarded_protocol
+    from .api.connections import fit_to_file_limit, guarded_protocol
 
+    settings = fit_to_file_limit(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
                 timeout_graceful_shutdown=5, http=guarded_protocol(settings))
     return 0

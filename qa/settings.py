@@ -41,8 +41,9 @@ class Settings:
     """Questions waiting for a worker beyond which /ask answers 503 at once (0: no limit): under a
     flood, new requests are refused instead of all waiting past their time limit."""
     max_connections: int = 1000
-    """Open connections beyond which a new one is answered 503 and closed at once (0: no limit):
-    keeps file descriptors for the index, whatever clients do."""
+    """Open connections beyond which a new one is answered 503 and closed (0: no limit): keeps file
+    descriptors for the index, whatever clients do. `qa serve` lowers it to what its open-file
+    limit allows."""
     client_timeout_s: float = 20.0
     """Longest a client may take to send a whole request, from connecting or from its first byte;
     slower ones get 408 for a half-sent head, or are closed (sent nothing, or mid-body)."""

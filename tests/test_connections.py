@@ -8,6 +8,8 @@ import http.client
 import json
 import re
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -195,6 +197,89 @@ def test_connections_beyond_the_cap_get_503_with_retry_after_and_the_rest_are_se
     status, body = guarded.get_json("/ask?q=What+does+Article+5+say%3F&k=1")
     assert status == 200 and body["passages"]
     assert closed_counts(guarded)["too_many_connections"] >= before + 3
+
+
+BUNDLE = "/docs-assets/swagger-ui-bundle.js"  # the largest response the server gives (about 1.5 MB)
+
+
+def test_clients_that_stop_reading_what_they_are_sent_are_cut_off_and_free_their_slots(guarded: Server):
+    before = closed_counts(guarded).get("slow_client", 0)
+    held = []
+    try:
+        for _ in range(MAX_CONNECTIONS):  # every slot, each asking for megabytes it never reads
+            sock = connect(guarded)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.sendall(f"GET {BUNDLE} HTTP/1.1\r\nHost: x\r\n\r\n".encode() * 6)
+            held.append(sock)
+        time.sleep(3 * CLIENT_TIMEOUT_S)
+        assert guarded.get_json("/healthz")[0] == 200
+        assert closed_counts(guarded)["slow_client"] >= before + MAX_CONNECTIONS
+    finally:
+        for sock in held:
+            sock.close()
+    assert "Traceback" not in guarded.log_tail(200000)
+
+
+def test_bytes_between_requests_keep_no_connection_open(guarded: Server):
+    with connect(guarded) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        closed = False
+        for _ in range(int(8 * CLIENT_TIMEOUT_S / 0.5)):  # a CRLF, which the parser skips, twice a second
+            try:
+                sock.sendall(b"\r\n")
+                time.sleep(0.5)
+            except OSError:
+                closed = True
+                break
+        if not closed:
+            sock.settimeout(1)
+            try:
+                closed = sock.recv(1) == b""
+            except (TimeoutError, ConnectionResetError):
+                closed = isinstance(sys.exc_info()[1], ConnectionResetError)
+    assert closed
+
+
+def test_chunked_trailers_count_against_the_head_limit(guarded: Server, tmp_path: Path):
+    rss = _rss_mb(guarded)
+    with connect(guarded) as sock:
+        sock.sendall(b"POST /ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n")
+        sent = 0
+        try:
+            while sent < 64 * MAX_HEAD_BYTES:
+                sock.sendall(b"a: b\r\n" * 10000)
+                sent += 60000
+        except OSError:  # the server hung up
+            pass
+    assert sent < 64 * MAX_HEAD_BYTES
+    assert _rss_mb(guarded) < rss + 50
+    assert guarded.get_json("/healthz")[0] == 200
+
+
+def _rss_mb(server: Server) -> float:
+    status = Path(f"/proc/{server.proc.pid}/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0]) / 1024
+
+
+def test_the_connection_cap_fits_the_open_file_limit():
+    code = (
+        "import resource\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (200, 300))\n"
+        "from qa.api.connections import fit_to_file_limit\n"
+        "from qa.settings import Settings\n"
+        "capped = fit_to_file_limit(Settings(max_connections=1000)).max_connections\n"
+        "small = fit_to_file_limit(Settings(max_connections=50)).max_connections\n"
+        "print(resource.getrlimit(resource.RLIMIT_NOFILE)[0], capped, small)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    soft, capped, small = map(int, done.stdout.split())
+    assert soft == 300  # raised to the hard limit
+    assert capped < soft - 64 and capped > 0
+    assert small == 50
+    assert "QA_MAX_CONNECTIONS=1000 lowered" in done.stderr
 
 
 def test_a_keep_alive_client_asking_within_the_time_is_served_every_time(guarded: Server):

@@ -28,8 +28,8 @@ CACHE_HITS = Counter("qa_cache_hits_total", "Answers served from the cache", reg
 DROPPED = Counter("qa_questions_dropped_total", "Questions not computed: refused while too many waited (busy), "
                   "or left by every request that asked them (abandoned)", ["reason"], registry=REGISTRY)
 CONNECTIONS_CLOSED = Counter("qa_connections_closed_total", "Connections the server closed on a client: too many "
-                             "open (too_many_connections), a request not received in time (slow_client), or "
-                             "a request head too large (head_too_large)", ["reason"], registry=REGISTRY)
+                             "open (too_many_connections), a request not received or a response not read in time "
+                             "(slow_client), or a request head or trailers too large (head_too_large)", ["reason"], registry=REGISTRY)
 LOW_CONFIDENCE = Counter("qa_low_confidence_total", "Answers flagged low confidence", registry=REGISTRY)
 INDEX_SECTIONS = Gauge("qa_index_sections", "Sections in the served index", registry=REGISTRY)
 INDEX_ARTICLES = Gauge("qa_index_articles", "Articles in the served index", registry=REGISTRY)
