@@ -68,7 +68,8 @@ def guarded_protocol(settings: Settings) -> type[asyncio.Protocol]:
 
 
 class GuardedHttpProtocol(HttpToolsProtocol):
-    """HttpToolsProtocol with a connection cap, a deadline to receive each request, a head limit."""
+    """HttpToolsProtocol with a connection cap, deadlines to receive each request and to read each
+    response, and a limit on request heads and trailers."""
 
     max_connections = 0  # no limit
     client_timeout_s = 0.0  # no deadline
