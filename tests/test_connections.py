@@ -241,7 +241,7 @@ def test_bytes_between_requests_keep_no_connection_open(guarded: Server):
     assert closed
 
 
-def test_chunked_trailers_count_against_the_head_limit(guarded: Server, tmp_path: Path):
+def test_chunked_trailers_count_against_the_head_limit(guarded: Server):
     rss = _rss_mb(guarded)
     with connect(guarded) as sock:
         sock.sendall(b"POST /ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
