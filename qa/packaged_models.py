@@ -37,11 +37,6 @@ class SplitZipModel:
     parts: int
     extra: str
 
-    def part_files(self) -> list[Path] | None:
-        """The installed parts in order, or None when any package is missing."""
-        found = self.installed()
-        return None if found is None else found[0]
-
     def installed(self) -> tuple[list[Path], str] | None:
         """The installed parts in order and the packages' names and versions, one per line; None
         when any package is missing."""

@@ -17,7 +17,7 @@ from qa.packaged_models import ACCURATE, SplitZipModel
 from conftest import build_index
 
 needs_accurate = pytest.mark.skipif(
-    ACCURATE.part_files() is None and not os.environ.get("QA_TEST_ACCURATE"),
+    ACCURATE.installed() is None and not os.environ.get("QA_TEST_ACCURATE"),
     reason="the accurate extra is not installed (CI sets QA_TEST_ACCURATE, so there they fail instead)")
 
 MODEL_FILES = {
