@@ -225,9 +225,10 @@ def http_levels(index: Path, questions: list[str], seconds: float, levels: list[
             out["overhead"].append(asdict(loadgen.run_load(server.url, health, c, max(1.0, seconds / 2))))
         for c in levels:
             log(f"POST /ask at concurrency {c} for {seconds:g} s")
-            before = server_metrics(server.url)
+            before, cpu = server_metrics(server.url), loadgen.cpu_seconds(server.pid)
             result = asdict(loadgen.run_load(server.url, asks, c, seconds))
             result["server"] = split_of(before, server_metrics(server.url), result["requests"])
+            result["server_cpu"] = loadgen.server_cpu(server.pid, cpu, result["requests"])
             out["levels"].append(result)
         out["rss_mb"], out["hwm_mb"] = _rss_and_peak(server.pid)
         if profile is not None:
@@ -249,7 +250,10 @@ def minimal_levels(index: Path, questions: list[str], seconds: float) -> list[di
         levels = []
         for c in (1, 8):
             log(f"minimal server: POST /ask at concurrency {c} for {seconds:g} s")
-            levels.append(asdict(loadgen.run_load(server.url, asks, c, seconds)))
+            cpu = loadgen.cpu_seconds(server.pid)
+            level = asdict(loadgen.run_load(server.url, asks, c, seconds))
+            level["server_cpu"] = loadgen.server_cpu(server.pid, cpu, level["requests"])
+            levels.append(level)
         return levels
 
 
@@ -485,6 +489,13 @@ def rows_of(result: dict) -> list[tuple[str, str, str, str, str]]:
         ratio = f"{ms / ref:.3f}" if ms is not None and ref else ""
         rows.append((name, value, ratio, target, "" if met is None else ("yes" if met else "NO")))
 
+    def add_cpu(c: int, level: dict) -> None:
+        """Server CPU per request, and the rate it allows: why a throughput target can or can't be met."""
+        if level.get("server_cpu"):
+            cpu = level["server_cpu"]
+            add(f"    server CPU per request c{c}; ceiling on {os.cpu_count()} cores",
+                f"{cpu['cpu_ms_per_request']:.2f} ms; {cpu['cpu_bound_rps']:.0f} req/s", cpu["cpu_ms_per_request"])
+
     r = result["reference"]
     add("(a) ST encode p50 (reference)", f"{ref:.2f} ms", ref)
     add("    start / end of run", f"{r['p50_start_ms']:.2f} / {r['p50_end_ms']:.2f} ms", None)
@@ -520,6 +531,7 @@ def rows_of(result: dict) -> list[tuple[str, str, str, str, str]]:
             add(f"    server split c{c}: encode / search per req",
                 f"{sv['encode_ms_per_request']:.2f} / {sv['search_ms_per_request']:.2f} ms, batch {sv['mean_batch']:.1f}",
                 None)
+        add_cpu(c, lv)
     if "cached" in http:
         cv = http["cached"]
         add(f"    c{cv['concurrency']} with answer cache on (default)",
@@ -534,6 +546,7 @@ def rows_of(result: dict) -> list[tuple[str, str, str, str, str]]:
             add(f"(g) minimal server c{c} throughput, p99", f"{lv['rps']:.1f} req/s, p99 {lv['p99_ms']:.2f} ms, "
                 f"{lv['errors']} errors", 1000 / lv["rps"] if lv["rps"] else None,
                 f">= {TARGETS['c8_rps']:g} req/s, p99 <= {TARGETS['c8_p99_ms']:g} ms", c8_met(lv))
+        add_cpu(c, lv)
     b = result["build"]
     for label in ("warm", "cold"):
         if label in b:

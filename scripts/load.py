@@ -257,6 +257,25 @@ def summarise(samples: list[Sample], concurrency: int) -> LoadResult:
 # ---------------------------------------------------------------- the server side
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU seconds a process (all its threads) has used, None when it can't be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime: fields 14 and 15
+
+
+def server_cpu(pid: int | None, before: float | None, requests: int) -> dict[str, float]:
+    """The server's CPU ms per request since `before` (cpu_seconds), and the request rate that CPU
+    time allows on every core of this machine: a ceiling no concurrency can pass."""
+    after = cpu_seconds(pid) if pid else None
+    if before is None or after is None or not requests:
+        return {}
+    ms = (after - before) * 1000 / requests
+    return {"cpu_ms_per_request": round(ms, 2), "cpu_bound_rps": round((os.cpu_count() or 1) * 1000 / ms, 1) if ms else 0.0}
+
+
 def rss_mb(pid: int) -> float | None:
     """Resident set size of a process in MB (VmRSS from /proc), None when it can't be read."""
     try:
@@ -419,6 +438,7 @@ class Report:
     rss_end_mb: float | None
     rss_growth_pct: float | None
     max_rss_growth_pct: float
+    server_cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
@@ -435,10 +455,12 @@ def soak(url: str, pid: int | None, questions: list[str], concurrency: int, seco
     if warmup > 0:
         run_load(url, requests, concurrency, warmup, procs)
     start = rss_mb(pid) if pid else None
+    cpu = cpu_seconds(pid) if pid else None
     result = run_load(url, requests, concurrency, seconds, procs)
     end = rss_mb(pid) if pid else None
     growth = round((end - start) / start * 100, 2) if start and end else None
-    return Report(url, len(requests), warmup, result, _r(before), _r(start), _r(end), growth, max_growth)
+    return Report(url, len(requests), warmup, result, _r(before), _r(start), _r(end), growth, max_growth,
+                  server_cpu(pid, cpu, result.requests))
 
 
 def _r(x: float | None) -> float | None:
@@ -461,6 +483,9 @@ def print_report(report: Report) -> None:
               f"{report.rss_growth_pct:+.1f} % (limit {report.max_rss_growth_pct:g} %)")
     else:
         print("  server RSS   unknown (no --pid and no local process found listening on the port)")
+    if report.server_cpu:
+        print(f"  server CPU   {report.server_cpu['cpu_ms_per_request']:.2f} ms per request: at most "
+              f"{report.server_cpu['cpu_bound_rps']:.0f} req/s on {os.cpu_count()} cores")
     print(f"  client       {load.client_cpu_share * 100:.0f} % of one core, {load.client_us_per_request:.0f} "
           f"us CPU per request")
     print("FAIL" if report.failed else "OK")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import sys
@@ -34,6 +35,10 @@ def test_load_32_clients_get_no_errors_and_rss_holds(server: Server) -> None:
     assert report["load"]["requests"] >= 32
     assert report["rss_start_mb"] > 0 and report["rss_end_mb"] > 0
     assert report["failed"] is False
+    # The server's CPU per request, read from /proc: real work, and the rate it allows on these cores.
+    cpu = report["server_cpu"]
+    assert cpu["cpu_ms_per_request"] > 0
+    assert cpu["cpu_bound_rps"] == pytest.approx(os.cpu_count() * 1000 / cpu["cpu_ms_per_request"], rel=0.01)
 
 
 def test_load_counts_error_answers_and_keeps_their_bodies(server: Server) -> None:
@@ -47,6 +52,17 @@ def test_load_counts_error_answers_and_keeps_their_bodies(server: Server) -> Non
 
 def test_load_finds_the_server_pid_by_its_port(server: Server) -> None:
     assert loadgen.pid_listening_on(server.port) == server.proc.pid
+
+
+def test_cpu_seconds_of_a_process_count_its_work_and_a_missing_one_gives_none() -> None:
+    before = loadgen.cpu_seconds(os.getpid())
+    spun = 0
+    while loadgen.cpu_seconds(os.getpid()) - before < 0.2:  # busy for 0.2 s of CPU
+        spun += sum(range(1000))
+    assert spun > 0
+    assert loadgen.server_cpu(os.getpid(), before, requests=10)["cpu_ms_per_request"] >= 20
+    assert loadgen.cpu_seconds(2**22 + 1) is None  # above pid_max's default: no such process
+    assert loadgen.server_cpu(2**22 + 1, before, requests=10) == {}
 
 
 def test_load_refuses_a_non_loopback_target_before_sending_anything() -> None:
@@ -82,10 +98,12 @@ def test_bench_quick_run_prints_every_measure(seed_index: Path) -> None:
     levels = {lv["concurrency"]: lv for lv in result["http"]["levels"]}
     assert set(levels) == {1, 8}
     assert all(lv["errors"] == 0 and lv["requests"] > 0 for lv in levels.values())
+    assert all(lv["server_cpu"]["cpu_ms_per_request"] > 0 for lv in levels.values())
     assert result["http"]["rss_mb"] > 0
     minimal = {lv["concurrency"]: lv for lv in result["minimal"]}  # scripts/minimal.py, the peer
     assert set(minimal) == {1, 8}
     assert all(lv["errors"] == 0 and lv["requests"] > 0 for lv in minimal.values())
+    assert all(lv["server_cpu"]["cpu_ms_per_request"] > 0 for lv in minimal.values())
     assert result["cold_start"]["median_s"] > 0
     build = result["build"]
     assert build["warm"]["sections"] > 0 and build["plain_encode"]["sections_per_s"] > 0
