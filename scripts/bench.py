@@ -560,9 +560,14 @@ def rows_of(result: dict) -> list[tuple[str, str, str, str, str]]:
         1000 / b["plain_encode"]["sections_per_s"])
     add("    build / plain encode", f"{b['speedup_warm']:.2f} x", None)
     for name, cos in b["cosine"].items():
-        if isinstance(cos, dict):
-            add(f"    cosine to ST, {name}", f"mean {cos['mean']:.4f}, p1 {cos['p1']:.4f}, min {cos['min']:.4f}",
-                None, f"min >= {TARGETS['build_cosine']}", cos["min"] >= TARGETS["build_cosine"])
+        if not isinstance(cos, dict):
+            continue
+        value = f"mean {cos['mean']:.4f}, p1 {cos['p1']:.4f}, min {cos['min']:.4f}"
+        if name == "sentences":  # what the build runs the model on
+            add("    cosine to ST, sentences", value, None, f"min >= {TARGETS['build_cosine']}",
+                cos["min"] >= TARGETS["build_cosine"])
+        else:  # a window is the mean of its sentence vectors by design (qa.build.make_units), not a model run
+            add(f"    cosine to ST, {name} (most: means of sentence vectors)", value, None)
     cold = result["cold_start"]
     add("(e) cold start to /healthz 200", f"{cold['median_s']:.3f} s (runs {', '.join(map(str, cold['runs_s']))})",
         cold["median_s"] * 1000, f"<= {TARGETS['cold_start_s']:g} s", cold["median_s"] <= TARGETS["cold_start_s"])
