@@ -30,6 +30,7 @@ import shutil
 import sqlite3
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from contextlib import contextmanager
@@ -207,6 +208,11 @@ def _hold(gen_dir: Path) -> IO[bytes] | None:
     return handle
 
 
+def _close_handle(handle: IO[bytes] | None) -> None:
+    if handle is not None:
+        handle.close()
+
+
 def _in_use(gen_dir: Path) -> bool:
     """True when some process (this one included) holds a reader on the generation."""
     if fcntl is None:
@@ -359,6 +365,9 @@ class IndexReader:
         except sqlite3.Error as exc:
             raise IndexLoadError(f"{self.path}/sections.db: unreadable ({exc})") from None
         self._hold = _hold(self.path)
+        # A reader its caller never closes lets go of the generation when collected or at exit,
+        # instead of warning then of an unclosed file (ResourceWarning).
+        self._let_go = weakref.finalize(self, _close_handle, self._hold)
 
     @property
     def section_count(self) -> int:
@@ -449,9 +458,8 @@ class IndexReader:
         for rows in (self.window_rows, self.sentence_rows):
             if isinstance(rows, RowFile):
                 rows.close()
-        if self._hold is not None:
-            self._hold.close()  # releases the lock: the generation may be pruned once superseded
-            self._hold = None
+        self._let_go()  # releases the lock: the generation may be pruned once superseded
+        self._hold = None
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:

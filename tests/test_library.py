@@ -87,6 +87,16 @@ def test_loading_and_asking_never_imports_torch_or_onnx(seed_index: Path):
     assert out.stdout.strip() == "False False False"
 
 
+def test_a_searcher_never_closed_leaves_no_unclosed_file_warning(seed_index: Path):
+    """A script that loads, asks and exits without close() is the common case: it must run clean
+    with every warning shown."""
+    code = f"import qa\nprint(len(qa.load({str(seed_index)!r}).ask('What does Article 5 say?').passages))\n"
+    out = subprocess.run([sys.executable, "-X", "dev", "-W", "always", "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "5"
+    assert "ResourceWarning" not in out.stderr, out.stderr
+
+
 def test_a_lone_question_on_more_threads_gets_the_same_vector_and_answer(seed_index: Path):
     """The solo encoder session (more threads) must not change what a question retrieves."""
     shared = qa.load(seed_index, solo_threads=1)
