@@ -273,7 +273,8 @@ def server_cpu(pid: int | None, before: float | None, requests: int) -> dict[str
     if before is None or after is None or not requests:
         return {}
     ms = (after - before) * 1000 / requests
-    return {"cpu_ms_per_request": round(ms, 3), "cpu_bound_rps": round((os.cpu_count() or 1) * 1000 / ms, 1) if ms else 0.0}
+    ceiling = (os.cpu_count() or 1) * 1000 / ms if ms else 0.0
+    return {"cpu_ms_per_request": round(ms, 3), "cpu_bound_rps": round(ceiling, 1)}
 
 
 def rss_mb(pid: int) -> float | None:
