@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from .models import AskRequest, AskResponse, validation_message
+from .models import AskRequest, AskResponse, parse_json, validation_message
 
 
 class EvalFileError(Exception):
@@ -118,7 +118,9 @@ def read_questions(path: Path) -> list[Question]:
     except OSError as exc:
         raise EvalFileError(f"{path}: unreadable ({exc})") from None
     try:
-        lines = raw.decode("utf-8-sig").splitlines()  # a BOM, as some editors write, is not an error
+        # A BOM, as some editors write, is not an error. Lines end at "\n" only: splitlines() would
+        # also cut inside strings at U+2028, U+2029 and U+0085, which JSON allows there unescaped.
+        lines = raw.decode("utf-8-sig").split("\n")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise EvalFileError(f"{path}:{line}: not valid UTF-8 (byte {exc.start})") from None
@@ -127,9 +129,9 @@ def read_questions(path: Path) -> list[Question]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise EvalFileError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
+            row = parse_json(line)
+        except ValueError as exc:
+            raise EvalFileError(f"{path}:{n}: {exc}") from None
         questions.append(_question(row, path, n))
     if not questions:
         raise EvalFileError(f"{path}: no questions")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
@@ -183,3 +184,16 @@ def validation_message(exc: ValidationError | Any) -> str:
         message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         parts.append(f"{where}: {message}")
     return "; ".join(parts) or "invalid request"
+
+
+def parse_json(text: str) -> object:
+    """json.loads, with every way it can fail as ValueError of one plain line (a message that
+    names neither this function nor a sys call)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise ValueError("not valid JSON: nested too deeply") from None
+    except ValueError:  # an integer of more digits than Python converts (its message names a sys call)
+        raise ValueError("not valid JSON: a number with too many digits") from None

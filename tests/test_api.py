@@ -107,6 +107,7 @@ def test_bad_json_input_gets_a_4xx_with_a_message(server, name: str, payload: ob
     (b'{"question": "caf\xe9 \xff\xfe NATO", "k": 5}', 400),
     (b"", 400),
     (b'{"question": "What is NATO?", "k": ' + b"1" * 5000 + b"}", 400),  # more digits than Python converts
+    (b"[" * 30000 + b"]" * 30000, 400),  # under the size limit, nested past the parser's depth
     (b"[" * 100000 + b"]" * 100000, 413),
     (json.dumps({"question": "a" * (2 * 1024 * 1024)}).encode(), 413),
 ])

@@ -59,3 +59,24 @@ def test_wrong_fields_are_named(tmp_path: Path, row: dict, needle: str):
     path = write_lines(tmp_path / "q.jsonl", row)
     with pytest.raises(EvalFileError, match=f":1: {needle}"):
         read_questions(path)
+
+
+def test_a_line_separator_inside_a_string_is_part_of_the_question(tmp_path: Path):
+    """json.dumps(..., ensure_ascii=False) writes U+2028, U+2029 and U+0085 raw; only "\\n" ends a line."""
+    path = tmp_path / "q.jsonl"
+    rows = [{**GOOD, "question": f"What is NATO{sep} for?"} for sep in ("\u2028", "\u2029", "\u0085")]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\r\n" for r in rows), encoding="utf-8")
+    assert len(read_questions(path)) == 3
+
+
+@pytest.mark.parametrize("line, needle", [
+    ("[" * 5000 + "]" * 5000, "nested too deeply"),
+    ('{"id": "b", "question": "What?", "k": ' + "1" * 5000 + "}", "too many digits"),
+    ('{"id": "b", "question": "What?"', "not valid JSON"),
+])
+def test_json_that_python_cannot_read_names_file_and_line(tmp_path: Path, line: str, needle: str):
+    path = write_lines(tmp_path / "q.jsonl", GOOD, line)
+    with pytest.raises(EvalFileError) as err:
+        read_questions(path)
+    assert str(err.value).startswith(f"{path}:2: not valid JSON") and needle in str(err.value)
+    assert "sys." not in str(err.value)

@@ -9,7 +9,8 @@ from urllib.parse import unquote_to_bytes
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 
-from ..models import MAX_K, MAX_QUESTION_CHARS, QUESTION_PATTERN, AskRequest, AskResponse, validation_message
+from ..models import (MAX_K, MAX_QUESTION_CHARS, QUESTION_PATTERN, AskRequest, AskResponse, parse_json,
+                      validation_message)
 from .engine import Busy, Engine
 from .errors import ApiError
 from . import metrics
@@ -80,14 +81,9 @@ async def _json_body(request: Request) -> object:
     except UnicodeDecodeError as exc:
         raise ApiError(400, f"the request body is not valid UTF-8 (byte {exc.start})") from None
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ApiError(400, f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} "
-                            f"column {exc.colno}") from None
-    except RecursionError:
-        raise ApiError(400, "the request body is nested too deeply") from None
-    except ValueError:  # an integer of more digits than Python converts (its message names a sys call)
-        raise ApiError(400, "the request body holds a number with too many digits") from None
+        return parse_json(text)
+    except ValueError as exc:
+        raise ApiError(400, f"the request body is {exc}") from None
 
 
 def _validated(data: object) -> AskRequest:
