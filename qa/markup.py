@@ -10,7 +10,8 @@ Markdown (CommonMark, parsed with markdown-it-py, plus GitHub tables and ~~strik
 - ATX headings (`#` .. `######`, closing `#`s dropped) and setext headings (`===` or
   `---` underlines) are headings.
 - A YAML front-matter block (`---` on the first line, closed by `---` or `...`) is
-  dropped; its `title:` is the title. With front matter, a leading H1 with the same
+  dropped; its `title:` is the title. A block that is neither YAML nor key lines (its
+  closing `---` forgotten, so the next one is a rule after the prose) is not front matter. With front matter, a leading H1 with the same
   text is the title line; otherwise the title is a line of its own at the top.
   Without front matter, the first H1 is the title line when no body text comes before it.
   The title line is not a section.
@@ -83,7 +84,7 @@ NAV_HEADING_RE = re.compile(
 # The leading Markdown markers that a raw-file checker strips from a notice line.
 CHECKER_LEADING_MARKERS = ">*_#- \t"
 FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?)^(?:---|\.\.\.)[ \t]*$\n?", re.DOTALL | re.MULTILINE)
-FRONT_MATTER_KEY_RE = re.compile(r"^[A-Za-z_][\w-]*[ \t]*:")
+FRONT_MATTER_LINE_RE = re.compile(r"[A-Za-z_][\w-]*[ \t]*:|[ \t]|-[ \t]|#")
 FRONT_MATTER_TITLE_RE = re.compile(r"^title[ \t]*:[ \t]*(.*)$", re.MULTILINE | re.IGNORECASE)
 
 
@@ -249,9 +250,11 @@ def _front_matter_data(block: str) -> dict[str, object] | None:
     try:
         data = yaml.safe_load(block) if block.strip() else {}
     except (yaml.YAMLError, ValueError, RecursionError):
-        # Hand-written front matter is often not valid YAML (`title: A: B`); read it by line.
-        first = next((ln for ln in block.split("\n") if ln.strip()), "")
-        if not FRONT_MATTER_KEY_RE.match(first):
+        # Hand-written front matter is often not valid YAML (`title: A: B`); read it by line. A
+        # line that is neither a key, a continuation, a list item nor a comment is the article's
+        # prose: the opening "---" was never closed, and the "---" matched is a later rule.
+        lines = [ln for ln in block.split("\n") if ln.strip()]
+        if not lines or not all(FRONT_MATTER_LINE_RE.match(ln) for ln in lines):
             return None
         found = FRONT_MATTER_TITLE_RE.search(block)
         return {"title": found.group(1).strip().strip("\"'")} if found else {}

@@ -119,6 +119,15 @@ def test_markdown_without_closed_front_matter_keeps_its_text():
     assert of_kind(text, lines, "body") == ["Just a rule above this paragraph."]
 
 
+def test_markdown_front_matter_never_closed_keeps_the_text_up_to_a_later_rule():
+    """The "---" after the prose is a thematic break, not the end of front matter: nothing before it is lost."""
+    source = ("---\ntitle: Harbour Guide\n\n# Harbour Guide\n\nThe harbour opens at six.\n\n## Mooring\n\n"
+              "Boats moor on the east pontoon.\n\n---\n\n## Fuel\n\nDiesel is sold until five.\n")
+    text, lines = parse_markdown(source)
+    assert of_kind(text, lines, "heading") == ["Harbour Guide", "Mooring", "Fuel"]
+    assert "Boats moor on the east pontoon." in of_kind(text, lines, "body")
+
+
 @pytest.mark.parametrize(
     ("line", "notice"),
     [
