@@ -295,6 +295,15 @@ def test_html_tags_no_bracket_closes_are_dropped_with_everything_after_them():
     assert parse_html("<p>5 < 6</p>")[0] == "5 < 6"
 
 
+def test_html_a_comment_no_closing_marker_ends_hides_everything_after_it():
+    source = ("<h1>Ferry</h1><!-- a note --><p>The first ferry leaves at seven.</p>\n"
+              "<!-- draft: <h2>Night Ferry</h2> <p>A night ferry runs on Fridays.</p>\n</body>")
+    text, lines = parse_html(source)
+    assert text == "Ferry\n\nThe first ferry leaves at seven."
+    assert_lines_cover_text(text, lines)
+    assert parse_html("<p>a</p><!-- x --><p>b</p><!-- y --><p>c</p>")[0] == "a\n\nb\n\nc"
+
+
 def test_html_the_parser_rejects_keeps_its_text_before_that_once_and_names_the_file(caplog):
     article = parse_article(b"<h1>T</h1><p>Text here.</p><![foo[ bar ]]> <p>after</p>", "bad/page.html", "html")
     assert article.text == "T\n\nText here."  # closing the parser used to read it all again: twice
