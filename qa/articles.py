@@ -37,7 +37,9 @@ LIST_MARKER_RE = re.compile(r"^(?:[-*+•·▪◦‣–—]\s+|\(?\d{1,3}[.)]\s+
 """A list item's marker and the spaces after it."""
 CONTROL_CHAR_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 """Control characters (C0, DEL, C1): a doc id holding one can't be cited by URL or printed on one line."""
-UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+BYTE_ORDER_MARKS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+                    (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+"""Encodings a file may announce (UTF-32's marks first: little-endian UTF-32's begins with UTF-16's)."""
 HEADING_END_PUNCT = tuple(".!?:;,…")
 MAX_HEADING_CHARS = 150
 MAX_TITLE_CHARS = 300
@@ -161,13 +163,16 @@ def _size(n: int) -> str:
 
 def parse_article(raw: bytes, doc: str, fmt: str = "txt") -> Article:
     """Decode and parse the bytes of one article in the given format."""
-    encoding = "utf-16" if raw[:2] in UTF16_BOMS else "utf-8"  # Windows editors' "Unicode" is UTF-16
+    # Windows editors' "Unicode" is UTF-16 with a byte order mark.
+    encoding = next((name for mark, name in BYTE_ORDER_MARKS if raw.startswith(mark)), "utf-8")
     if encoding == "utf-8" and b"\x00" in raw[:8192]:
         raise ArticleError(f"{doc}: binary file (NUL bytes)")
     try:
         source = raw.decode(encoding)
     except UnicodeDecodeError as exc:
         raise ArticleError(f"{doc}: not valid {encoding.upper()} (byte {exc.start})") from None
+    if "\x00" in source[:8192]:  # bytes behind a byte order mark that are no text in its encoding
+        raise ArticleError(f"{doc}: binary file (NUL characters as {encoding.upper()})")
     source = normalise_newlines(source)
     page_title = ""
     if fmt == "txt":

@@ -187,12 +187,12 @@ def test_file_name_with_a_control_character_is_skipped_naming_it(tmp_path: Path,
     assert "control character" in skipped.reason and "URL" in skipped.reason
 
 
-@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
-def test_utf16_with_a_byte_order_mark_reads_as_its_utf8_twin(encoding: str):
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "utf-32-be"])
+def test_utf16_or_utf32_with_a_byte_order_mark_reads_as_its_utf8_twin(encoding: str):
     source = "Bees Today\n\n⚠️ Please note: written with care.\n\nHives\nA hive holds 50,000 bees. 🐝 Queens rule.\n"
     raw = source.encode(encoding)
-    if encoding == "utf-16-be":
-        raw = b"\xfe\xff" + raw  # the codec without the endian suffix writes the mark itself
+    if encoding.endswith("-be"):
+        raw = "\ufeff".encode(encoding) + raw  # the codec without the endian suffix writes the mark itself
     utf16, utf8 = parse_article(raw, "bees.txt"), parse_article(source.encode("utf-8"), "bees.txt")
     assert (utf16.text, utf16.title, utf16.notice) == (utf8.text, utf8.title, utf8.notice)
     assert [(s.heading, s.start, s.end) for s in split_sections(utf16)] == \
@@ -204,6 +204,8 @@ def test_utf16_without_a_mark_is_still_binary_and_a_broken_one_names_the_encodin
         parse_article("Bees\n\nHives\nText.\n".encode("utf-16-le"), "bees.txt")
     with pytest.raises(ArticleError, match="not valid UTF-16"):
         parse_article(b"\xff\xfe" + "Bees\n".encode("utf-16-le") + b"\x00\xd8\x41", "bees.txt")
+    with pytest.raises(ArticleError, match="binary"):  # a mark, then bytes that are no text in its encoding
+        parse_article(b"\xfe\xff" + "\x00\x00Bees\nHives\n".encode("utf-16-be"), "bees.txt")
 
 
 @pytest.mark.parametrize("fmt, source", [
