@@ -37,8 +37,10 @@ class Article:
 
     @cached_property
     def digest(self) -> str:
-        """Identifies this version of the article: a hash of its format and plain text (computed once)."""
-        return hashlib.blake2b(f"{self.fmt}\x00{self.text}".encode(), digest_size=16).hexdigest()
+        """Identifies this version of the article: a hash of its format, title, notice and plain text
+        (an HTML page's <title> is not in its text, yet every citation of it shows it)."""
+        key = "\x00".join((self.fmt, self.title, self.notice or "", self.text))
+        return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True)

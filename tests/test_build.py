@@ -83,6 +83,21 @@ def test_rebuilding_an_unchanged_corpus_embeds_nothing(tmp_path: Path, monkeypat
     assert 0 < sum(calls) == report.embedded
 
 
+def test_a_changed_html_title_counts_as_a_change_though_no_text_changed(tmp_path: Path):
+    """A page's <title> is in every citation of it but not in its plain text."""
+    corpus = write_corpus(tmp_path / "corpus", {
+        "p.html": "<title>Old Title</title><p>Intro about herons.</p><h2>Herons</h2><p>Herons wade in water.</p>",
+    })
+    index = build_index(corpus, tmp_path / "index")
+    (corpus / "p.html").write_text((corpus / "p.html").read_text().replace("Old Title", "New Title"))
+    from qa.build import build
+    from qa.settings import Settings
+
+    report = build(Settings.from_env(corpus=corpus, index=index), progress=False)
+    assert report.changed == ["p.html"] and not report.added and not report.reused
+    assert qa.load(index).ask("Where do herons wade?", k=1).passages[0].citation.title == "New Title"
+
+
 def test_batches_embedded_side_by_side_give_the_vectors_of_one_after_the_other(seed_corpus: Path, seed_index: Path,
                                                                               tmp_path: Path, monkeypatch):
     """The build embeds a batch per core at once; the index must not depend on how many cores."""
