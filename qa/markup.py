@@ -16,7 +16,8 @@ Markdown (CommonMark, parsed with markdown-it-py, plus GitHub tables and ~~strik
   Without front matter, the first H1 is the title line when no body text comes before it.
   The title line is not a section.
 - Inline markup is removed: emphasis, strikethrough, code backticks, links
-  (`[text](url)` -> `text`, `<https://x>` -> `https://x`), inline HTML tags; images
+  (`[text](url)` -> `text`, `<https://x>` -> `https://x`), inline HTML tags (with their
+  text, for an element the HTML rules below drop: `<script>`, `<span hidden>`); images
   are dropped; entities and backslash escapes are decoded; soft line breaks become
   spaces, hard breaks start a new line; runs of whitespace become one space.
 - List items keep a normalised marker (`- item`, `3. item`), one item a line.
@@ -371,10 +372,16 @@ def markdown_blocks(source: str, doc: str = "markdown") -> list[Block]:
 
 
 def inline_lines(children: list) -> list[str]:
-    """The text of an inline token, markup removed, split at hard breaks."""
+    """The text of an inline token, markup removed, split at hard breaks. What an inline element
+    the HTML rules drop holds (`<script>...</script>`, `<span hidden>...</span>`) is dropped too."""
     pieces: list[str] = []
+    dropping: list[str] = []  # the dropped elements open at this point, innermost last
     for child in children:
         kind = child.type
+        if kind == "html_inline" and _drops_inline(child.content, dropping):
+            continue
+        if dropping:
+            continue
         if kind in ("text", "text_special", "code_inline"):
             pieces.append(child.content)
         elif kind == "softbreak":
@@ -385,6 +392,31 @@ def inline_lines(children: list) -> list[str]:
             pieces.append("\n")
         # emphasis, links, images, inline HTML and their markers add no text
     return "".join(pieces).split("\n")
+
+
+INLINE_TAG_RE = re.compile(r"<(/?)([A-Za-z][\w-]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>", re.DOTALL)
+QUOTED_RE = re.compile(r"\"[^\"]*\"|'[^']*'")
+HIDDEN_ATTR_RE = re.compile(r"(?:^|\s)hidden(?=[\s=/]|$)", re.IGNORECASE)
+
+
+def _drops_inline(tag: str, dropping: list[str]) -> bool:
+    """Track one inline HTML tag against the stack of dropped elements open; True when it opens or
+    closes one (or sits inside one)."""
+    found = INLINE_TAG_RE.fullmatch(tag.strip())
+    if found is None:
+        return bool(dropping)
+    closing, name, attrs = found.group(1) == "/", found.group(2).lower(), found.group(3)
+    if closing:
+        if name in dropping:  # the innermost open one; an inner end tag left out closes with it
+            del dropping[len(dropping) - 1 - dropping[::-1].index(name):]
+            return True
+        return bool(dropping)
+    if name in VOID_TAGS or attrs.rstrip().endswith("/"):
+        return bool(dropping)
+    if dropping or name in SKIP_TAGS or HIDDEN_ATTR_RE.search(QUOTED_RE.sub("", attrs)):
+        dropping.append(name)  # inside a dropped element every element is tracked, so its end tag is matched
+        return True
+    return False
 
 
 # ---------------------------------------------------------------- HTML

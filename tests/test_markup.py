@@ -221,6 +221,18 @@ def test_markdown_see_also_lines_and_related_headings_are_navigation():
     assert all("Wasps" not in s.text and "Moths" not in s.text for s in sections)
 
 
+@pytest.mark.parametrize("source, expected", [
+    ('Visit us <script>track("campaign-id")</script> for tours at noon.', "Visit us for tours at noon."),
+    ("Tickets cost <span hidden>internal: raise to 20</span> ten pounds.", "Tickets cost ten pounds."),
+    ("A <span hidden><span>x</span> y</span> z.", "A z."),  # nested: the outer end tag ends the drop
+    ('Keep <b>bold</b> and <span class="hidden">shown</span>, <img src="a.png"> too.', "Keep bold and shown, too."),
+])
+def test_markdown_inline_html_the_html_rules_drop_is_dropped_with_its_text(source: str, expected: str):
+    text, lines = parse_markdown(source)
+    assert text == expected
+    assert_lines_cover_text(text, lines)
+
+
 def test_markdown_html_blocks_are_reduced_to_their_text():
     text, lines = parse_markdown('<div align="center">\n<h2>Boxed</h2>\n<p>Inside &amp; <em>out</em>.</p>\n</div>\n\nAfter.\n')
     assert kinds_and_texts(text, lines) == [("heading", "Boxed"), ("body", "Inside & out."), ("body", "After.")]
