@@ -71,7 +71,7 @@ class Settings:
             raw = env.get(f"QA_{f.name.upper()}")
             if raw is not None and raw != "":
                 values[f.name] = _parse(f.name, raw, f.default)
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        values.update({k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items() if v is not None})
         for key in ("corpus", "index", "cache_dir"):
             if values.get(key) is not None:
                 values[key] = Path(values[key])
@@ -95,6 +95,10 @@ def _out_of_range(settings: Settings) -> list[str]:
     problems = []
     for name, value in ((f.name, getattr(settings, f.name)) for f in fields(settings)):
         where = f"{name} (QA_{name.upper()})"
+        wanted = _kind_of(name, settings)
+        if wanted is not None and not _is_kind(value, wanted):
+            problems.append(f"{where} must be {KIND_NAMES[wanted]}, not {value!r}")
+            continue
         if isinstance(value, float) and not math.isfinite(value):
             problems.append(f"{where} must be a finite number, not {value}")
         elif name in LOWEST and value < LOWEST[name] or name in HIGHEST and value > HIGHEST[name]:
@@ -107,6 +111,26 @@ def _out_of_range(settings: Settings) -> list[str]:
     if settings.client_timeout_s <= 0:
         problems.append(f"client_timeout_s (QA_CLIENT_TIMEOUT_S) must be more than 0, not {settings.client_timeout_s}")
     return problems
+
+
+KIND_NAMES = {bool: "true or false", int: "a whole number", float: "a number", str: "a string",
+              tuple: "a tuple of strings"}
+
+
+def _kind_of(name: str, settings: Settings) -> type | None:
+    """The type a field's value must have: its default's (None where the default is None or a path)."""
+    default = next(f.default for f in fields(settings) if f.name == name)
+    return None if default is None or isinstance(default, Path) else type(default)
+
+
+def _is_kind(value: Any, kind: type) -> bool:
+    if kind is float:  # an int is a fine number of seconds
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind is tuple:
+        return isinstance(value, tuple) and all(isinstance(v, str) for v in value)
+    return isinstance(value, kind)
 
 
 def _parse(name: str, raw: str, default: Any) -> Any:

@@ -39,6 +39,23 @@ def test_library_overrides_are_checked_too():
         Settings.from_env({}, port=70000)
 
 
+@pytest.mark.parametrize("override, needle", [
+    ({"threads": "x"}, "threads (QA_THREADS) must be a whole number, not 'x'"),
+    ({"port": 80.5}, "port (QA_PORT) must be a whole number"),
+    ({"log_questions": 1}, "log_questions (QA_LOG_QUESTIONS) must be true or false"),
+    ({"cors_origins": ("a", 2)}, "cors_origins (QA_CORS_ORIGINS) must be a tuple of strings"),
+])
+def test_a_library_override_of_the_wrong_type_is_a_value_error_naming_it(override: dict, needle: str):
+    with pytest.raises(ValueError) as err:
+        Settings.from_env({}, **override)
+    assert needle in str(err.value)
+
+
+def test_library_overrides_of_a_near_type_are_taken():
+    settings = Settings.from_env({}, watch_s=2, cors_origins=["https://a.example"])
+    assert settings.watch_s == 2 and settings.cors_origins == ("https://a.example",)
+
+
 def test_the_cli_reports_a_bad_port_in_one_line_before_loading_anything(tmp_path):
     done = subprocess.run([sys.executable, "-m", "qa", "serve", "--index", str(tmp_path), "--port", "99999"],
                           capture_output=True, text=True, timeout=60)
