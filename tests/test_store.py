@@ -50,6 +50,22 @@ def test_truncated_file_is_detected(index_copy: Path):
         qa.load(index_copy)
 
 
+@pytest.mark.parametrize("damage", [
+    "DROP TABLE articles",
+    "DROP TABLE sentence_terms",
+    "ALTER TABLE sections DROP COLUMN raw",
+])
+def test_a_table_damaged_in_place_is_refused_at_load_not_at_the_first_question(index_copy: Path, damage: str):
+    import sqlite3
+
+    db = sqlite3.connect(resolve_generation(index_copy) / "sections.db")
+    db.execute(damage)
+    db.commit()
+    db.close()
+    with pytest.raises(IndexLoadError, match="sections.db: unreadable"):
+        qa.load(index_copy)
+
+
 def test_other_format_version_is_refused(index_copy: Path):
     manifest_path = resolve_generation(index_copy) / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
