@@ -187,8 +187,9 @@ def parse_article(raw: bytes, doc: str, fmt: str = "txt") -> Article:
         text, lines, page_title = parse_html_page(source, doc)
     else:  # pragma: no cover - EXTENSIONS guards this
         raise ArticleError(f"{doc}: unknown format {fmt!r}")
-    if not any(line.kind in ("body", "heading") for line in lines):
-        raise ArticleError(f"{doc}: no text")
+    if not any(line.kind == "body" for line in lines):  # headings alone make no section
+        raise ArticleError(f"{doc}: no text" if not any(ln.kind == "heading" for ln in lines)
+                           else f"{doc}: headings but no text under any of them")
     title = shortened(article_title(text, lines, doc, page_title), MAX_TITLE_CHARS)
     notice = next((text[ln.start : ln.end].strip() for ln in lines if ln.kind == "notice"), None)
     return Article(doc=doc, title=title, notice=notice, text=text, lines=tuple(lines), fmt=fmt)

@@ -219,3 +219,13 @@ def test_a_title_of_megabytes_is_cut_short_but_the_text_and_spans_stay_whole(fmt
     sections = split_sections(article)
     assert [s.heading for s in sections] == ["Section"]
     assert all(article.text[s.start : s.end] == s.text for s in sections)
+
+
+@pytest.mark.parametrize("fmt, raw", [
+    ("md", b"# Guide\n\n## Mooring\n\n## Fuel\n"),
+    ("html", b"<title>Guide</title><h1>Guide</h1><h2>Mooring</h2><nav>See also: Fuel</nav>"),
+])
+def test_headings_with_no_text_under_them_are_skipped_by_name(fmt: str, raw: bytes):
+    """No section could be made of it: say so, instead of indexing an article nothing can find."""
+    with pytest.raises(ArticleError, match=rf"guide\.{fmt}: headings but no text under any of them"):
+        parse_article(raw, f"guide.{fmt}", fmt)
