@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,6 +110,9 @@ def _mean(items: list[Outcome], value: Callable[[Outcome], float]) -> float:
     return round(sum(value(o) for o in items) / len(items), 4) if items else 0.0
 
 
+LINE_END_RE = re.compile(r"\r\n?|\n")
+
+
 def read_questions(path: Path) -> list[Question]:
     """Parse a question file; raises EvalFileError naming file:line on the first bad line."""
     try:
@@ -118,9 +122,9 @@ def read_questions(path: Path) -> list[Question]:
     except OSError as exc:
         raise EvalFileError(f"{path}: unreadable ({exc})") from None
     try:
-        # A BOM, as some editors write, is not an error. Lines end at "\n" only: splitlines() would
-        # also cut inside strings at U+2028, U+2029 and U+0085, which JSON allows there unescaped.
-        lines = raw.decode("utf-8-sig").split("\n")
+        # A BOM, as some editors write, is not an error. Lines end at "\n", "\r\n" or "\r" only:
+        # splitlines() would also cut strings at U+2028, U+2029 and U+0085, which JSON allows raw.
+        lines = LINE_END_RE.split(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise EvalFileError(f"{path}:{line}: not valid UTF-8 (byte {exc.start})") from None

@@ -10,8 +10,9 @@ Markdown (CommonMark, parsed with markdown-it-py, plus GitHub tables and ~~strik
 - ATX headings (`#` .. `######`, closing `#`s dropped) and setext headings (`===` or
   `---` underlines) are headings.
 - A YAML front-matter block (`---` on the first line, closed by `---` or `...`) is
-  dropped; its `title:` is the title. A block that is neither YAML nor key lines (its
-  closing `---` forgotten, so the next one is a rule after the prose) is not front matter. With front matter, a leading H1 with the same
+  dropped; its `title:` is the title. A block whose `---` stands apart after a blank line,
+  with a paragraph before it, is not front matter: its closing `---` was forgotten, and the
+  one found is a rule after the prose. With front matter, a leading H1 with the same
   text is the title line; otherwise the title is a line of its own at the top.
   Without front matter, the first H1 is the title line when no body text comes before it.
   The title line is not a section.
@@ -86,7 +87,11 @@ NAV_HEADING_RE = re.compile(
 # The leading Markdown markers that a raw-file checker strips from a notice line.
 CHECKER_LEADING_MARKERS = ">*_#- \t"
 FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?)^(?:---|\.\.\.)[ \t]*$\n?", re.DOTALL | re.MULTILINE)
-FRONT_MATTER_LINE_RE = re.compile(r"[A-Za-z_][\w-]*[ \t]*:|[ \t]|-[ \t]|#")
+FRONT_MATTER_KEY_RE = re.compile(r"^[A-Za-z_][\w-]*[ \t]*:")
+PROSE_THEN_RULE_RE = re.compile(r"\n[ \t]*\n[ \t]*\S.*\n[ \t]*\n\Z", re.DOTALL)
+"""A block with a paragraph after a blank line, and a blank line before the "---" that ends it:
+the opening "---" was never closed, and the one matched is a thematic break after the prose
+(Markdown needs the blank line there; front matter has no use for it)."""
 FRONT_MATTER_TITLE_RE = re.compile(r"^title[ \t]*:[ \t]*(.*)$", re.MULTILINE | re.IGNORECASE)
 
 
@@ -230,7 +235,7 @@ def parse_markdown(source: str, doc: str = "markdown") -> tuple[str, list[Line]]
 def split_front_matter(source: str) -> tuple[str | None, str]:
     """(front-matter title or None, the Markdown after the front matter)."""
     match = FRONT_MATTER_RE.match(source)
-    if not match:
+    if not match or PROSE_THEN_RULE_RE.search(match.group(1)):
         return None, source
     data = _front_matter_data(match.group(1))
     if data is None:
@@ -252,11 +257,9 @@ def _front_matter_data(block: str) -> dict[str, object] | None:
     try:
         data = yaml.safe_load(block) if block.strip() else {}
     except (yaml.YAMLError, ValueError, RecursionError):
-        # Hand-written front matter is often not valid YAML (`title: A: B`); read it by line. A
-        # line that is neither a key, a continuation, a list item nor a comment is the article's
-        # prose: the opening "---" was never closed, and the "---" matched is a later rule.
-        lines = [ln for ln in block.split("\n") if ln.strip()]
-        if not lines or not all(FRONT_MATTER_LINE_RE.match(ln) for ln in lines):
+        # Hand-written front matter is often not valid YAML (`title: A: B`); read it by line.
+        first = next((ln for ln in block.split("\n") if ln.strip()), "")
+        if not FRONT_MATTER_KEY_RE.match(first):
             return None
         found = FRONT_MATTER_TITLE_RE.search(block)
         return {"title": found.group(1).strip().strip("\"'")} if found else {}
@@ -372,16 +375,16 @@ def markdown_blocks(source: str, doc: str = "markdown") -> list[Block]:
 
 
 def inline_lines(children: list) -> list[str]:
-    """The text of an inline token, markup removed, split at hard breaks. What an inline element
-    the HTML rules drop holds (`<script>...</script>`, `<span hidden>...</span>`) is dropped too."""
+    """The text of an inline token, markup removed, split at hard breaks. An inline element the
+    HTML rules drop (`<script>...</script>`, `<span hidden>...</span>`) is dropped with its text
+    when its end tag follows in the same paragraph; a tag nothing closes is only a tag ("the
+    <nav> element", written in prose)."""
     pieces: list[str] = []
-    dropping: list[str] = []  # the dropped elements open at this point, innermost last
-    for child in children:
+    dropped = _dropped_runs(children)
+    for i, child in enumerate(children):
+        if i in dropped:
+            continue
         kind = child.type
-        if kind == "html_inline" and _drops_inline(child.content, dropping):
-            continue
-        if dropping:
-            continue
         if kind in ("text", "text_special", "code_inline"):
             pieces.append(child.content)
         elif kind == "softbreak":
@@ -395,28 +398,31 @@ def inline_lines(children: list) -> list[str]:
 
 
 INLINE_TAG_RE = re.compile(r"<(/?)([A-Za-z][\w-]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>", re.DOTALL)
-QUOTED_RE = re.compile(r"\"[^\"]*\"|'[^']*'")
+ATTR_VALUE_RE = re.compile(r"=\s*(?:\"[^\"]*\"|'[^']*'|[^\s\"'>]*)")
 HIDDEN_ATTR_RE = re.compile(r"(?:^|\s)hidden(?=[\s=/]|$)", re.IGNORECASE)
 
 
-def _drops_inline(tag: str, dropping: list[str]) -> bool:
-    """Track one inline HTML tag against the stack of dropped elements open; True when it opens or
-    closes one (or sits inside one)."""
-    found = INLINE_TAG_RE.fullmatch(tag.strip())
-    if found is None:
-        return bool(dropping)
-    closing, name, attrs = found.group(1) == "/", found.group(2).lower(), found.group(3)
-    if closing:
-        if name in dropping:  # the innermost open one; an inner end tag left out closes with it
-            del dropping[len(dropping) - 1 - dropping[::-1].index(name):]
-            return True
-        return bool(dropping)
-    if name in VOID_TAGS or attrs.rstrip().endswith("/"):
-        return bool(dropping)
-    if dropping or name in SKIP_TAGS or HIDDEN_ATTR_RE.search(QUOTED_RE.sub("", attrs)):
-        dropping.append(name)  # inside a dropped element every element is tracked, so its end tag is matched
-        return True
-    return False
+def _dropped_runs(children: list) -> set[int]:
+    """Positions of the children from each dropped element's start tag to its end tag, both included."""
+    open_tags: list[tuple[str, int, bool]] = []  # (name, position, dropped), innermost last
+    dropped: set[int] = set()
+    for i, child in enumerate(children):
+        found = INLINE_TAG_RE.fullmatch(child.content.strip()) if child.type == "html_inline" else None
+        if found is None:
+            continue
+        closing, name, attrs = found.group(1) == "/", found.group(2).lower(), found.group(3)
+        if closing:
+            at = next((k for k in range(len(open_tags) - 1, -1, -1) if open_tags[k][0] == name), None)
+            if at is not None:  # an inner end tag left out closes with this one, as in a browser
+                _, start, drops = open_tags[at]
+                if drops:
+                    dropped.update(range(start, i + 1))
+                del open_tags[at:]
+        elif name not in VOID_TAGS and not attrs.rstrip().endswith("/"):
+            # An attribute's value is no attribute: class="hidden" or class= hidden hides nothing.
+            hidden = HIDDEN_ATTR_RE.search(ATTR_VALUE_RE.sub("=", attrs)) is not None
+            open_tags.append((name, i, name in SKIP_TAGS or hidden))
+    return dropped
 
 
 # ---------------------------------------------------------------- HTML
@@ -618,19 +624,62 @@ def read_html(source: str, doc: str = "html") -> tuple[tuple[Block, ...], str | 
 
 
 def without_unclosed_tail(source: str) -> str:
-    """The source up to a comment that no "-->" closes, or a tag that no ">" closes: everything
-    after it is inside, which a browser drops (html.parser would read an unclosed comment as
-    text). Python 3.11's html.parser takes quadratic time over many unclosed openings
-    (CVE-2025-6069: 15,000 "<a " in a 45 KB page took 23 s); cut, they cost nothing."""
-    at = 0
-    while (opened := source.find("<!--", at)) >= 0:
-        closed = source.find("-->", opened + 4)
-        if closed < 0:
-            source = source[:opened]
-            break
-        at = closed + 3
+    """The source with its comments as a browser reads them (see browser_comments), up to a tag
+    that no ">" closes: everything after it is inside that tag, which a browser drops. Python
+    3.11's html.parser takes quadratic time over many such openings (CVE-2025-6069: 15,000 "<a "
+    in a 45 KB page took 23 s); cut, they cost nothing."""
+    source = browser_comments(source)
     unclosed = UNCLOSED_TAIL.search(source, source.rfind(">") + 1)
     return source if unclosed is None else source[: unclosed.start()]
+
+
+RAW_TEXT_TAGS = ("script", "style", "textarea", "title")
+"""Elements whose content is text to a browser, never markup: a "<!--" there opens nothing."""
+TAG_AT_RE = re.compile(r"<([A-Za-z][^\s/>]*)(?:[^>\"']|\"[^\"]*\"|'[^']*')*>")
+COMMENT_END_RE = re.compile(r"--!?>")
+
+
+def browser_comments(source: str) -> str:
+    """The source with each comment in the form html.parser reads as a browser does, in one pass.
+
+    A comment that nothing closes hides the rest of the page (html.parser showed it as text);
+    "<!-->" and "<!--->" are empty comments and "--!>" ends one (html.parser showed them as text).
+    A "<!--" inside a tag (an attribute's value) or a raw-text element (script, style, textarea,
+    title) opens nothing.
+    """
+    out: list[str] = []
+    done = at = 0
+    while (at := source.find("<", at)) >= 0:
+        if source.startswith("<!--", at):
+            if source.startswith((">", "->"), at + 4):  # "<!-->", "<!--->"
+                out.append(source[done:at] + "<!---->")
+                at = done = at + (5 if source[at + 4] == ">" else 6)
+                continue
+            end = COMMENT_END_RE.search(source, at + 4)
+            if end is None:
+                out.append(source[done:at])
+                return "".join(out)
+            if end.group() == "--!>":
+                out.append(source[done : end.start()] + "-->")
+                done = end.end()
+            at = end.end()
+            continue
+        nxt = source[at + 1 : at + 2]
+        if not nxt.isalpha():
+            at += 1  # "</...", "<!DOCTYPE", "<?...", or a "<" in text: nothing to read inside
+            continue
+        tag = TAG_AT_RE.match(source, at)
+        if tag is None:
+            break  # a tag nothing closes: the rest is inside it
+        at = tag.end()
+        name = tag.group(1).lower()
+        if name in RAW_TEXT_TAGS:
+            close = re.compile(rf"</{name}[\s/>]", re.IGNORECASE).search(source, at)
+            if close is None:
+                break  # the rest is this element's text
+            at = close.end()
+    out.append(source[done:])
+    return "".join(out)
 
 
 def html_blocks(source: str) -> list[Block]:

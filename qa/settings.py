@@ -92,13 +92,13 @@ TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 def _out_of_range(settings: Settings) -> list[str]:
     """What is wrong with the settings' values, each naming its variable (empty when nothing is)."""
-    problems = []
+    problems = [f"{f.name} (QA_{f.name.upper()}) must be {KIND_NAMES[kind]}, not {getattr(settings, f.name)!r}"
+                for f in fields(settings)
+                if (kind := _kind_of(f.name, settings)) is not None and not _is_kind(getattr(settings, f.name), kind)]
+    if problems:  # the checks below compare values, which a value of the wrong type can't take
+        return problems
     for name, value in ((f.name, getattr(settings, f.name)) for f in fields(settings)):
         where = f"{name} (QA_{name.upper()})"
-        wanted = _kind_of(name, settings)
-        if wanted is not None and not _is_kind(value, wanted):
-            problems.append(f"{where} must be {KIND_NAMES[wanted]}, not {value!r}")
-            continue
         if isinstance(value, float) and not math.isfinite(value):
             problems.append(f"{where} must be a finite number, not {value}")
         elif name in LOWEST and value < LOWEST[name] or name in HIGHEST and value > HIGHEST[name]:

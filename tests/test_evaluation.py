@@ -65,8 +65,9 @@ def test_a_line_separator_inside_a_string_is_part_of_the_question(tmp_path: Path
     """json.dumps(..., ensure_ascii=False) writes U+2028, U+2029 and U+0085 raw; only "\\n" ends a line."""
     path = tmp_path / "q.jsonl"
     rows = [{**GOOD, "question": f"What is NATO{sep} for?"} for sep in ("\u2028", "\u2029", "\u0085")]
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\r\n" for r in rows), encoding="utf-8")
-    assert len(read_questions(path)) == 3
+    for end in ("\n", "\r\n", "\r"):  # Unix, Windows and old Mac line ends
+        path.write_bytes("".join(json.dumps(r, ensure_ascii=False) + end for r in rows).encode())
+        assert len(read_questions(path)) == 3
 
 
 @pytest.mark.parametrize("line, needle", [

@@ -126,6 +126,16 @@ def test_markdown_front_matter_never_closed_keeps_the_text_up_to_a_later_rule():
     text, lines = parse_markdown(source)
     assert of_kind(text, lines, "heading") == ["Harbour Guide", "Mooring", "Fuel"]
     assert "Boats moor on the east pontoon." in of_kind(text, lines, "body")
+    # Prose that reads like keys ("Note: ...") or a list is kept too.
+    text, _ = parse_markdown("---\ntitle: Guide\n\nNote: open at six.\n- Fuel: diesel.\n\n---\n\n## Fuel\n\nDiesel.\n")
+    assert "Note: open at six." in text and "- Fuel: diesel." in text
+
+
+@pytest.mark.parametrize("line", ["date created: 2021-01-01", "og.image: x.png", "étiquettes: [a]", "-", "  wrapped"])
+def test_markdown_front_matter_that_is_not_yaml_is_still_front_matter_whatever_its_keys(line: str):
+    text, lines = parse_markdown(f"---\ntitle: Harbour: A Guide\n{line}\n---\n\nThe harbour opens at six.\n")
+    assert of_kind(text, lines, "title") == ["Harbour: A Guide"]
+    assert text == "Harbour: A Guide\n\nThe harbour opens at six."
 
 
 @pytest.mark.parametrize(
@@ -226,6 +236,11 @@ def test_markdown_see_also_lines_and_related_headings_are_navigation():
     ("Tickets cost <span hidden>internal: raise to 20</span> ten pounds.", "Tickets cost ten pounds."),
     ("A <span hidden><span>x</span> y</span> z.", "A z."),  # nested: the outer end tag ends the drop
     ('Keep <b>bold</b> and <span class="hidden">shown</span>, <img src="a.png"> too.', "Keep bold and shown, too."),
+    ("a <span class= hidden>shown</span> b", "a shown b"),  # an unquoted value, not the attribute
+    # A tag named in prose, which nothing closes, is only a tag: the sentence stays.
+    ("The <nav> element marks navigation; wrap inputs in a <form> element.",
+     "The element marks navigation; wrap inputs in a element."),
+    ("Put scripts in a <script> tag at the end of the body.", "Put scripts in a tag at the end of the body."),
 ])
 def test_markdown_inline_html_the_html_rules_drop_is_dropped_with_its_text(source: str, expected: str):
     text, lines = parse_markdown(source)
@@ -316,6 +331,17 @@ def test_html_a_comment_no_closing_marker_ends_hides_everything_after_it():
     assert parse_html("<p>a</p><!-- x --><p>b</p><!-- y --><p>c</p>")[0] == "a\n\nb\n\nc"
 
 
+@pytest.mark.parametrize("middle", [
+    "<!-->", "<!--->", "<!-- note --!>",  # comments a browser ends at once, or with "--!>"
+    "<script>var s = '<!--';</script>", "<style>/* <!-- */</style>",  # raw text: "<!--" opens nothing
+    "<p title='<!--'></p>", "<!--[if IE]><p>old</p><![endif]-->",
+])
+def test_html_what_opens_no_comment_in_a_browser_hides_nothing(middle: str):
+    text, _ = parse_html(f"<h1>Ferry</h1>{middle}<p>The first ferry leaves at seven.</p>")
+    assert text == "Ferry\n\nThe first ferry leaves at seven."
+    assert parse_html("<title>A <!-- B</title><h1>Ferry</h1><p>Seven.</p>")[0] == "Ferry\n\nSeven."
+
+
 def test_html_the_parser_rejects_keeps_its_text_before_that_once_and_names_the_file(caplog):
     article = parse_article(b"<h1>T</h1><p>Text here.</p><![foo[ bar ]]> <p>after</p>", "bad/page.html", "html")
     assert article.text == "T\n\nText here."  # closing the parser used to read it all again: twice
@@ -329,6 +355,7 @@ def test_html_the_parser_rejects_keeps_its_text_before_that_once_and_names_the_f
     ("<h1>T</h1><p>Some real text.</p><p>x " + "<a " * 40_000, "T\n\nSome real text.\n\nx"),
     ("<h1>T</h1><table><tr>" + "<td>x" * 100_000, "T\n\n" + " | ".join(["x"] * 100_000)),
     ("<h1>T</h1><p>v</p><nav>" + "<div>" * 60_000 + "</p>" * 60_000, "T\n\nv"),
+    ("<h1>T</h1><p>v</p>" + "<!-- x --!>" * 50_000 + "<!--" * 50_000, "T\n\nv"),  # comments read in one pass
 ])
 def test_html_built_to_stall_the_parser_is_read_in_linear_time(source: str, expected: str):
     text, lines = parse_html(source)

@@ -44,6 +44,8 @@ def test_library_overrides_are_checked_too():
     ({"port": 80.5}, "port (QA_PORT) must be a whole number"),
     ({"log_questions": 1}, "log_questions (QA_LOG_QUESTIONS) must be true or false"),
     ({"cors_origins": ("a", 2)}, "cors_origins (QA_CORS_ORIGINS) must be a tuple of strings"),
+    ({"request_timeout_s": "5"}, "request_timeout_s (QA_REQUEST_TIMEOUT_S) must be a number, not '5'"),
+    ({"client_timeout_s": "5"}, "client_timeout_s (QA_CLIENT_TIMEOUT_S) must be a number, not '5'"),
 ])
 def test_a_library_override_of_the_wrong_type_is_a_value_error_naming_it(override: dict, needle: str):
     with pytest.raises(ValueError) as err:
