@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from urllib.parse import unquote_to_bytes
 
 from fastapi import APIRouter, Query, Request, Response
