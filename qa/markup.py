@@ -397,7 +397,8 @@ def inline_lines(children: list) -> list[str]:
     return "".join(pieces).split("\n")
 
 
-INLINE_TAG_RE = re.compile(r"<(/?)([A-Za-z][\w-]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>", re.DOTALL)
+TAG_RE = re.compile(r"<(/?)([A-Za-z][\w-]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>", re.DOTALL)
+"""A start or end tag: (slash, name, attributes), with ">" inside quoted values skipped."""
 ATTR_VALUE_RE = re.compile(r"=\s*(?:\"[^\"]*\"|'[^']*'|[^\s\"'>]*)")
 HIDDEN_ATTR_RE = re.compile(r"(?:^|\s)hidden(?=[\s=/]|$)", re.IGNORECASE)
 
@@ -407,7 +408,7 @@ def _dropped_runs(children: list) -> set[int]:
     open_tags: list[tuple[str, int, bool]] = []  # (name, position, dropped), innermost last
     dropped: set[int] = set()
     for i, child in enumerate(children):
-        found = INLINE_TAG_RE.fullmatch(child.content.strip()) if child.type == "html_inline" else None
+        found = TAG_RE.fullmatch(child.content.strip()) if child.type == "html_inline" else None
         if found is None:
             continue
         closing, name, attrs = found.group(1) == "/", found.group(2).lower(), found.group(3)
@@ -635,7 +636,6 @@ def without_unclosed_tail(source: str) -> str:
 
 RAW_TEXT_TAGS = ("script", "style", "textarea", "title")
 """Elements whose content is text to a browser, never markup: a "<!--" there opens nothing."""
-TAG_AT_RE = re.compile(r"<([A-Za-z][^\s/>]*)(?:[^>\"']|\"[^\"]*\"|'[^']*')*>")
 COMMENT_END_RE = re.compile(r"--!?>")
 
 
@@ -668,11 +668,11 @@ def browser_comments(source: str) -> str:
         if not nxt.isalpha():
             at += 1  # "</...", "<!DOCTYPE", "<?...", or a "<" in text: nothing to read inside
             continue
-        tag = TAG_AT_RE.match(source, at)
+        tag = TAG_RE.match(source, at)
         if tag is None:
             break  # a tag nothing closes: the rest is inside it
         at = tag.end()
-        name = tag.group(1).lower()
+        name = tag.group(2).lower()
         if name in RAW_TEXT_TAGS:
             close = re.compile(rf"</{name}[\s/>]", re.IGNORECASE).search(source, at)
             if close is None:
