@@ -94,7 +94,7 @@ def _out_of_range(settings: Settings) -> list[str]:
     """What is wrong with the settings' values, each naming its variable (empty when nothing is)."""
     problems = [f"{f.name} (QA_{f.name.upper()}) must be {KIND_NAMES[kind]}, not {getattr(settings, f.name)!r}"
                 for f in fields(settings)
-                if (kind := _kind_of(f.name, settings)) is not None and not _is_kind(getattr(settings, f.name), kind)]
+                if (kind := _kind_of(f.default)) is not None and not _is_kind(getattr(settings, f.name), kind)]
     if problems:  # the checks below compare values, which a value of the wrong type can't take
         return problems
     for name, value in ((f.name, getattr(settings, f.name)) for f in fields(settings)):
@@ -117,9 +117,8 @@ KIND_NAMES = {bool: "true or false", int: "a whole number", float: "a number", s
               tuple: "a tuple of strings"}
 
 
-def _kind_of(name: str, settings: Settings) -> type | None:
+def _kind_of(default: Any) -> type | None:
     """The type a field's value must have: its default's (None where the default is None or a path)."""
-    default = next(f.default for f in fields(settings) if f.name == name)
     return None if default is None or isinstance(default, Path) else type(default)
 
 
