@@ -374,10 +374,9 @@ class IndexReader:
                 self._db().execute(query).fetchone()
         except sqlite3.Error as exc:
             raise IndexLoadError(f"{self.path}/sections.db: unreadable ({exc})") from None
-        self._hold = _hold(self.path)
-        # A reader its caller never closes lets go of the generation when collected or at exit,
-        # instead of warning then of an unclosed file (ResourceWarning).
-        self._let_go = weakref.finalize(self, _close_handle, self._hold)
+        # The generation's shared lock. A reader its caller never closes lets go of it when
+        # collected or at exit, instead of warning then of an unclosed file (ResourceWarning).
+        self._let_go = weakref.finalize(self, _close_handle, _hold(self.path))
 
     @property
     def section_count(self) -> int:
@@ -469,7 +468,6 @@ class IndexReader:
             if isinstance(rows, RowFile):
                 rows.close()
         self._let_go()  # releases the lock: the generation may be pruned once superseded
-        self._hold = None
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:
