@@ -225,10 +225,9 @@ def http_levels(index: Path, questions: list[str], seconds: float, levels: list[
             out["overhead"].append(asdict(loadgen.run_load(server.url, health, c, max(1.0, seconds / 2))))
         for c in levels:
             log(f"POST /ask at concurrency {c} for {seconds:g} s")
-            before, cpu = server_metrics(server.url), loadgen.cpu_seconds(server.pid)
-            result = asdict(loadgen.run_load(server.url, asks, c, seconds))
+            before = server_metrics(server.url)
+            result = asdict(loadgen.run_load(server.url, asks, c, seconds, server_pid=server.pid))
             result["server"] = split_of(before, server_metrics(server.url), result["requests"])
-            result["server_cpu"] = loadgen.server_cpu(server.pid, cpu, result["requests"])
             out["levels"].append(result)
         out["rss_mb"], out["hwm_mb"] = _rss_and_peak(server.pid)
         if profile is not None:
@@ -250,10 +249,7 @@ def minimal_levels(index: Path, questions: list[str], seconds: float) -> list[di
         levels = []
         for c in (1, 8):
             log(f"minimal server: POST /ask at concurrency {c} for {seconds:g} s")
-            cpu = loadgen.cpu_seconds(server.pid)
-            level = asdict(loadgen.run_load(server.url, asks, c, seconds))
-            level["server_cpu"] = loadgen.server_cpu(server.pid, cpu, level["requests"])
-            levels.append(level)
+            levels.append(asdict(loadgen.run_load(server.url, asks, c, seconds, server_pid=server.pid)))
         return levels
 
 

@@ -208,10 +208,15 @@ class LoadResult:
     client_cpu_share: float
     """Client CPU time / wall time: the share of one core the load generator used."""
     client_us_per_request: float
+    server_cpu: dict[str, float] = field(default_factory=dict)
+    """The server's CPU per request and the rate it allows (server_cpu), when its pid was given."""
 
 
-def run_load(url: str, requests: list[bytes], concurrency: int, seconds: float, procs: int = 1) -> LoadResult:
-    """Closed-loop load from `procs` client processes sharing `concurrency` connections."""
+def run_load(url: str, requests: list[bytes], concurrency: int, seconds: float, procs: int = 1,
+             server_pid: int | None = None) -> LoadResult:
+    """Closed-loop load from `procs` client processes sharing `concurrency` connections; with
+    `server_pid`, also the server's CPU time per request over the run."""
+    cpu_before = cpu_seconds(server_pid) if server_pid else None
     parts = urlsplit(url)
     address, port = check_loopback(parts.hostname or "127.0.0.1"), parts.port or 80
     procs = max(1, min(procs, concurrency))
@@ -231,7 +236,9 @@ def run_load(url: str, requests: list[bytes], concurrency: int, seconds: float, 
         if proc.wait() != 0:
             raise RuntimeError("a load client process failed")
         samples.append(Sample(**json.loads(out)))
-    return summarise(samples, concurrency)
+    result = summarise(samples, concurrency)
+    result.server_cpu = server_cpu(server_pid, cpu_before, result.requests)
+    return result
 
 
 def summarise(samples: list[Sample], concurrency: int) -> LoadResult:
@@ -439,7 +446,6 @@ class Report:
     rss_end_mb: float | None
     rss_growth_pct: float | None
     max_rss_growth_pct: float
-    server_cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
@@ -456,12 +462,10 @@ def soak(url: str, pid: int | None, questions: list[str], concurrency: int, seco
     if warmup > 0:
         run_load(url, requests, concurrency, warmup, procs)
     start = rss_mb(pid) if pid else None
-    cpu = cpu_seconds(pid) if pid else None
-    result = run_load(url, requests, concurrency, seconds, procs)
+    result = run_load(url, requests, concurrency, seconds, procs, server_pid=pid)
     end = rss_mb(pid) if pid else None
     growth = round((end - start) / start * 100, 2) if start and end else None
-    return Report(url, len(requests), warmup, result, _r(before), _r(start), _r(end), growth, max_growth,
-                  server_cpu(pid, cpu, result.requests))
+    return Report(url, len(requests), warmup, result, _r(before), _r(start), _r(end), growth, max_growth)
 
 
 def _r(x: float | None) -> float | None:
@@ -484,9 +488,9 @@ def print_report(report: Report) -> None:
               f"{report.rss_growth_pct:+.1f} % (limit {report.max_rss_growth_pct:g} %)")
     else:
         print("  server RSS   unknown (no --pid and no local process found listening on the port)")
-    if report.server_cpu:
-        print(f"  server CPU   {report.server_cpu['cpu_ms_per_request']:.2f} ms per request: at most "
-              f"{report.server_cpu['cpu_bound_rps']:.0f} req/s on {os.cpu_count()} cores")
+    if load.server_cpu:
+        print(f"  server CPU   {load.server_cpu['cpu_ms_per_request']:.2f} ms per request: at most "
+              f"{load.server_cpu['cpu_bound_rps']:.0f} req/s on {os.cpu_count()} cores")
     print(f"  client       {load.client_cpu_share * 100:.0f} % of one core, {load.client_us_per_request:.0f} "
           f"us CPU per request")
     print("FAIL" if report.failed else "OK")
