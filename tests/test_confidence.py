@@ -230,18 +230,18 @@ def test_answerable_questions_a_review_found_flagged_are_not(searcher: Searcher,
 
 
 @pytest.mark.parametrize("file, floors", [
-    # today: recall@5 0.95, oos_flagged 0.95, in_scope_flagged 0
-    ("independent.jsonl", {"recall@5": 0.9, "oos_flagged": 0.9}),
-    # a stop later: recall@1 0.833, recall@5 1.0, oos_flagged 0.90, in_scope_flagged 0.017
-    ("independent2.jsonl", {"recall@1": 0.8, "recall@5": 0.95, "oos_flagged": 0.85}),
-    # recall@1 0.80, recall@5 0.95, oos_flagged 0.867, in_scope_flagged 0.025
-    ("independent3.jsonl", {"recall@1": 0.75, "recall@5": 0.9, "oos_flagged": 0.85}),
-    # never read: recall@1 0.75, recall@5 0.95, oos_flagged 0.933 (0.90 before the rule on
+    # today: recall@1 0.825, recall@5 0.975, oos_flagged 0.95, in_scope_flagged 0
+    ("independent.jsonl", {"recall@1": 0.8, "recall@5": 0.95, "oos_flagged": 0.9}),
+    # a stop later: recall@1 0.85, recall@5 1.0, oos_flagged 0.90, in_scope_flagged 0.017
+    ("independent2.jsonl", {"recall@1": 0.82, "recall@5": 0.95, "oos_flagged": 0.85}),
+    # recall@1 0.825, recall@5 0.95, oos_flagged 0.867, in_scope_flagged 0.025
+    ("independent3.jsonl", {"recall@1": 0.8, "recall@5": 0.9, "oos_flagged": 0.85}),
+    # never read: recall@1 0.80, recall@5 0.95, oos_flagged 0.933 (0.90 before the rule on
     # places, counted but not read), in_scope_flagged 0.025
-    ("independent4.jsonl", {"recall@1": 0.7, "recall@5": 0.9, "oos_flagged": 0.9}),
-    # never read either, written a stop later: recall@1 0.80, recall@5 0.98, oos_flagged 0.90,
+    ("independent4.jsonl", {"recall@1": 0.75, "recall@5": 0.9, "oos_flagged": 0.9}),
+    # never read either, written a stop later: recall@1 0.84, recall@5 0.98, oos_flagged 0.95,
     # in_scope_flagged 0.04
-    ("independent5.jsonl", {"recall@1": 0.75, "recall@5": 0.95, "oos_flagged": 0.85}),
+    ("independent5.jsonl", {"recall@1": 0.8, "recall@5": 0.95, "oos_flagged": 0.9}),
 ])
 def test_questions_written_without_the_code_keep_their_floors(searcher: Searcher, file: str, floors: dict):
     """tests/data/independent*.jsonl, written by sessions that never read the code: floors just
