@@ -42,10 +42,13 @@ def test_a_byte_order_mark_is_allowed(tmp_path: Path):
     assert [q.id for q in read_questions(path)] == ["a"]
 
 
-def test_invalid_utf8_names_its_line(tmp_path: Path):
+@pytest.mark.parametrize("end", [b"\n", b"\r\n", b"\r"])
+def test_invalid_utf8_names_its_line(tmp_path: Path, end: bytes):
+    """Counted as the lines are read: old-Mac "\r" ends lines too."""
     path = tmp_path / "q.jsonl"
-    path.write_bytes(json.dumps(GOOD).encode() + b'\n{"id": "b", "question": "caf\xe9?"}\n')
-    with pytest.raises(EvalFileError, match=r":2: not valid UTF-8"):
+    good = json.dumps(GOOD).encode()
+    path.write_bytes(good + end + good + end + b'{"id": "b", "question": "caf\xe9?"}' + end)
+    with pytest.raises(EvalFileError, match=r":3: not valid UTF-8"):
         read_questions(path)
 
 
