@@ -33,7 +33,9 @@ INDEPENDENT3 = DATA / "independent3.jsonl"
 missed or flagged wrongly, once read, led to the rule on people and the fix for "When ..., what"."""
 INDEPENDENT4 = DATA / "independent4.jsonl"
 """40 answerable and 30 unanswerable questions, written the same way last: only ever run, never read."""
-WRITTEN_WITHOUT_CODE = (INDEPENDENT, INDEPENDENT2, INDEPENDENT3, INDEPENDENT4)
+INDEPENDENT5 = DATA / "independent5.jsonl"
+"""The same again, written a stop after independent4: only ever run, never read."""
+WRITTEN_WITHOUT_CODE = (INDEPENDENT, INDEPENDENT2, INDEPENDENT3, INDEPENDENT4, INDEPENDENT5)
 
 IN_SCOPE_KINDS = {"lexical", "keyword", "paraphrase", "typo", "multi"}
 OUT_OF_SCOPE_KINDS = {"off_topic", "on_topic_unanswered"}
