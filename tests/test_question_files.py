@@ -35,7 +35,10 @@ INDEPENDENT4 = DATA / "independent4.jsonl"
 """40 answerable and 30 unanswerable questions, written the same way last: only ever run, never read."""
 INDEPENDENT5 = DATA / "independent5.jsonl"
 """The same again, written a stop after independent4: only ever run, never read."""
-WRITTEN_WITHOUT_CODE = (INDEPENDENT, INDEPENDENT2, INDEPENDENT3, INDEPENDENT4, INDEPENDENT5)
+INDEPENDENT6 = DATA / "independent6.jsonl"
+"""40 answerable and 30 unanswerable questions, written the same way in the fourteenth stop, after the
+mutual word-piece match was chosen, to check it: only ever run, never read."""
+WRITTEN_WITHOUT_CODE = (INDEPENDENT, INDEPENDENT2, INDEPENDENT3, INDEPENDENT4, INDEPENDENT5, INDEPENDENT6)
 
 IN_SCOPE_KINDS = {"lexical", "keyword", "paraphrase", "typo", "multi"}
 OUT_OF_SCOPE_KINDS = {"off_topic", "on_topic_unanswered"}
