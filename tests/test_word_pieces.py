@@ -68,7 +68,7 @@ def test_a_sentence_matches_both_ways_only_when_it_says_no_more_than_the_questio
     ranges = np.asarray(reader.section_sentences, dtype=np.int64)
     record, span = next((r, sp) for r in reader.sections(list(range(reader.section_count)))
                         for sp in reader.sentence_spans(*(int(x) for x in ranges[r.id]))
-                        if len(reader.sections([r.id])[0].slice(sp.start, sp.end).split()) >= 16)
+                        if len(r.slice(sp.start, sp.end).split()) >= 16)
     sentence = record.slice(span.start, span.end)
     whole, half = searcher.embed([sentence, " ".join(sentence.split()[:8])])[1]
     asked = searcher.retriever._piece_match(whole, ranges)
