@@ -195,8 +195,8 @@ class Retriever:
         """How well each section (sentence rows [lo, hi)) and each of its sentences match the
         question word piece by word piece."""
         reader = self.reader
-        vectors, offsets, idf = reader.token_vectors, reader.sentence_tokens, reader.token_idf
-        assert vectors is not None and offsets is not None and idf is not None and self._cosines is not None
+        vectors, offsets = reader.token_vectors, reader.sentence_tokens
+        assert vectors is not None and offsets is not None and self._cosines is not None
         counts = ranges[:, 1] - ranges[:, 0]
         sentence_bounds = np.concatenate([[0], np.cumsum(counts)])
         sentences = np.repeat(ranges[:, 0] - sentence_bounds[:-1], counts) + np.arange(sentence_bounds[-1])
@@ -204,9 +204,7 @@ class Retriever:
         lengths = np.asarray(offsets[sentences + 1], dtype=np.int64) - starts
         bounds = np.concatenate([[0], np.cumsum(lengths)])
         rows = np.repeat(starts - bounds[:-1], lengths) + np.arange(bounds[-1])
-        unseen = np.float32(np.log((reader.section_count + 1) / 0.5))
-        weights = np.where(pieces.ids < len(idf), idf[np.minimum(pieces.ids, len(idf) - 1)], unseen)
-        weights = weights.astype(np.float32) ** self.weights.piece_idf_power
+        weights = self._piece_idf(pieces.ids) ** self.weights.piece_idf_power
         weights = weights / max(float(weights.sum()), 1e-9)
         per_sentence = np.full((len(sentences), len(pieces.ids)), -1.0, dtype=np.float32)
         converse = np.zeros(len(sentences), dtype=np.float32)
@@ -215,8 +213,7 @@ class Retriever:
             has = lengths > 0
             starts_of = bounds[:-1][has]
             per_sentence[has] = np.maximum.reduceat(sims, starts_of, axis=0)
-            ids = np.asarray(reader.token_ids[rows])
-            row_idf = np.where(ids < len(idf), idf[np.minimum(ids, len(idf) - 1)], unseen).astype(np.float32)
+            row_idf = self._piece_idf(np.asarray(reader.token_ids[rows]))
             found = np.maximum(sims.max(axis=1), 0) * row_idf
             converse[has] = np.add.reduceat(found, starts_of) / np.maximum(np.add.reduceat(row_idf, starts_of), 1e-9)
         cover = np.maximum(per_sentence, 0) @ weights
@@ -229,6 +226,13 @@ class Retriever:
             section_match[nonempty] = np.maximum(np.maximum.reduceat(per_sentence, runs, axis=0), 0) @ weights
             mutual[nonempty] = np.maximum.reduceat(both, runs)
         return PieceMatch(section_match, cover, sentence_bounds, mutual)
+
+    def _piece_idf(self, ids: np.ndarray) -> np.ndarray:
+        """Each word piece's IDF over sections (float32); a piece no section has counts as rarest."""
+        idf = self.reader.token_idf
+        assert idf is not None
+        unseen = np.float32(np.log((self.reader.section_count + 1) / 0.5))
+        return np.where(ids < len(idf), idf[np.minimum(ids, len(idf) - 1)], unseen).astype(np.float32)
 
     def _dense(self, query: np.ndarray, n: int) -> set[int]:
         """Sections of the n nearest windows."""
