@@ -110,7 +110,6 @@ def _mean(items: list[Outcome], value: Callable[[Outcome], float]) -> float:
 
 
 LINE_END_RE = re.compile(r"\r\n?|\n")
-BYTE_LINE_END_RE = re.compile(rb"\r\n?|\n")
 
 
 def read_questions(path: Path) -> list[Question]:
@@ -126,7 +125,8 @@ def read_questions(path: Path) -> list[Question]:
         # splitlines() would also cut strings at U+2028, U+2029 and U+0085, which JSON allows raw.
         lines = LINE_END_RE.split(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
-        line = len(BYTE_LINE_END_RE.findall(raw[: exc.start])) + 1
+        # The bytes before the bad one decode; their lines are counted as the reader splits them.
+        line = len(LINE_END_RE.split(raw[: exc.start].decode("utf-8-sig")))
         raise EvalFileError(f"{path}:{line}: not valid UTF-8 (byte {exc.start})") from None
     questions = []
     for n, line in enumerate(lines, 1):
