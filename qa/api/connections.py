@@ -118,7 +118,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         elif self._timer is None:
             self._arm()  # bytes between requests ("\r\n", which the parser skips) keep no connection open
         super().data_received(data)
-        if self.transport.is_closing():  # uvicorn answered 400 to a malformed request
+        if self._closing or self._refused or self.transport.is_closing():  # answered 400: malformed
             return
         if self._in_head and max(self._head_size, self._head_received) > MAX_HEAD_BYTES:
             self._refuse(_head_too_large())
@@ -126,6 +126,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             # a chunked body's trailers or chunk extensions, which no body limit counts
             metrics.CONNECTIONS_CLOSED.labels("head_too_large").inc()
             self.transport.close()
+
+    def send_400_response(self, msg: str) -> None:
+        # uvicorn answers a request its parser rejects in plain text; every other error here is
+        # JSON. The likeliest cause is a URL pasted with a raw "’" or "é" in it.
+        self._refuse(_malformed())
 
     def pause_writing(self) -> None:
         super().pause_writing()
@@ -283,4 +288,9 @@ def _head_too_large() -> Refusal:
     return 431, f"request line and headers larger than {MAX_HEAD_BYTES} bytes", "head_too_large"
 
 
-REASONS = {408: "Request Timeout", 431: "Request Header Fields Too Large", 503: "Service Unavailable"}
+def _malformed() -> Refusal:
+    return (400, "malformed HTTP request: the request line or a header can't be parsed (characters outside ASCII in"
+            " a URL must be percent-encoded, as curl --get --data-urlencode 'q=...' does)", "malformed")
+
+
+REASONS = {400: "Bad Request", 408: "Request Timeout", 431: "Request Header Fields Too Large", 503: "Service Unavailable"}
