@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import numbers
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
@@ -163,9 +164,9 @@ class AskRequest(BaseModel):
         # JSON integers only (5 or 5.0, as JSON Schema counts them); not "5", true or 2.5.
         if isinstance(value, float) and value.is_integer():
             return int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise ValueError("Input should be a valid integer")
-        return value
+        return int(value)  # a library caller's numpy integer too
 
     @field_validator("question")
     @classmethod

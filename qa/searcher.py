@@ -74,7 +74,8 @@ class Searcher:
             raise RuntimeError(f"this searcher of {self.index_dir} is closed; qa.load() it again")
         if isinstance(questions, str) or not isinstance(questions, (list, tuple)):
             raise ValueError("questions must be a list of strings")
-        try:  # each checked as the API checks a request, in one readable line
+        try:  # each checked as the API checks a request, in one readable line; k even with no question
+            k = AskRequest(question="k", k=k).k  # 2.0 -> 2, as a JSON body's k
             cleaned = [AskRequest(question=q, k=k).question for q in questions]
         except ValidationError as exc:
             raise ValueError(validation_message(exc)) from None

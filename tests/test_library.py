@@ -41,10 +41,22 @@ def test_bad_input_raises_value_error(searcher, question: str, k: int):
     (["What is NATO?", "   "], 5, "question"),  # was answered as the empty question
     (["What is NATO?", None], 5, "question"),  # was an AttributeError
     ("What is NATO?", 5, "list"),  # was asked letter by letter
+    ([], 0, "k"),  # was [] whatever k
+    ([], "x", "k"),
+    (["What is NATO?"], 2.5, "k"),
 ])
 def test_ask_many_checks_its_input_as_ask_does(searcher, questions, k: int, needle: str):
     with pytest.raises(ValueError, match=needle):
         searcher.ask_many(questions, k=k)
+
+
+def test_k_may_be_any_whole_number_a_json_body_could_carry(searcher):
+    import numpy as np
+
+    question = "What does Article 5 say?"
+    expected = searcher.ask(question, k=2).model_dump()
+    assert searcher.ask(question, k=2.0).model_dump() == expected  # was a TypeError from a slice
+    assert searcher.ask(question, k=np.int64(2)).model_dump() == expected
 
 
 def test_a_closed_searcher_refuses_to_answer(seed_index: Path):
