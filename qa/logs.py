@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import time
 
@@ -30,12 +31,30 @@ class JSONFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+    """`time LEVEL logger: message k=v ...`, one line per record: a request's path or question can't
+    start a line of its own (a forged entry), and a value with spaces is quoted."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        line = _escaped(super().formatMessage(record))
         fields = getattr(record, "fields", None)
         if fields:
-            line += " " + " ".join(f"{k}={v}" for k, v in fields.items() if k != "message")
+            line += " " + " ".join(f"{k}={_value(v)}" for k, v in fields.items() if k != "message")
         return line
+
+
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+"""What a terminal or a log reader may take as the end of a line, or as a command."""
+
+
+def _escaped(text: str) -> str:
+    return CONTROL_RE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def _value(value: object) -> str:
+    text = str(value)
+    if text and not any(c.isspace() or c in "\"=" for c in text):
+        return _escaped(text)
+    return _escaped(json.dumps(text, ensure_ascii=False))
 
 
 class CommandFormatter(logging.Formatter):

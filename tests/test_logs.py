@@ -83,6 +83,26 @@ def test_text_logs_are_readable_lines(seed_index: Path, tmp_path: Path):
     assert "request_id=" in line and "route=/healthz" in line and "status=200" in line
 
 
+def test_a_path_or_question_with_a_line_break_cannot_forge_a_text_log_line(seed_index: Path, tmp_path: Path):
+    log = tmp_path / "serve.log"
+    server = Server(seed_index, env={"QA_LOG_QUESTIONS": "1"}, log=log)
+    forged = "%0A08:49:00%20ERROR%20qa.admin:%20forged"
+    try:
+        server.request("GET", "/documents/x" + forged)
+        server.request("GET", "/ask?q=llamas" + forged + "&k=1")
+        deadline = time.monotonic() + 10
+        while log.read_text().count("forged") < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        server.stop()
+    lines = log.read_text().splitlines()
+    assert not [ln for ln in lines if ln.startswith("08:49:00")]
+    (path_line,) = [ln for ln in lines if "GET /documents/x" in ln]
+    assert "/documents/x\\n08:49:00 ERROR qa.admin: forged 404" in path_line
+    (ask_line,) = [ln for ln in lines if "route=/ask" in ln]
+    assert 'question="llamas\\n08:49:00 ERROR qa.admin: forged"' in ask_line
+
+
 def test_model_hub_retries_are_not_printed_on_top_of_the_one_line_error():
     """huggingface_hub warns on each retry through a handler of its own and ours: 67 lines once."""
     code = ("from qa.logs import configure_logging; from qa.settings import Settings; "
