@@ -19,6 +19,9 @@ class CLIError(Exception):
 
 
 def main(argv: list[str] | None = None) -> int:
+    if hasattr(sys.stdout, "reconfigure") and (sys.stdout.encoding or "").lower().replace("-", "") != "utf8":
+        # An ASCII or Windows console can't show an em dash: a "?" instead, not a failed command.
+        sys.stdout.reconfigure(errors="replace")
     parser = make_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
@@ -45,6 +48,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"qa: error: {exc}", file=sys.stderr)
             return 1
         raise
+
+
+def print_json(text: str) -> None:
+    """JSON on stdout as UTF-8 bytes, whatever the console's encoding: the same bytes as the
+    HTTP body (JSON is UTF-8), and never a command that fails on a ’."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # a stream of text only (a caller's StringIO)
+        print(text)
+        return
+    sys.stdout.flush()
+    buffer.write(text.encode() + b"\n")
+    buffer.flush()
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
@@ -149,7 +164,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     searcher = Searcher(settings.index, settings)
     result = searcher.ask(args.question, k=args.k)
     if args.json:
-        print(json.dumps(result.model_dump(), ensure_ascii=False))
+        print_json(result.model_dump_json())
     else:
         print(render_answer(result, color=sys.stdout.isatty() and not os.environ.get("NO_COLOR")))
     return 0
@@ -167,7 +182,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         if args.failures:
             metrics = {**metrics, "failures": report.failures()}
-        print(json.dumps(metrics, ensure_ascii=False))
+        print_json(json.dumps(metrics, ensure_ascii=False))
         return 0
     print(f"{args.file}: {metrics['questions']} questions ({metrics['out_of_scope']} out of scope), k={args.k}")
     for key in ("recall@1", "recall@5", "mrr@10", "answer_exact@1", "oos_flagged", "in_scope_flagged"):

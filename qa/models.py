@@ -106,15 +106,15 @@ class AskResponse(BaseModel):
                         "answer": {
                             "text": "It is enshrined in Article 5 of the NATO Charter, which states that an "
                             "armed attack against one member is considered an attack against all.",
-                            "start": 2331,
-                            "end": 2469,
+                            "start": 3208,
+                            "end": 3347,
                         },
                         "citation": {
                             "doc": "003_5980fc8c05fdc981.txt",
                             "title": "Enhancing Global Stability Through Effective International Security Cooperation",
                             "section": "NATO’s Collective Defense Mechanism",
-                            "start": 2172,
-                            "end": 3032,
+                            "start": 3049,
+                            "end": 4089,
                         },
                     }
                 ],

@@ -108,6 +108,8 @@ def _out_of_range(settings: Settings) -> list[str]:
             problems.append(f"{where} must be one of {', '.join(CHOICES[name])}, not {value!r}")
     if math.isfinite(settings.request_timeout_s) and settings.request_timeout_s <= 0:
         problems.append(f"request_timeout_s (QA_REQUEST_TIMEOUT_S) must be more than 0, not {settings.request_timeout_s}")
+    if not settings.model.strip():  # `--model ""`: an empty QA_MODEL means the default instead
+        problems.append("model (QA_MODEL, --model) must name a model, not ''")
     if settings.client_timeout_s <= 0:
         problems.append(f"client_timeout_s (QA_CLIENT_TIMEOUT_S) must be more than 0, not {settings.client_timeout_s}")
     return problems

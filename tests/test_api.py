@@ -5,6 +5,8 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -162,6 +164,19 @@ def test_openapi_documents_ask_with_examples(server):
     assert status == 200 and b"swagger" in page.lower()
 
 
+def test_the_documented_response_example_cites_the_corpus_truly(server, seed_corpus: Path):
+    """/docs shows it: its spans must index the article as a real answer's do (they were stale)."""
+    _, spec = server.get_json("/openapi.json")
+    example = spec["components"]["schemas"]["AskResponse"]["example"]
+    passage = example["passages"][0]
+    answer, citation = passage["answer"], passage["citation"]
+    text = plain_text(seed_corpus, citation["doc"])
+    assert text[answer["start"] : answer["end"]] == answer["text"]
+    assert citation["start"] <= answer["start"] < answer["end"] <= citation["end"]
+    assert text[citation["start"] :].startswith(passage["text"].removesuffix(" ..."))
+    assert example["notices"][0]["text"] in text
+
+
 def test_redoc_which_would_need_a_cdn_leads_to_the_offline_docs(server):
     status, page, _ = server.request("GET", "/redoc")  # urllib follows the redirect
     assert status == 200 and b"/docs-assets/swagger-ui-bundle.js" in page
@@ -181,9 +196,10 @@ def test_the_api_docs_page_needs_no_internet(server):
 def test_cli_ask_json_prints_exactly_the_http_body(server, seed_index: Path):
     for question in ("What does Article 5 say", "How do countries share intelligence securely?"):
         status, http_body, _ = server.request("GET", f"/ask?q={question.replace(' ', '+')}&k=5")
-        cli = run_cli("ask", question, "--json", "--index", str(seed_index))
+        cli = subprocess.run([sys.executable, "-m", "qa", "ask", question, "--json", "--index", str(seed_index)],
+                             capture_output=True, timeout=300)
         assert cli.returncode == 0, cli.stderr
-        assert json.loads(cli.stdout) == json.loads(http_body)
+        assert cli.stdout == http_body + b"\n"  # byte for byte: separators, escapes and all
 
 
 def test_requests_carry_an_id_and_are_counted_in_metrics(server):

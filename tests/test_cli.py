@@ -170,6 +170,25 @@ def test_info_prints_the_manifest_and_version_works(seed_index: Path):
     assert version.returncode == 0 and version.stdout.startswith("qa ")
 
 
+def test_ask_works_on_a_console_that_is_not_utf8(seed_index: Path):
+    question = "What does Article 5 say?"
+    plain = run_cli("ask", question, "--index", str(seed_index), env={"PYTHONIOENCODING": "ascii"})
+    assert plain.returncode == 0, plain.stderr  # was: 'ascii' codec can't encode character '\u2014'
+    assert "NATO?s Collective Defense Mechanism" in plain.stdout
+    as_json = subprocess.run([sys.executable, "-m", "qa", "ask", question, "--json", "--index", str(seed_index)],
+                             capture_output=True, timeout=300, env={**os.environ, "PYTHONIOENCODING": "ascii"})
+    assert as_json.returncode == 0, as_json.stderr
+    body = json.loads(as_json.stdout.decode("utf-8"))  # JSON is UTF-8 whatever the console
+    assert body["passages"][0]["citation"]["section"] == "NATO’s Collective Defense Mechanism"
+
+
+def test_an_empty_model_name_is_refused_in_one_line(tmp_path: Path, seed_corpus: Path):
+    result = run_cli("index", "--corpus", str(seed_corpus), "--index", str(tmp_path / "i"), "--model", "")
+    assert result.returncode == 1 and no_traceback(result.stderr)
+    assert result.stderr.strip() == "qa: error: model (QA_MODEL, --model) must name a model, not ''"
+    assert not (tmp_path / "i").exists()
+
+
 def test_env_vars_set_the_defaults(seed_index: Path):
     result = run_cli("ask", "What does Article 5 say?", "--json", env={"QA_INDEX": str(seed_index)})
     assert result.returncode == 0, result.stderr
