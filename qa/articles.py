@@ -3,6 +3,25 @@
 Each format reduces to the same thing: a plain text that offsets index into, and its
 non-blank lines classified as title, notice, heading, body or navigation. Grouping
 lines into sections is `sections.py`'s job.
+
+Plain text (`classify_txt_lines`), beyond "a heading is a short line without final punctuation":
+- A rule (`---`, `===`, `* * *`: three or more of `-=*_`) is classified nav: decoration, never
+  content. A short line directly over a rule of `=` or `-` is a heading (the title, first).
+- A line of a hard-wrapped paragraph is body: a line that is not Title Case and, with another
+  line directly under it, ends on a word like "and", "for", "should" or has a line under it
+  that starts in lower case.
+- Also headings, where they stand alone (blank line before, a paragraph line after): a short
+  Title Case question (`How Much Is Too Much?`) and a numbered Title Case line (`1. Choosing
+  Panels`) that no further list item follows. A heading may start with an emoji or `¿`
+  (`🔧 Tools You Need`, unless the lines around it start with the same one: a checklist) or
+  with a word whose capital comes later (`iPhone`). A first line ending in `?` or `!` is the
+  title when the notice follows it after a blank line.
+- A bare navigation label (`See also`, `Related articles:`) is nav, and so are the lines
+  directly under it up to the next blank line.
+- A notice that is only its label (`⚠️ Please note:`) takes the line under it along: both are
+  kept out of the search. The notice itself stays the label line, as SPEC.md defines it (one
+  line, which is what its checker compares). In any format, a later line repeating the notice
+  (or the line under its label) is notice too.
 """
 
 from __future__ import annotations
@@ -11,7 +30,8 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Iterator
+import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,10 +49,28 @@ NOTICE_RE = re.compile(
     r"^\W{0,4}\s*(note for readers|please note|note to readers|reader'?s note|disclaimer|editor[’']?s note)\s*:",
     re.IGNORECASE,
 )
-NAV_RE = re.compile(
-    r"^(see also|read more|read also|also read|related(?: articles?| posts?| reading| stories)?)\b\s*[:\-–—]?\s",
-    re.IGNORECASE,
+NAV_LABELS = r"(see also|read more|read also|also read|related(?: articles?| posts?| reading| stories)?)"
+NAV_RE = re.compile(NAV_LABELS + r"\b\s*[:\-–—]?(?:\s|$)", re.IGNORECASE)
+"""A navigation line: its label, then a space, `:` or dash and a title; or the label alone."""
+NAV_PUNCT_RE = re.compile(r"\s*[:\-–—]")
+NAV_LABEL_RE = re.compile(NAV_LABELS + r"\s*[:\-–—]?$", re.IGNORECASE)
+RULE_RE = re.compile(r"^\s*[-=*_](?:\s*[-=*_]){2,}\s*$")
+UNDERLINE_RE = re.compile(r"^\s{0,3}(?:={3,}|-{3,})\s*$")
+"""A heading's underline (setext style): one unbroken run of `=` or `-`."""
+NUMBERED_HEADING_RE = re.compile(r"^(?:\d{1,2}[.)])\s+(\S.*)$")
+MAX_QUESTION_HEADING_WORDS = 10
+SYMBOL_CATEGORIES = frozenset({"So", "Sk", "Mn", "Cf"})
+"""Emoji and other symbols, and the variation selectors and zero-width joiners inside emoji."""
+TITLE_SMALL_WORDS = frozenset(
+    "a an the and or but nor of for to in on at by with from as vs via per into onto upon".split())
+CONTINUING_WORDS = frozenset(
+    """
+    a an the and or but nor of for to in on at by with from as into onto upon than that which who whose
+    if is are was were be been being has have had should would could can will may might must do does
+    did not its their our your his her my this these those when while where because although though
+    """.split()
 )
+"""Words a Title Case heading never ends on in lower case: a line ending on one runs on to the next."""
 LIST_MARKER_RE = re.compile(r"^(?:[-*+•·▪◦‣–—]\s+|\(?\d{1,3}[.)]\s+|\(?[a-zA-Z][.)]\s+|[ivxIVX]{1,4}[.)]\s+)")
 """A list item's marker and the spaces after it."""
 CONTROL_CHAR_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -63,46 +101,79 @@ class Skipped:
 # ---------------------------------------------------------------- corpus walking
 
 
-def corpus_files(root: Path) -> Iterator[tuple[str, Path]]:
-    """(doc id, path) of every article file under root, sorted, without following symlink loops."""
+def corpus_files(root: Path, on_error: Callable[[str, OSError], None] | None = None) -> Iterator[tuple[str, Path]]:
+    """(doc id, path) of every article file under root, sorted, without following symlink loops;
+    a link to a folder outside root is followed, one to a folder inside it is not (a copy).
+
+    A folder that can't be listed is passed to on_error as its path relative to root (ending in
+    `/`) with the error: os.walk would otherwise leave it out without a word."""
     root = Path(root)
+    real_root = os.path.realpath(root)
     seen_dirs: set[str] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+
+    def unreadable(exc: OSError) -> None:
+        if on_error is not None:
+            folder = Path(exc.filename) if exc.filename else root
+            name = folder.relative_to(root).as_posix() if folder != root else str(root)
+            on_error(name.rstrip("/") + "/", exc)
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=True):
         real = os.path.realpath(dirpath)
         if real in seen_dirs:
             dirnames[:] = []
             continue
         seen_dirs.add(real)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not _links_inside(dirpath, d, real_root))
         for name in sorted(filenames):
             path = Path(dirpath) / name
             yield path.relative_to(root).as_posix(), path
 
 
+def _links_inside(parent: str, name: str, real_root: str) -> bool:
+    """A link to a folder of the corpus itself: its files are cited under their own path, not
+    under the link's, whichever sorts first."""
+    path = os.path.join(parent, name)
+    if not os.path.islink(path):
+        return False
+    target = os.path.realpath(path)
+    return target == real_root or target.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
 def iter_corpus(root: Path, max_bytes: int = MAX_FILE_BYTES) -> Iterator[Article | Skipped]:
-    """Every file under root as an Article, or Skipped with the reason it was left out."""
-    for doc, path in corpus_files(root):
-        name = path.name
-        if name.startswith("."):
-            continue
-        problem = doc_name_problem(doc)
-        if problem:
-            yield Skipped(printable_doc(doc), problem)
-            continue
-        try:
-            if path.is_symlink() and not path.exists():  # os.walk lists a link to nothing as a file
-                yield Skipped(doc, "broken symbolic link (its target is missing, or links back to it)")
-                continue
-        except OSError as exc:  # a link into /proc, say: one file skipped, not the whole build stopped
-            yield Skipped(doc, f"cannot read ({exc.strerror or exc})")
-            continue
-        if path.suffix.lower() not in EXTENSIONS:
-            yield Skipped(doc, f"unsupported extension {path.suffix or '(none)'!r}")
-            continue
-        try:
-            yield read_article(path, doc, max_bytes)
-        except ArticleError as exc:
-            yield Skipped(doc, str(exc).removeprefix(f"{doc}: "))
+    """Every file under root as an Article, or Skipped with the reason it was left out; an
+    unreadable folder is Skipped too, under its path ending in `/`."""
+    folders: list[Skipped] = []
+
+    def folder_skipped(folder: str, exc: OSError) -> None:
+        folders.append(Skipped(printable_doc(folder), f"cannot read folder ({exc.strerror or exc})"))
+
+    for doc, path in corpus_files(root, folder_skipped):
+        yield from folders  # os.walk reports a folder as it comes to it, before the files after it
+        folders.clear()
+        item = corpus_item(doc, path, max_bytes)
+        if item is not None:
+            yield item
+    yield from folders
+
+
+def corpus_item(doc: str, path: Path, max_bytes: int) -> Article | Skipped | None:
+    """One corpus file as an Article, Skipped with the reason, or None for a hidden file."""
+    if path.name.startswith("."):
+        return None
+    problem = doc_name_problem(doc)
+    if problem:
+        return Skipped(printable_doc(doc), problem)
+    try:
+        if path.is_symlink() and not path.exists():  # os.walk lists a link to nothing as a file
+            return Skipped(doc, "broken symbolic link (its target is missing, or links back to it)")
+    except OSError as exc:  # a link into /proc, say: one file skipped, not the whole build stopped
+        return Skipped(doc, f"cannot read ({exc.strerror or exc})")
+    if path.suffix.lower() not in EXTENSIONS:
+        return Skipped(doc, f"unsupported extension {path.suffix or '(none)'!r}")
+    try:
+        return read_article(path, doc, max_bytes)
+    except ArticleError as exc:
+        return Skipped(doc, str(exc).removeprefix(f"{doc}: "))
 
 
 def doc_name_problem(doc: str) -> str | None:
@@ -170,7 +241,8 @@ def parse_article(raw: bytes, doc: str, fmt: str = "txt") -> Article:
     try:
         source = raw.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise ArticleError(f"{doc}: not valid {encoding.upper()} (byte {exc.start})") from None
+        line = bad_byte_line(raw, exc.start, encoding)
+        raise ArticleError(f"{doc}: not valid {encoding.upper()} (line {line}, byte {exc.start})") from None
     if "\x00" in source[:8192]:  # bytes behind a byte order mark that are no text in its encoding
         raise ArticleError(f"{doc}: binary file (NUL characters as {encoding.upper()})")
     source = normalise_newlines(source)
@@ -191,8 +263,31 @@ def parse_article(raw: bytes, doc: str, fmt: str = "txt") -> Article:
         raise ArticleError(f"{doc}: no text" if not any(ln.kind == "heading" for ln in lines)
                            else f"{doc}: headings but no text under any of them")
     title = shortened(article_title(text, lines, doc, page_title), MAX_TITLE_CHARS)
-    notice = next((text[ln.start : ln.end].strip() for ln in lines if ln.kind == "notice"), None)
+    notice = notice_text(text, lines)
+    if notice is not None:
+        lines = repeated_notice_cut(text, lines)
     return Article(doc=doc, title=title, notice=notice, text=text, lines=tuple(lines), fmt=fmt)
+
+
+def notice_text(text: str, lines: list[Line]) -> str | None:
+    """The notice verbatim: its first line, or None."""
+    return next((text[ln.start : ln.end].strip() for ln in lines if ln.kind == "notice"), None)
+
+
+def repeated_notice_cut(text: str, lines: list[Line]) -> list[Line]:
+    """The lines, with a later body line that repeats a notice line (the notice, or the text under
+    its bare label) made a notice line too: it is the same disclaimer, and never searchable."""
+    repeats = {" ".join(text[ln.start : ln.end].split()) for ln in lines if ln.kind == "notice"}
+    return [Line("notice", ln.start, ln.end)
+            if ln.kind == "body" and " ".join(text[ln.start : ln.end].split()) in repeats else ln
+            for ln in lines]
+
+
+def bad_byte_line(raw: bytes, at: int, encoding: str) -> int:
+    """The line (1-based) of the byte at `at`, counting line ends as normalise_newlines does:
+    the bytes before it are valid in the encoding (the decoder stopped at the first bad one)."""
+    before = raw[:at].decode(encoding, errors="replace")
+    return normalise_newlines(before).count("\n") + 1
 
 
 def shortened(text: str, most: int) -> str:
@@ -238,9 +333,33 @@ def is_notice(line: str) -> bool:
     return bool(NOTICE_RE.match(line.strip()))
 
 
+def is_notice_label(line: str) -> bool:
+    """A notice line that holds only its label (`⚠️ Please note:`): the notice's text is on the next line."""
+    match = NOTICE_RE.match(line.strip())
+    return bool(match) and not line.strip()[match.end() :].strip()
+
+
 def is_nav(line: str) -> bool:
+    """A navigation line: `See also  <title>`, `Related: <title>`, or the bare label (`See also:`).
+
+    A final period is allowed only after a `:` or dash (`See also: Wheel Truing.`): without one,
+    `Read more about it in the chapter above.` is a sentence."""
     s = line.strip()
-    return bool(NAV_RE.match(s)) and len(s) <= 200 and not s.endswith(".")
+    match = NAV_RE.match(s)
+    if not match or len(s) > 200:
+        return False
+    return not s.endswith(".") or bool(NAV_PUNCT_RE.match(s, match.end(1)))
+
+
+def is_nav_label(line: str) -> bool:
+    """A bare navigation label (`See also`, `Related articles:`), which the lines under it belong to."""
+    match = NAV_LABEL_RE.match(line.strip())
+    return bool(match) and len(line.strip()) <= 200
+
+
+def is_rule(line: str) -> bool:
+    """A line of only `-`, `=`, `*` or `_` (three or more, spaces allowed: `* * *`): decoration, not text."""
+    return bool(RULE_RE.match(line))
 
 
 def is_list_item(line: str) -> bool:
@@ -256,22 +375,47 @@ def looks_like_heading(line: str) -> bool:
         return False
     if s.endswith(HEADING_END_PUNCT) or is_list_item(s) or is_nav(s) or is_notice(s):
         return False
+    return starts_like_heading(s)
+
+
+def starts_like_heading(s: str) -> bool:
+    """True when s starts with a capital, a digit or an opening quote; or with an emoji or `¿`
+    before one (`🔧 Tools You Need`); or with a word whose capital comes later (`iPhone`)."""
     first = s[0]
-    return first.isupper() or first.isdigit() or first in "\"'“‘(["
+    if first.isupper() or first.isdigit() or first in "\"'“‘([":
+        return True
+    if first.islower():
+        return any(c.isupper() for c in s.split()[0][1:])
+    rest = s[len(leading_symbols(s)) :].lstrip()
+    return bool(rest) and rest[0] != s[0] and starts_like_heading(rest)
+
+
+def leading_symbols(s: str) -> str:
+    """The emoji and symbols (with their variation selectors and joiners) that s starts with, and `¿¡`."""
+    end = 0
+    while end < len(s) and (s[end] in "¿¡" or unicodedata.category(s[end]) in SYMBOL_CATEGORIES):
+        end += 1
+    return s[:end]
+
+
+def is_title_case(s: str) -> bool:
+    """Every word capitalised but short function words (`How Much Is Too Much`, `Is Coffee Good for You`)."""
+    words = re.findall(r"[^\W\d_][\w'’\-]*", s)
+    return bool(words) and words[0][0].isupper() and all(
+        w[0].isupper() or w.lower() in TITLE_SMALL_WORDS for w in words)
 
 
 def classify_txt_lines(text: str) -> list[Line]:
     """Classify the non-blank lines of a plain-text article."""
     bom = 1 if text.startswith("\ufeff") else 0  # a byte order mark is not part of the first line
     spans = [(max(s, bom), e) for s, e in line_spans(text) if text[max(s, bom) : e].strip()]
-    kinds: list[LineKind] = ["body"] * len(spans)
     strings = [text[s:e] for s, e in spans]
+    kinds: list[LineKind] = ["nav" if is_rule(line) else "body" for line in strings]  # rules: not content
 
-    notice_at = next((i for i in range(min(NOTICE_WINDOW, len(spans))) if is_notice(strings[i])), None)
-    if notice_at is not None:
-        kinds[notice_at] = "notice"
-    if spans and notice_at != 0 and looks_like_heading(strings[0]) and len(spans) > 1:
+    notice_at = _mark_notice(strings, spans, kinds)
+    if spans and notice_at != 0 and len(spans) > 1 and _is_title_line(strings, spans, kinds, notice_at):
         kinds[0] = "title"
+    _mark_nav(strings, spans, kinds)
 
     # After a lead-in ending in ':' come list items. With markers, the list ends at the
     # first line without one; without markers, short lines are items until a paragraph
@@ -280,16 +424,18 @@ def classify_txt_lines(text: str) -> list[Line]:
     for i, line in enumerate(strings):
         if kinds[i] != "body":
             continue
-        if is_nav(line):
-            kinds[i] = "nav"
-            continue
+        if _underlined(strings, kinds, i):  # an explicit heading mark outranks the list rules
+            list_mode = None
+            if _has_content_after(strings, kinds, i):
+                kinds[i] = "heading"
+                continue
         item = is_list_item(line)
         first_item = list_mode == "pending"
         if first_item:
             list_mode = "markers" if item else "plain"
         elif list_mode == "markers" and not item:
             list_mode = None
-        heading_like = looks_like_heading(line)
+        heading_like = _heading_in_context(strings, spans, i)
         # A blank line between the lead-in and its first item does not end the list
         ends_list = not heading_like or (not first_item and _blank_line_before(spans, i))
         if list_mode == "plain" and ends_list:
@@ -302,6 +448,108 @@ def classify_txt_lines(text: str) -> list[Line]:
     return [Line(kind, s, e) for kind, (s, e) in zip(kinds, spans)]
 
 
+def _mark_notice(strings: list[str], spans: list[tuple[int, int]], kinds: list[LineKind]) -> int | None:
+    """Mark the notice line (one of the first few) and return its index. A bare label
+    (`⚠️ Please note:`) takes the line directly under it along: that line is the notice's text."""
+    notice_at = next((i for i in range(min(NOTICE_WINDOW, len(spans)))
+                      if kinds[i] == "body" and is_notice(strings[i])), None)
+    if notice_at is None:
+        return None
+    kinds[notice_at] = "notice"
+    after = notice_at + 1
+    if is_notice_label(strings[notice_at]) and after < len(spans) and not _blank_line_before(spans, after):
+        kinds[after] = "notice"
+    return notice_at
+
+
+def _is_title_line(strings: list[str], spans: list[tuple[int, int]], kinds: list[LineKind],
+                   notice_at: int | None) -> bool:
+    """Line 0 reads like a heading, is underlined, or is a question or exclamation set apart
+    above the notice (`Is Coffee Good for You?`, blank line, `⚠️ Please note: ...`)."""
+    first = strings[0]
+    if _underlined(strings, kinds, 0):
+        return True
+    if looks_like_heading(first):
+        return not _wraps_on(strings, spans, 0)
+    return (notice_at == 1 and _blank_line_before(spans, 1) and first.strip().endswith(("?", "!"))
+            and looks_like_heading(first.strip().rstrip("?!")))
+
+
+def _mark_nav(strings: list[str], spans: list[tuple[int, int]], kinds: list[LineKind]) -> None:
+    """Mark navigation lines, and under a bare label (`See also:`) the lines up to the next blank
+    line: a list of links to other articles, not headings or text of this one."""
+    under_label = False
+    for i, line in enumerate(strings):
+        under_label = under_label and not _blank_line_before(spans, i)
+        if kinds[i] != "body":
+            continue
+        if under_label or is_nav(line):
+            kinds[i] = "nav"
+        under_label = under_label or is_nav_label(line)
+
+
+def _heading_in_context(strings: list[str], spans: list[tuple[int, int]], i: int) -> bool:
+    """Line i looks like a heading where it stands (the list rules aside)."""
+    line = strings[i]
+    if looks_like_heading(line):
+        if _wraps_on(strings, spans, i):
+            return False  # a hard-wrapped paragraph's line
+        symbols = leading_symbols(line.strip())
+        # `✅ Pump`, `✅ Hex keys`: a checklist, whose lines share their first symbol
+        return not (symbols and any(strings[j].strip().startswith(symbols) for j in (i - 1, i + 1)
+                                    if 0 <= j < len(strings)))
+    return _stands_alone_before_paragraph(strings, spans, i) and (
+        _is_question_heading(line) or _is_numbered_heading(line))
+
+
+def _is_question_heading(line: str) -> bool:
+    """`How Much Is Too Much?`: a short Title Case question."""
+    s = line.strip()
+    return (s.endswith("?") and len(s.split()) <= MAX_QUESTION_HEADING_WORDS
+            and looks_like_heading(s.rstrip("?")) and is_title_case(s))
+
+
+def _is_numbered_heading(line: str) -> bool:
+    """`1. Choosing Panels`: a number and a Title Case heading."""
+    match = NUMBERED_HEADING_RE.match(line)
+    return bool(match) and looks_like_heading(match.group(1)) and is_title_case(match.group(1))
+
+
+def _stands_alone_before_paragraph(strings: list[str], spans: list[tuple[int, int]], i: int) -> bool:
+    """A blank line (or the start) before line i, and directly after it a paragraph line: no list
+    item (`2. Inverters` under `1. Choosing Panels` make a list) and nothing heading-like."""
+    after = i + 1
+    if (i > 0 and not _blank_line_before(spans, i)) or after >= len(strings) or _blank_line_before(spans, after):
+        return False
+    return not is_list_item(strings[after]) and not looks_like_heading(strings[after])
+
+
+def _underlined(strings: list[str], kinds: list[LineKind], i: int) -> bool:
+    """Line i is a short line directly over a rule of `=` or `-` (`Brakes` / `------`)."""
+    after = i + 1
+    if after >= len(strings) or not UNDERLINE_RE.match(strings[after]):
+        return False
+    s = strings[i].strip()
+    return (kinds[i] == "body" and len(s) <= MAX_HEADING_CHARS and len(s.split()) <= MAX_HEADING_WORDS
+            and not s.endswith((".", ",", ";", ":")) and not is_list_item(s) and not is_rule(s)
+            and not is_nav(s) and not is_notice(s))
+
+
+def _wraps_on(strings: list[str], spans: list[tuple[int, int]], i: int) -> bool:
+    """Line i is a hard-wrapped paragraph's line: not Title Case, and the next line follows directly
+    and starts in lower case (`yet a tyre` / `at the wrong pressure`), or line i ends on a word no
+    heading ends on (`last for` / `Years if ...`). A Title Case line stays a heading over lower-case
+    lines (`Ingredients` / `flour` / `salt`)."""
+    after = i + 1
+    if after >= len(strings) or _blank_line_before(spans, after) or is_title_case(strings[i]):
+        return False
+    words = strings[i].split()
+    if words and words[-1].lower() in CONTINUING_WORDS and words[-1].islower():
+        return True
+    first = strings[after].split()[0]
+    return first[0].islower() and not any(c.isupper() for c in first[1:])  # not `iPhone`
+
+
 def _blank_line_before(spans: list[tuple[int, int]], i: int) -> bool:
     """True when a blank line separates non-blank line i from the one before it."""
     # spans hold only non-blank lines; a gap of more than one newline is a blank line
@@ -311,7 +559,7 @@ def _blank_line_before(spans: list[tuple[int, int]], i: int) -> bool:
 def _has_content_after(strings: list[str], kinds: list[LineKind], i: int) -> bool:
     """True when some later line is content (a heading's body, or a further heading)."""
     for j in range(i + 1, len(strings)):
-        if kinds[j] in ("notice", "title") or is_nav(strings[j]):
+        if kinds[j] in ("notice", "title", "nav") or is_nav(strings[j]):
             continue
         return True
     return False

@@ -1,0 +1,151 @@
+"""Plain-text layout: wrapped paragraphs, underlined headings and rules, question and numbered
+headings, emoji headings, navigation lists, notices split over two lines, unreadable input."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from qa.articles import ArticleError, Skipped, classify_txt_lines, corpus_files, is_nav, iter_corpus, parse_article
+from qa.sections import split_sections
+
+
+def kinds(text: str) -> dict[str, str]:
+    """Each non-blank line's text (stripped) and its kind."""
+    return {text[ln.start : ln.end].strip(): ln.kind for ln in classify_txt_lines(text)}
+
+
+def sections(text: str) -> dict[str, str]:
+    """Heading -> searchable text of every section of the article."""
+    return {s.heading: s.text for s in split_sections(parse_article(text.encode(), "a.txt"))}
+
+
+def test_hard_wrapped_paragraph_lines_are_body_not_headings():
+    text = ("Bicycle Care\n\n"
+            "Most riders never check their tyres, yet a tyre\n"
+            "at the wrong pressure wears out twice as fast.\n"
+            "Pumps with a gauge cost little and last for\n"
+            "Years if they are kept dry.\n\n"
+            "Brakes\n"
+            "Brake pads wear down with use and should be\n"
+            "Replaced when the groove is gone.\n")
+    got = kinds(text)
+    assert got["Most riders never check their tyres, yet a tyre"] == "body"  # next line in lower case
+    assert got["Pumps with a gauge cost little and last for"] == "body"  # ends on "for"
+    assert got["Brake pads wear down with use and should be"] == "body"
+    assert list(sections(text)) == ["", "Brakes"]
+
+
+def test_a_title_case_heading_over_lower_case_items_stays_a_heading():
+    text = "Bread\n\nIngredients\nflour\nwater\nsalt\n"
+    assert kinds(text)["Ingredients"] == "heading"
+
+
+def test_underlined_headings_and_rules_are_not_content():
+    text = ("Bicycle Care\n============\n\nIntro about bicycles.\n\n"
+            "Brakes\n------\nBrake pads wear down with use.\n\n* * *\n\n"
+            "Chains\n------\nOil the chain monthly.\n_ _ _\nWipe it after.\n")
+    article = parse_article(text.encode(), "a.txt")
+    assert article.title == "Bicycle Care"
+    got = split_sections(article)
+    assert [(s.heading, s.text) for s in got] == [
+        ("", "Intro about bicycles."), ("Brakes", "Brake pads wear down with use."),
+        ("Chains", "Oil the chain monthly.\nWipe it after.")]
+    for section in got:
+        for span in section.sentences:
+            assert not set(article.text[span.start : span.end]) <= set("-=*_ ")
+
+
+def test_a_question_title_above_the_notice_and_a_title_case_question_heading():
+    text = ("Is Coffee Good for You?\n\n⚠️ Please note: AI tools were used in crafting this content.\n\n"
+            "Coffee is one of the most widely drunk beverages in the world.\n\n"
+            "How Much Is Too Much?\nMost adults can safely drink up to four cups a day.\n\n"
+            "Is it safe to drink at night?\nIt may keep you awake.\n")
+    article = parse_article(text.encode(), "a.txt")
+    assert article.title == "Is Coffee Good for You?"
+    assert list(sections(text)) == ["", "How Much Is Too Much?"]  # the sentence-case question is body
+
+
+def test_numbered_title_case_lines_standing_alone_are_headings_but_numbered_lists_are_not():
+    text = ("Home Solar Power Guide\n\nSolar panels cut bills.\n\n"
+            "1. Choosing Panels\nMonocrystalline panels are the most efficient.\n\n"
+            "2. Inverters\nA string inverter converts direct current.\n\n"
+            "Steps\nDo these in order.\n\n1. Measure The Roof\n2. Order The Panels\n")
+    got = kinds(text)
+    assert got["1. Choosing Panels"] == got["2. Inverters"] == "heading"
+    assert got["1. Measure The Roof"] == got["2. Order The Panels"] == "body"
+
+
+def test_headings_may_start_with_an_emoji_or_a_word_like_iphone_but_a_checklist_is_body():
+    text = ("Bicycle Care\n\nIntro about bicycles.\n\n🔧 Tools You Need\nA pump, hex keys and a rag.\n\n"
+            "iPhone Cycling Apps\nStrava records every ride.\n\n✅ Pump Up\n✅ Oil Chain\nDone.\n")
+    got = kinds(text)
+    assert got["🔧 Tools You Need"] == got["iPhone Cycling Apps"] == "heading"
+    assert got["✅ Pump Up"] == got["✅ Oil Chain"] == "body"
+
+
+@pytest.mark.parametrize("label", ["See also", "See also:", "Related articles", "Read more:"])
+def test_a_bare_see_also_label_and_the_lines_under_it_are_navigation(label: str):
+    text = (f"Bicycle Care\n\nIntro about bicycles.\n\nBrakes\nBrake pads wear down.\n\n"
+            f"{label}\nTyre Pressure Basics\n- Chain Cleaning Guide\n\nSee also: Wheel Truing.\n")
+    got = kinds(text)
+    assert got[label] == got["Tyre Pressure Basics"] == got["- Chain Cleaning Guide"] == "nav"
+    assert got["See also: Wheel Truing."] == "nav"
+    assert sections(text) == {"": "Intro about bicycles.", "Brakes": "Brake pads wear down."}
+    assert is_nav(label)  # markup.py relies on it for Markdown and HTML
+
+
+def test_a_sentence_that_starts_like_navigation_is_still_text():
+    assert not is_nav("Read more about it in the chapter above.")  # no ":" or dash after the label
+
+
+def test_a_notice_label_takes_the_line_under_it_and_a_repeat_of_the_notice_is_not_searchable():
+    text = ("Urban Beekeeping\n\n⚠️ Please note:\nAI tools were used in crafting this content.\n\n"
+            "Keeping bees is easy.\n\nHives\nA hive holds bees.\nAI tools were used in crafting this content.\n")
+    article = parse_article(text.encode(), "a.txt")
+    assert article.notice == "⚠️ Please note:"  # SPEC.md: the disclaimer line, verbatim
+    assert sections(text) == {"": "Keeping bees is easy.", "Hives": "A hive holds bees."}
+
+
+def test_a_notice_repeated_at_the_end_is_not_searchable():
+    notice = "📝 Note for Readers: This piece includes AI-assisted content."
+    text = f"Bees\n\n{notice}\n\nHives\nA hive holds bees.\n\n{notice}\n"
+    article = parse_article(text.encode(), "a.txt")
+    assert article.notice == notice
+    assert all(notice not in s.text for s in split_sections(article))
+
+
+def test_non_utf8_names_the_line_and_the_byte():
+    with pytest.raises(ArticleError, match=r"bad\.txt: not valid UTF-8 \(line 3, byte 18\)"):
+        parse_article(b"Title\r\n\r\ncaf\xc3\xa9 caf\xe9\n", "bad.txt")  # CRLF counts once
+
+
+def test_an_unreadable_folder_is_skipped_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    for folder in ("", "locked/", "open/"):
+        (tmp_path / folder).mkdir(exist_ok=True)
+        (tmp_path / folder / "a.txt").write_text("Title\n\nHeading\nBody.\n")
+    scandir = os.scandir
+
+    def refusing(path: str | os.PathLike[str] = ".") -> object:  # root reads anything: refuse by hand
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refusing)
+    items = list(iter_corpus(tmp_path))
+    assert [i.doc for i in items if not isinstance(i, Skipped)] == ["a.txt", "open/a.txt"]
+    assert [(i.doc, i.reason) for i in items if isinstance(i, Skipped)] == \
+        [("locked/", "cannot read folder (Permission denied)")]
+
+
+def test_a_link_to_a_corpus_folder_does_not_take_over_its_files_ids(tmp_path: Path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "x.txt").write_text("X\n\nBody text here.\n")
+    (tmp_path / "a_link").symlink_to("real", target_is_directory=True)  # sorts before "real"
+    outside = tmp_path.parent / f"{tmp_path.name}_outside"
+    outside.mkdir()
+    (outside / "y.txt").write_text("Y\n\nMore text.\n")
+    (tmp_path / "shared").symlink_to(outside, target_is_directory=True)
+    assert [doc for doc, _ in corpus_files(tmp_path)] == ["real/x.txt", "shared/y.txt"]
