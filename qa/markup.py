@@ -21,6 +21,11 @@ Markdown (CommonMark, parsed with markdown-it-py, plus GitHub tables and ~~strik
   text, for an element the HTML rules below drop: `<script>`, `<span hidden>`); images
   are dropped; entities and backslash escapes are decoded; soft line breaks become
   spaces, hard breaks start a new line; runs of whitespace become one space.
+- Navigation is judged per source line: a source line of a paragraph that is a navigation
+  line (`See also: [X](x.md)` under its last sentence) is a line of its own. It must start
+  with a capital, come first or after a line ending a sentence (`.!?:…`), and the line
+  after it must not go on in lower case: hard-wrapped prose can put "See also the chapter
+  on brakes, which" or "related stories are" at a line's start.
 - List items keep a normalised marker (`- item`, `3. item`), one item a line.
 - Table rows are one line each, cells joined by ` | `; a `|` inside a cell (written `\\|`)
   reads the same, so the plain text doesn't show where such a cell ends.
@@ -38,7 +43,14 @@ HTML (the standard library's html.parser, which never rejects broken markup):
   the page, as in a browser) and the <title> itself. A dropped
   block (nav, header, footer, aside, form, or a hidden block element) ends the line; a
   dropped inline element (script, button, <span hidden>, ...) leaves the text around it
-  one line, as a browser shows it.
+  one line, as a browser shows it. Three exceptions:
+  - A <header> inside article, section or main is that article's or section's own header
+    (its title, byline, notice) and is kept; only a page-level header is site chrome.
+  - Forms are read when the page has no body text without them: ASP.NET WebForms wraps
+    the whole page in <form id="form1">. Their controls are still dropped, and on a page
+    with text outside its forms, a search or newsletter form stays dropped.
+  - An <aside> whose first line is a notice (a boxed disclaimer) still gives the article's
+    notice: that line is kept when it is the notice (see Both), never as searchable text.
 - Block elements (p, div, li, dt, dd, tr, h1-h6, blockquote, pre, section, article,
   table, ...) end a line, <br> starts a new one, inline elements are joined; table cells
   are joined by ` | `. Entities are decoded and whitespace inside a block collapses to
@@ -47,14 +59,22 @@ HTML (the standard library's html.parser, which never rejects broken markup):
 
 Both:
 - The notice is the first of the first NOTICE_WINDOW lines that `articles.is_notice`
-  accepts. In Markdown the notice line is its source line as written, minus leading
-  `>`, `*`, `_`, `#`, `-` and spaces (the rule a black-box checker applies to the raw
-  file), when the notice paragraph is a single source line; so `**📝 Note for
-  Readers:** Verify.` gives `📝 Note for Readers:** Verify.`. This is the one line of
-  the plain text that may keep inline markup: it is quoted verbatim, never searched.
+  accepts (an aside's notice line counts only when it is the notice; it is dropped
+  otherwise). A notice that is only its label (`⚠️ Please note:`), with a line break
+  after it (`<br>`, a Markdown hard break), takes in the line after the break: the two are
+  one notice line, `⚠️ Please note: AI tools ...`, joined by a space. A later line that
+  repeats the notice exactly is a notice line too, so never searchable (the notice is the
+  first; a different `Please note: ...` further down is content). In Markdown the notice
+  line is its source line as written, minus leading `>`, `*`, `_`, `#`, `-` and spaces
+  (the rule a black-box checker applies to the raw file), when the notice paragraph is a
+  single source line; so `**📝 Note for Readers:** Verify.` gives `📝 Note for Readers:**
+  Verify.`. This is the one line of the plain text that may keep inline markup: it is
+  quoted verbatim, never searched.
 - Navigation: a line that `articles.is_nav` accepts (`See also: ...`), with or without
-  a list marker, and a heading that only says `See also`, `Related articles`,
-  `Read more`, ... together with the lines up to the next heading.
+  a list marker; a heading that only says `See also`, `Related articles`,
+  `Read more`, ... together with the lines up to the next heading; and a paragraph that
+  only says one of those (`See also:`, `**See also:**`) together with the list (or table)
+  right under it, up to the list's end.
 - Control characters other than tab are removed. Any input gives no exception: what
   can't be parsed gives less text, at worst none.
 """
@@ -69,7 +89,7 @@ from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from typing import Literal
 
-from .articles import LIST_MARKER_RE, NOTICE_WINDOW, is_nav, is_notice
+from .articles import LIST_MARKER_RE, NOTICE_RE, NOTICE_WINDOW, is_nav, is_notice
 from .models import Line, LineKind
 
 log = logging.getLogger("qa.markup")
@@ -109,6 +129,10 @@ class Block:
     """Code lines keep their indentation and inner spacing."""
     as_written: str | None = None
     """The source line as a checker reads it, for a notice that fills one source line."""
+    listed: bool = False
+    """A line of a list (or table): what a "See also:" label paragraph can stand over."""
+    notice_only: bool = False
+    """Text of a dropped element (an <aside>), kept only if it turns out to be the notice."""
 
 
 # ---------------------------------------------------------------- shared assembly
@@ -152,9 +176,49 @@ def title_h1_index(blocks: list[Block], known: str | None, equal_only: bool) -> 
             if equal_only:
                 return i if equal and not body_before else None
             return i if equal or not body_before else None
-        if block.kind == "body" and not (is_notice(block.text) or is_nav_line(block.text)):
+        if block.kind == "body" and not (block.notice_only or is_notice(block.text) or is_nav_line(block.text)):
             body_before = True
     return None
+
+
+def is_bare_notice_label(text: str) -> bool:
+    """A notice that is only its label ("⚠️ Please note:"): its words are on the next line."""
+    found = NOTICE_RE.match(text.strip())
+    return found is not None and not text.strip()[found.end() :].strip()
+
+
+def settled_notice(blocks: list[Block], title_at: int | None) -> tuple[list[Block], int | None]:
+    """The blocks with the notice settled, and the title line's new index.
+
+    The notice is the first of the first NOTICE_WINDOW lines that `is_notice` accepts, as in
+    `classify`. A bare label there takes in the line after its break (`<strong>Please note:</strong>
+    <br>AI tools ...`), so that the disclaimer is the notice and not searchable text. Notice-only
+    blocks (a dropped <aside>'s text) that are not the notice are dropped; they don't count towards
+    the window, which is counted in the lines that remain.
+    """
+    title = blocks[title_at] if title_at is not None else None
+    kept: list[Block] = []
+    found = False
+    taken_in = -1  # the index of a line a bare label took in
+    for i, block in enumerate(blocks):
+        if i == taken_in:
+            continue
+        if not found and len(kept) < NOTICE_WINDOW and block is not title and is_notice(block.text):
+            found = True
+            after = blocks[i + 1] if i + 1 < len(blocks) else None
+            if (after is not None and is_bare_notice_label(block.text) and after.join == "line"
+                    and after.kind == "body" and not after.code):
+                block = replace(block, text=f"{block.text} {after.text}", as_written=None)
+                taken_in = i + 1
+            kept.append(block)
+        elif not block.notice_only:
+            kept.append(block)
+    return kept, (next(i for i, b in enumerate(kept) if b is title) if title is not None else None)
+
+
+def is_nav_label(block: Block) -> bool:
+    """A paragraph that only says "See also:", "Related articles", ...: the list under it is navigation."""
+    return block.kind == "body" and not (block.code or block.listed) and bool(NAV_HEADING_RE.match(block.text))
 
 
 def classify(blocks: list[Block], title_at: int | None) -> list[LineKind]:
@@ -162,18 +226,28 @@ def classify(blocks: list[Block], title_at: int | None) -> list[LineKind]:
     kinds: list[LineKind] = [block.kind for block in blocks]
     if title_at is not None:
         kinds[title_at] = "title"
+    notice: str | None = None
     for i in range(min(NOTICE_WINDOW, len(blocks))):
         if kinds[i] != "title" and is_notice(blocks[i].text):
             kinds[i] = "notice"
+            notice = blocks[i].text
             break
     under_nav_heading = False
+    under_nav_label = False  # in the list right under a "See also:" label paragraph
     for i, block in enumerate(blocks):
         if kinds[i] == "heading":
             under_nav_heading = bool(NAV_HEADING_RE.match(block.text))
+            under_nav_label = False
             if under_nav_heading:
                 kinds[i] = "nav"
-        elif kinds[i] == "body" and (under_nav_heading or is_nav_line(block.text)):
-            kinds[i] = "nav"
+        elif kinds[i] == "body":
+            # The list starts right after the label; its later lines follow each other directly.
+            under_nav_label = block.listed and (is_nav_label(blocks[i - 1]) if i and block.join == "block"
+                                                else under_nav_label)
+            if block.text == notice:  # the notice repeated further down is no more searchable
+                kinds[i] = "notice"
+            elif under_nav_heading or under_nav_label or is_nav_label(block) or is_nav_line(block.text):
+                kinds[i] = "nav"
     return kinds
 
 
@@ -185,6 +259,7 @@ def notice_text(block: Block) -> str:
 
 def assemble(blocks: list[Block], title_at: int | None) -> tuple[str, list[Line]]:
     """Join cleaned blocks into the plain text and record every line's kind and span."""
+    blocks, title_at = settled_notice(blocks, title_at)
     kinds = classify(blocks, title_at)
     parts: list[str] = []
     lines: list[Line] = []
@@ -346,7 +421,7 @@ def markdown_blocks(source: str, doc: str = "markdown") -> list[Block]:
         elif kind == "tr_close":
             cells = " | ".join(c for c in row or [] if c)
             if cells:
-                blocks.append(Block("body", cells, join=join()))
+                blocks.append(Block("body", cells, join=join(), listed=True))
             row = None
         elif kind == "inline":
             parts = inline_lines(tok.children or [])
@@ -362,7 +437,8 @@ def markdown_blocks(source: str, doc: str = "markdown") -> list[Block]:
                 first = True
                 for part in (p for p in parts if collapse(p)):
                     text = pending_marker + part if first else part
-                    blocks.append(Block("body", text, join=join() if first else "line", as_written=as_written))
+                    blocks.append(Block("body", text, join=join() if first else "line", as_written=as_written,
+                                        listed=containers > 0))
                     first = False
                 if not first:
                     pending_marker = ""
@@ -375,10 +451,11 @@ def markdown_blocks(source: str, doc: str = "markdown") -> list[Block]:
 
 
 def inline_lines(children: list) -> list[str]:
-    """The text of an inline token, markup removed, split at hard breaks. An inline element the
-    HTML rules drop (`<script>...</script>`, `<span hidden>...</span>`) is dropped with its text
-    when its end tag follows in the same paragraph; a tag nothing closes is only a tag ("the
-    <nav> element", written in prose)."""
+    """The text of an inline token, markup removed, split at hard breaks and around a source line
+    that is navigation (see nav_source_lines). An inline element the HTML rules drop
+    (`<script>...</script>`, `<span hidden>...</span>`) is dropped with its text when its end tag
+    follows in the same paragraph; a tag nothing closes is only a tag ("the <nav> element",
+    written in prose)."""
     pieces: list[str] = []
     dropped = _dropped_runs(children)
     for i, child in enumerate(children):
@@ -388,13 +465,39 @@ def inline_lines(children: list) -> list[str]:
         if kind in ("text", "text_special", "code_inline"):
             pieces.append(child.content)
         elif kind == "softbreak":
-            pieces.append(" ")
+            pieces.append(SOFT_BREAK)
         elif kind == "hardbreak":
             pieces.append("\n")
         elif kind == "html_inline" and re.match(r"<br\s*/?>", child.content, re.IGNORECASE):
             pieces.append("\n")
         # emphasis, links, images, inline HTML and their markers add no text
-    return "".join(pieces).split("\n")
+    # A decoded "&#10;" breaks a line too, as it always has.
+    return [line for broken in "".join(pieces).split("\n") for line in nav_source_lines(broken.split(SOFT_BREAK))]
+
+
+SOFT_BREAK = "\x00"
+"""Marks a soft line break in a paragraph's text: markdown-it turns every NUL of the source into U+FFFD."""
+SENTENCE_END_RE = re.compile(r"[.!?:…][\"'”’)\]]*\s*$")
+
+
+def nav_source_lines(source_lines: list[str]) -> list[str]:
+    """The source lines of one hard-broken line joined by spaces (soft breaks), except that a
+    navigation line (`See also: [X](x.md)` under the last sentence of a paragraph) stands alone.
+    A source line only counts as one when it starts a sentence, after one that ends, and the
+    next one does not carry on in lower case: hard-wrapped prose can put "related stories are"
+    or "See also the chapter on brakes, which" at a line's start."""
+    lines: list[list[str]] = []
+    nav_before = False  # whether the source line before was a navigation line
+    for i, text in enumerate(source_lines):
+        after = source_lines[i + 1].strip() if i + 1 < len(source_lines) else ""
+        nav = (is_nav_line(text) and text.strip()[:1].isupper() and not after[:1].islower()
+               and (i == 0 or nav_before or bool(SENTENCE_END_RE.search(source_lines[i - 1]))))
+        if i == 0 or nav or nav_before:
+            lines.append([text])
+        else:
+            lines[-1].append(text)
+        nav_before = nav
+    return [" ".join(parts) for parts in lines]
 
 
 TAG_RE = re.compile(r"<(/?)([A-Za-z][\w-]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>", re.DOTALL)
@@ -442,10 +545,13 @@ CELL_TAGS = frozenset("td th".split())
 BLOCK_TAGS = frozenset(
     """
     address article blockquote body caption center details dialog dir div dl dt dd fieldset figcaption
-    figure h1 h2 h3 h4 h5 h6 head hgroup hr html legend li main menu ol p pre section summary table
-    tbody tfoot thead tr ul title
+    figure form h1 h2 h3 h4 h5 h6 head header hgroup hr html legend li main menu ol p pre section summary
+    table tbody tfoot thead tr ul title
     """.split()
 )
+SECTIONING_TAGS = frozenset("article section main".split())
+"""A <header> inside one of these is that article's or section's own header (its title, byline,
+notice), kept; only a page-level <header> is site chrome."""
 CELL = "\x00"
 """Marks a cell boundary inside a row until the row is flushed (NULs are removed from input)."""
 
@@ -453,8 +559,10 @@ CELL = "\x00"
 class HtmlText(HTMLParser):
     """Collects the lines of an HTML page (headings, paragraphs, items, rows) and its <title>."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_forms: bool = False) -> None:
         super().__init__(convert_charrefs=True)
+        self.keep_forms = keep_forms
+        """Read a <form>'s content as text (its controls still dropped): see parse_html_page."""
         self.blocks: list[Block] = []
         self.title: str | None = None
         self._pieces: list[str] = []
@@ -467,6 +575,8 @@ class HtmlText(HTMLParser):
         self._containers = 0
         self._fresh = False
         self._next_join: Join = "block"
+        self._sectioning = 0  # open article, section and main elements
+        self._aside: list[str] | None = None  # the text of the dropped <aside> being read
 
     # -- tags
 
@@ -474,12 +584,16 @@ class HtmlText(HTMLParser):
         if self._skipping:
             if tag not in VOID_TAGS:
                 self._skip(tag)
+            self._aside_break(tag)
             return
-        if tag in SKIP_TAGS or any(name == "hidden" for name, _ in attrs):
+        hidden = any(name == "hidden" for name, _ in attrs)
+        if hidden or self._drops(tag):
             if tag not in VOID_TAGS:
                 if tag in SKIP_BLOCK_TAGS or tag in BLOCK_TAGS:
                     self._flush()
                 self._skip(tag)
+                if tag == "aside" and not hidden:
+                    self._aside = []
             return
         if tag == "title":
             self._flush()
@@ -487,8 +601,18 @@ class HtmlText(HTMLParser):
             return
         self._start(tag)
 
+    def _drops(self, tag: str) -> bool:
+        """Whether the element is dropped with its content (other than for `hidden`)."""
+        if tag == "header" and self._sectioning:
+            return False  # the article's or section's own header
+        if tag == "form" and self.keep_forms:
+            return False
+        return tag in SKIP_TAGS
+
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if not self._skipping and tag not in SKIP_TAGS and tag != "title":
+        if self._skipping:
+            self._aside_break(tag)
+        elif not self._drops(tag) and tag != "title":
             self._start(tag)
             if tag not in VOID_TAGS:
                 self.handle_endtag(tag)
@@ -509,6 +633,8 @@ class HtmlText(HTMLParser):
             return
         if tag in BLOCK_TAGS:
             self._flush()
+        if tag in SECTIONING_TAGS:
+            self._sectioning += 1
         if tag in CONTAINER_TAGS:
             if self._containers == 0:
                 self._fresh = True
@@ -529,12 +655,16 @@ class HtmlText(HTMLParser):
             elif tag in ("body", "html"):
                 self._skipping.clear()
                 self._skipped.clear()
+            if not self._skipping:
+                self._end_aside()
             return
         if tag == "title" and self._title_parts is not None:
             self._end_title()
             return
         if tag in BLOCK_TAGS:
             self._flush()
+        if tag in SECTIONING_TAGS and self._sectioning:
+            self._sectioning -= 1
         if tag in CONTAINER_TAGS and self._containers:
             self._containers -= 1
         if tag in HEADING_TAGS:
@@ -546,6 +676,25 @@ class HtmlText(HTMLParser):
         self._skipping.append(tag)
         self._skipped[tag] += 1
 
+    def _aside_break(self, tag: str) -> None:
+        """A block or <br> inside a dropped <aside> ends a line of its text."""
+        if self._aside is not None and (tag in BLOCK_TAGS or tag == "br"):
+            self._aside.append("\n")
+
+    def _end_aside(self) -> None:
+        """A dropped <aside> that starts with a notice (a boxed disclaimer) still gives the
+        article's notice: its first line, and the line after it when that is a bare label, become
+        notice-only blocks, which settled_notice keeps only when they are the notice."""
+        if self._aside is None:
+            return
+        lines = [collapse(CONTROL_RE.sub("", ln)) for ln in "".join(self._aside).split("\n")]
+        lines = [ln for ln in lines if ln]
+        self._aside = None
+        if lines and is_notice(lines[0]):
+            self.blocks.append(Block("body", lines[0], notice_only=True))
+            if len(lines) > 1 and is_bare_notice_label(lines[0]):
+                self.blocks.append(Block("body", lines[1], join="line", notice_only=True))
+
     def _end_title(self) -> None:
         if self.title is None:
             self.title = collapse(CONTROL_RE.sub("", "".join(self._title_parts or [])))
@@ -555,6 +704,9 @@ class HtmlText(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if self._skipping:
+            # The aside's own text: no script or other dropped element is open inside it
+            if self._aside is not None and sum(self._skipped[tag] for tag in SKIP_TAGS) == 1:
+                self._aside.append(data)
             return
         data = data.replace(CELL, "")
         if self._title_parts is not None:
@@ -591,7 +743,7 @@ class HtmlText(HTMLParser):
         cells = [collapse(cell) for cell in text.split(CELL)]
         line = " | ".join(cell for cell in cells if cell)
         kind: BlockKind = "heading" if self._heading else "body"
-        self.blocks.append(Block(kind, line, level=self._heading, join=self._join()))
+        self.blocks.append(Block(kind, line, level=self._heading, join=self._join(), listed=self._containers > 0))
         self._heading = 0
 
     def finish(self, broken: bool = False) -> None:
@@ -606,14 +758,16 @@ class HtmlText(HTMLParser):
         if self._title_parts is not None:
             self._end_title()
         self._flush()
+        self._end_aside()
 
 
 UNCLOSED_TAIL = re.compile(r"<[A-Za-z/!?]")
 
 
-def read_html(source: str, doc: str = "html") -> tuple[tuple[Block, ...], str | None]:
-    """The page's lines and <title>; `doc` names the page in warnings."""
-    parser = HtmlText()
+def read_html(source: str, doc: str = "html", keep_forms: bool = False) -> tuple[tuple[Block, ...], str | None]:
+    """The page's lines and <title>; `doc` names the page in warnings. With `keep_forms`, the
+    content of <form> elements is read as text too (their controls are still dropped)."""
+    parser = HtmlText(keep_forms)
     try:
         parser.feed(without_unclosed_tail(source.lstrip("\ufeff")))
     except Exception:  # noqa: BLE001 - html.parser can fail on rare inputs; keep what it read
@@ -696,6 +850,14 @@ def html_title(source: str) -> str:
         return ""
 
 
+FORM_RE = re.compile(r"<form[\s/>]", re.IGNORECASE)
+
+
+def has_body(blocks: list[Block]) -> bool:
+    """Whether any line is body text (a notice-only block is none)."""
+    return any(block.kind == "body" and not block.notice_only for block in blocks)
+
+
 def parse_html(source: str) -> tuple[str, list[Line]]:
     """Plain text and classified lines of an HTML page (see the module docstring)."""
     text, lines, _ = parse_html_page(source)
@@ -708,6 +870,11 @@ def parse_html_page(source: str, doc: str = "html") -> tuple[str, list[Line], st
     try:
         blocks, title = read_html(source, doc)
         kept = cleaned(list(blocks))
+        if not has_body(kept) and FORM_RE.search(source):
+            # The page is one <form> (ASP.NET WebForms wraps the whole body in <form id="form1">):
+            # its content is the article. A page with text outside its forms keeps them dropped.
+            blocks, title = read_html(source, doc, keep_forms=True)
+            kept = cleaned(list(blocks))
         text, lines = assemble(kept, title_h1_index(kept, title, equal_only=False))
         return text, lines, title or ""
     except Exception:  # noqa: BLE001 - any input must give an article or no text, never a crash
