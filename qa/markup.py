@@ -89,7 +89,7 @@ from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from typing import Literal
 
-from .articles import LIST_MARKER_RE, NOTICE_RE, NOTICE_WINDOW, is_nav, is_notice
+from .articles import LIST_MARKER_RE, NOTICE_WINDOW, is_nav, is_notice, is_notice_label
 from .models import Line, LineKind
 
 log = logging.getLogger("qa.markup")
@@ -181,12 +181,6 @@ def title_h1_index(blocks: list[Block], known: str | None, equal_only: bool) -> 
     return None
 
 
-def is_bare_notice_label(text: str) -> bool:
-    """A notice that is only its label ("⚠️ Please note:"): its words are on the next line."""
-    found = NOTICE_RE.match(text.strip())
-    return found is not None and not text.strip()[found.end() :].strip()
-
-
 def settled_notice(blocks: list[Block], title_at: int | None) -> tuple[list[Block], int | None]:
     """The blocks with the notice settled, and the title line's new index.
 
@@ -206,7 +200,7 @@ def settled_notice(blocks: list[Block], title_at: int | None) -> tuple[list[Bloc
         if not found and len(kept) < NOTICE_WINDOW and block is not title and is_notice(block.text):
             found = True
             after = blocks[i + 1] if i + 1 < len(blocks) else None
-            if (after is not None and is_bare_notice_label(block.text) and after.join == "line"
+            if (after is not None and is_notice_label(block.text) and after.join == "line"
                     and after.kind == "body" and not after.code):
                 block = replace(block, text=f"{block.text} {after.text}", as_written=None)
                 taken_in = i + 1
@@ -692,7 +686,7 @@ class HtmlText(HTMLParser):
         self._aside = None
         if lines and is_notice(lines[0]):
             self.blocks.append(Block("body", lines[0], notice_only=True))
-            if len(lines) > 1 and is_bare_notice_label(lines[0]):
+            if len(lines) > 1 and is_notice_label(lines[0]):
                 self.blocks.append(Block("body", lines[1], join="line", notice_only=True))
 
     def _end_title(self) -> None:
