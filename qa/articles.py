@@ -71,6 +71,8 @@ CONTINUING_WORDS = frozenset(
     """.split()
 )
 """Words a Title Case heading never ends on in lower case: a line ending on one runs on to the next."""
+MIN_WRAPPED_WORDS = 6
+"""Words a line needs to be taken for a hard-wrapped paragraph's line rather than a heading."""
 LIST_MARKER_RE = re.compile(r"^(?:[-*+•·▪◦‣–—]\s+|\(?\d{1,3}[.)]\s+|\(?[a-zA-Z][.)]\s+|[ivxIVX]{1,4}[.)]\s+)")
 """A list item's marker and the spaces after it."""
 CONTROL_CHAR_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -537,14 +539,18 @@ def _underlined(strings: list[str], kinds: list[LineKind], i: int) -> bool:
 
 def _wraps_on(strings: list[str], spans: list[tuple[int, int]], i: int) -> bool:
     """Line i is a hard-wrapped paragraph's line: not Title Case, and the next line follows directly
-    and starts in lower case (`yet a tyre` / `at the wrong pressure`), or line i ends on a word no
-    heading ends on (`last for` / `Years if ...`). A Title Case line stays a heading over lower-case
+    and starts in lower case (`yet a tyre` / `at the wrong pressure`), or line i is long and ends on a
+    word no heading ends on (`... last for` / `Years if ...`). A Title Case line stays a heading over lower-case
     lines (`Ingredients` / `flour` / `salt`)."""
     after = i + 1
     if after >= len(strings) or _blank_line_before(spans, after) or is_title_case(strings[i]):
         return False
     words = strings[i].split()
-    if words and words[-1].lower() in CONTINUING_WORDS and words[-1].islower():
+    # A wrapped line fills the width; a short one is a heading, whatever follows ("What to do" over
+    # a paragraph, "Things to pack" over "sunscreen", "water").
+    if len(words) < MIN_WRAPPED_WORDS:
+        return False
+    if words[-1] in CONTINUING_WORDS:
         return True
     first = strings[after].split()[0]
     return first[0].islower() and not any(c.isupper() for c in first[1:])  # not `iPhone`

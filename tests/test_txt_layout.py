@@ -149,3 +149,13 @@ def test_a_link_to_a_corpus_folder_does_not_take_over_its_files_ids(tmp_path: Pa
     (outside / "y.txt").write_text("Y\n\nMore text.\n")
     (tmp_path / "shared").symlink_to(outside, target_is_directory=True)
     assert [doc for doc, _ in corpus_files(tmp_path)] == ["real/x.txt", "shared/y.txt"]
+
+
+@pytest.mark.parametrize("heading, first_line", [
+    ("What to do", "The paragraph starts here."),  # ends on "do", yet short: a heading
+    ("Who we are", "We are a small team."),
+    ("Things to pack", "sunscreen"),  # a list without markers under a sentence-case heading
+])
+def test_a_short_sentence_case_heading_is_not_taken_for_a_wrapped_line(heading: str, first_line: str):
+    text = f"Title Here\n\nIntro text here.\n\n{heading}\n{first_line}\nwater\n\nNext Heading\nMore text.\n"
+    assert ("heading", heading) in [(ln.kind, text[ln.start : ln.end]) for ln in classify_txt_lines(text)]
