@@ -7,18 +7,20 @@ lines into sections is `sections.py`'s job.
 Plain text (`classify_txt_lines`), beyond "a heading is a short line without final punctuation":
 - A rule (`---`, `===`, `* * *`: three or more of `-=*_`) is classified nav: decoration, never
   content. A short line directly over a rule of `=` or `-` is a heading (the title, first).
-- A line of a hard-wrapped paragraph is body: a line that is not Title Case and, with another
-  line directly under it, ends on a word like "and", "for", "should" or has a line under it
-  that starts in lower case.
+- A line of a hard-wrapped paragraph is body: six or more words, not Title Case, a line directly
+  under it that goes on in lower case, and the paragraph's last line ending a sentence. (A
+  heading over unmarked items, a URL or a command ends no sentence; a shorter line is a heading.)
 - Also headings, where they stand alone (blank line before, a paragraph line after): a short
   Title Case question (`How Much Is Too Much?`) and a numbered Title Case line (`1. Choosing
   Panels`) that no further list item follows. A heading may start with an emoji or `¿`
-  (`🔧 Tools You Need`, unless the lines around it start with the same one: a checklist) or
-  with a word whose capital comes later (`iPhone`). A first line ending in `?` or `!` is the
+  (`🔧 Tools You Need`, unless a line next to it starts with a symbol too: a list) or with a
+  word whose capital comes later (`iPhone Cycling Apps`), when the rest is Title Case. A first line ending in `?` or `!` is the
   title when the notice follows it after a blank line.
-- A bare navigation label (`See also`, `Related articles:`) is nav, and so are the lines
-  directly under it up to the next blank line.
-- A notice that is only its label (`⚠️ Please note:`) takes the line under it along: both are
+- A bare navigation label (`See also`, `Related articles:`; not `Read more`, which may head the
+  page's own list) is nav, and so are the short title lines directly under it, up to a blank
+  line or a line that a paragraph follows (a heading of this article).
+- A notice that is only its label in the disclaimers' form, an emoji first (`⚠️ Please note:`;
+  a plain `Please note:` may head the page's content), takes the line under it along: both are
   kept out of the search. The notice itself stays the label line, as SPEC.md defines it (one
   line, which is what its checker compares). In any format, a later line repeating the notice
   (or the line under its label) is notice too.
@@ -53,7 +55,11 @@ NAV_LABELS = r"(see also|read more|read also|also read|related(?: articles?| pos
 NAV_RE = re.compile(NAV_LABELS + r"\b\s*[:\-–—]?(?:\s|$)", re.IGNORECASE)
 """A navigation line: its label, then a space, `:` or dash and a title; or the label alone."""
 NAV_PUNCT_RE = re.compile(r"\s*[:\-–—]")
-NAV_LABEL_RE = re.compile(NAV_LABELS + r"\s*[:\-–—]?$", re.IGNORECASE)
+NAV_LABEL_RE = re.compile(r"(see also|related(?: articles?| posts?| reading| stories| links))\s*[:\-–—]?$",
+                          re.IGNORECASE)
+"""A bare label that a list of links to other articles follows; not `Read more` or `Related`,
+which may head the page's own list ("Read more" over a jacket's specifications)."""
+MAX_LINK_WORDS = 12
 RULE_RE = re.compile(r"^\s*[-=*_](?:\s*[-=*_]){2,}\s*$")
 UNDERLINE_RE = re.compile(r"^\s{0,3}(?:={3,}|-{3,})\s*$")
 """A heading's underline (setext style): one unbroken run of `=` or `-`."""
@@ -63,14 +69,7 @@ SYMBOL_CATEGORIES = frozenset({"So", "Sk", "Mn", "Cf"})
 """Emoji and other symbols, and the variation selectors and zero-width joiners inside emoji."""
 TITLE_SMALL_WORDS = frozenset(
     "a an the and or but nor of for to in on at by with from as vs via per into onto upon".split())
-CONTINUING_WORDS = frozenset(
-    """
-    a an the and or but nor of for to in on at by with from as into onto upon than that which who whose
-    if is are was were be been being has have had should would could can will may might must do does
-    did not its their our your his her my this these those when while where because although though
-    """.split()
-)
-"""Words a Title Case heading never ends on in lower case: a line ending on one runs on to the next."""
+SENTENCE_END_RE = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
 MIN_WRAPPED_WORDS = 6
 """Words a line needs to be taken for a hard-wrapped paragraph's line rather than a heading."""
 LIST_MARKER_RE = re.compile(r"^(?:[-*+•·▪◦‣–—]\s+|\(?\d{1,3}[.)]\s+|\(?[a-zA-Z][.)]\s+|[ivxIVX]{1,4}[.)]\s+)")
@@ -341,6 +340,13 @@ def is_notice_label(line: str) -> bool:
     return bool(match) and not line.strip()[match.end() :].strip()
 
 
+def is_disclaimer_label(line: str) -> bool:
+    """A bare notice label in the disclaimers' own form, an emoji first (`⚠️ Please note:`): the
+    disclaimer is on the next line. A plain `Please note:` may head the page's own content
+    ("The museum is closed every Monday.")."""
+    return is_notice_label(line) and bool(leading_symbols(line.strip()))
+
+
 def is_nav(line: str) -> bool:
     """A navigation line: `See also  <title>`, `Related: <title>`, or the bare label (`See also:`).
 
@@ -386,10 +392,13 @@ def starts_like_heading(s: str) -> bool:
     first = s[0]
     if first.isupper() or first.isdigit() or first in "\"'“‘([":
         return True
+    # The rest must then be Title Case: `iPhone 12 and later`, `setTimeout(callback, 0)` and
+    # `🌱 Made from recycled materials` are an item, code and a feature line.
     if first.islower():
-        return any(c.isupper() for c in s.split()[0][1:])
+        word, _, rest = s.partition(" ")
+        return any(c.isupper() for c in word[1:]) and bool(rest) and is_title_case(rest)
     rest = s[len(leading_symbols(s)) :].lstrip()
-    return bool(rest) and rest[0] != s[0] and starts_like_heading(rest)
+    return bool(rest) and rest[0] != s[0] and is_title_case(rest) and starts_like_heading(rest)
 
 
 def leading_symbols(s: str) -> str:
@@ -459,7 +468,8 @@ def _mark_notice(strings: list[str], spans: list[tuple[int, int]], kinds: list[L
         return None
     kinds[notice_at] = "notice"
     after = notice_at + 1
-    if is_notice_label(strings[notice_at]) and after < len(spans) and not _blank_line_before(spans, after):
+    if (is_disclaimer_label(strings[notice_at]) and after < len(spans) and not _blank_line_before(spans, after)
+            and not is_list_item(strings[after])):
         kinds[after] = "notice"
     return notice_at
 
@@ -482,12 +492,23 @@ def _mark_nav(strings: list[str], spans: list[tuple[int, int]], kinds: list[Line
     line: a list of links to other articles, not headings or text of this one."""
     under_label = False
     for i, line in enumerate(strings):
-        under_label = under_label and not _blank_line_before(spans, i)
+        under_label = under_label and not _blank_line_before(spans, i) and _links_to_another(strings, spans, i)
         if kinds[i] != "body":
             continue
         if under_label or is_nav(line):
             kinds[i] = "nav"
         under_label = under_label or is_nav_label(line)
+
+
+def _links_to_another(strings: list[str], spans: list[tuple[int, int]], i: int) -> bool:
+    """Line i, under a `See also` label, reads as the title of another article: short, no sentence,
+    and no paragraph directly under it (`Legacy` over `The wall became ...` is this one's heading)."""
+    line = strings[i].strip()
+    if len(line.split()) > MAX_LINK_WORDS or SENTENCE_END_RE.search(line):
+        return False
+    after = i + 1
+    return (after >= len(strings) or _blank_line_before(spans, after) or is_list_item(strings[after])
+            or not (len(strings[after].split()) > MAX_LINK_WORDS or SENTENCE_END_RE.search(strings[after])))
 
 
 def _heading_in_context(strings: list[str], spans: list[tuple[int, int]], i: int) -> bool:
@@ -496,10 +517,9 @@ def _heading_in_context(strings: list[str], spans: list[tuple[int, int]], i: int
     if looks_like_heading(line):
         if _wraps_on(strings, spans, i):
             return False  # a hard-wrapped paragraph's line
-        symbols = leading_symbols(line.strip())
-        # `✅ Pump`, `✅ Hex keys`: a checklist, whose lines share their first symbol
-        return not (symbols and any(strings[j].strip().startswith(symbols) for j in (i - 1, i + 1)
-                                    if 0 <= j < len(strings)))
+        # `✅ Pump` over `✅ Hex keys`, `👍 Light` over `👎 Dear`: a list whose lines start with symbols
+        return not (leading_symbols(line.strip()) and any(leading_symbols(strings[j].strip()) for j in (i - 1, i + 1)
+                                                          if 0 <= j < len(strings)))
     return _stands_alone_before_paragraph(strings, spans, i) and (
         _is_question_heading(line) or _is_numbered_heading(line))
 
@@ -533,27 +553,31 @@ def _underlined(strings: list[str], kinds: list[LineKind], i: int) -> bool:
         return False
     s = strings[i].strip()
     return (kinds[i] == "body" and len(s) <= MAX_HEADING_CHARS and len(s.split()) <= MAX_HEADING_WORDS
-            and not s.endswith((".", ",", ";", ":")) and not is_list_item(s) and not is_rule(s)
+            and not s.endswith((".", ",", ";", ":", "!", "?")) and not is_list_item(s) and not is_rule(s)
             and not is_nav(s) and not is_notice(s))
 
 
 def _wraps_on(strings: list[str], spans: list[tuple[int, int]], i: int) -> bool:
-    """Line i is a hard-wrapped paragraph's line: not Title Case, and the next line follows directly
-    and starts in lower case (`yet a tyre` / `at the wrong pressure`), or line i is long and ends on a
-    word no heading ends on (`... last for` / `Years if ...`). A Title Case line stays a heading over lower-case
-    lines (`Ingredients` / `flour` / `salt`)."""
+    """Line i is a hard-wrapped paragraph's line: six or more words, not Title Case, the next line
+    follows directly and goes on in lower case (`yet a tyre` / `at the wrong pressure`), and the
+    paragraph's lines end a sentence (`... twice as fast.`). A heading over unmarked items, a URL
+    or a command (`Things you will need` / `tent and footprint`) ends no sentence."""
     after = i + 1
     if after >= len(strings) or _blank_line_before(spans, after) or is_title_case(strings[i]):
         return False
-    words = strings[i].split()
-    # A wrapped line fills the width; a short one is a heading, whatever follows ("What to do" over
-    # a paragraph, "Things to pack" over "sunscreen", "water").
-    if len(words) < MIN_WRAPPED_WORDS:
+    if len(strings[i].split()) < MIN_WRAPPED_WORDS or is_list_item(strings[after]):
         return False
-    if words[-1] in CONTINUING_WORDS:
-        return True
     first = strings[after].split()[0]
-    return first[0].islower() and not any(c.isupper() for c in first[1:])  # not `iPhone`
+    if not first[0].islower() or any(c.isupper() for c in first[1:]):  # `iPhone` starts a name
+        return False
+    return bool(SENTENCE_END_RE.search(strings[_paragraph_end(spans, after)]))
+
+
+def _paragraph_end(spans: list[tuple[int, int]], i: int) -> int:
+    """The last line of the run of lines that line i is in (up to a blank line)."""
+    while i + 1 < len(spans) and not _blank_line_before(spans, i + 1):
+        i += 1
+    return i
 
 
 def _blank_line_before(spans: list[tuple[int, int]], i: int) -> bool:

@@ -23,7 +23,8 @@ Markdown (CommonMark, parsed with markdown-it-py, plus GitHub tables and ~~strik
   spaces, hard breaks start a new line; runs of whitespace become one space.
 - Navigation is judged per source line: a source line of a paragraph that is a navigation
   line (`See also: [X](x.md)` under its last sentence) is a line of its own. It must start
-  with a capital, come first or after a line ending a sentence (`.!?:…`), and the line
+  with a capital, have a colon or dash after its label ("Read more about the trial in our
+  report" is prose), come first or after a line ending a sentence (`.!?:…`), and the line
   after it must not go on in lower case: hard-wrapped prose can put "See also the chapter
   on brakes, which" or "related stories are" at a line's start.
 - List items keep a normalised marker (`- item`, `3. item`), one item a line.
@@ -44,13 +45,14 @@ HTML (the standard library's html.parser, which never rejects broken markup):
   block (nav, header, footer, aside, form, or a hidden block element) ends the line; a
   dropped inline element (script, button, <span hidden>, ...) leaves the text around it
   one line, as a browser shows it. Three exceptions:
-  - A <header> inside article, section or main is that article's or section's own header
-    (its title, byline, notice) and is kept; only a page-level header is site chrome.
+  - A <header> inside article or section is that article's or section's own header
+    (its title, byline, notice) and is kept; a page-level one, or one in <main>, is site chrome.
   - Forms are read when the page has no body text without them: ASP.NET WebForms wraps
     the whole page in <form id="form1">. Their controls are still dropped, and on a page
     with text outside its forms, a search or newsletter form stays dropped.
-  - An <aside> whose first line is a notice (a boxed disclaimer) still gives the article's
-    notice: that line is kept when it is the notice (see Both), never as searchable text.
+  - An <aside> whose first line is a notice (a boxed disclaimer) gives the article's notice
+    when the page has none of its own (a site alert in an aside must not displace it); that
+    line is kept only when it is the notice (see Both), never as searchable text.
 - Block elements (p, div, li, dt, dd, tr, h1-h6, blockquote, pre, section, article,
   table, ...) end a line, <br> starts a new one, inline elements are joined; table cells
   are joined by ` | `. Entities are decoded and whitespace inside a block collapses to
@@ -60,7 +62,8 @@ HTML (the standard library's html.parser, which never rejects broken markup):
 Both:
 - The notice is the first of the first NOTICE_WINDOW lines that `articles.is_notice`
   accepts (an aside's notice line counts only when it is the notice; it is dropped
-  otherwise). A notice that is only its label (`⚠️ Please note:`), with a line break
+  otherwise). A notice that is only its label in the disclaimers' form, an emoji first
+  (`⚠️ Please note:`; a plain `Please note:` may head the page's content), with a line break
   after it (`<br>`, a Markdown hard break), takes in the line after the break: the two are
   one notice line, `⚠️ Please note: AI tools ...`, joined by a space. A later line that
   repeats the notice exactly is a notice line too, so never searchable (the notice is the
@@ -73,8 +76,9 @@ Both:
 - Navigation: a line that `articles.is_nav` accepts (`See also: ...`), with or without
   a list marker; a heading that only says `See also`, `Related articles`,
   `Read more`, ... together with the lines up to the next heading; and a paragraph that
-  only says one of those (`See also:`, `**See also:**`) together with the list (or table)
-  right under it, up to the list's end.
+  only says `See also:` or `Related articles:` (`**See also:**`; not `Read more`, which may
+  head the page's own list) together with the short items of the list (or table) right
+  under it.
 - Control characters other than tab are removed. Any input gives no exception: what
   can't be parsed gives less text, at worst none.
 """
@@ -89,7 +93,17 @@ from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from typing import Literal
 
-from .articles import LIST_MARKER_RE, NOTICE_WINDOW, is_nav, is_notice, is_notice_label
+from .articles import (
+    LIST_MARKER_RE,
+    MAX_LINK_WORDS,
+    NAV_LABELS,
+    NOTICE_WINDOW,
+    SENTENCE_END_RE,
+    is_disclaimer_label,
+    is_nav,
+    is_notice,
+)
+from .articles import is_nav_label as says_see_also
 from .models import Line, LineKind
 
 log = logging.getLogger("qa.markup")
@@ -191,6 +205,9 @@ def settled_notice(blocks: list[Block], title_at: int | None) -> tuple[list[Bloc
     the window, which is counted in the lines that remain.
     """
     title = blocks[title_at] if title_at is not None else None
+    regular = [block for block in blocks if not block.notice_only]
+    if any(is_notice(block.text) for block in regular[:NOTICE_WINDOW] if block is not title):
+        blocks = regular  # the page's own notice outranks an aside's (a site alert before the article)
     kept: list[Block] = []
     found = False
     taken_in = -1  # the index of a line a bare label took in
@@ -200,7 +217,7 @@ def settled_notice(blocks: list[Block], title_at: int | None) -> tuple[list[Bloc
         if not found and len(kept) < NOTICE_WINDOW and block is not title and is_notice(block.text):
             found = True
             after = blocks[i + 1] if i + 1 < len(blocks) else None
-            if (after is not None and is_notice_label(block.text) and after.join == "line"
+            if (after is not None and is_disclaimer_label(block.text) and after.join == "line"
                     and after.kind == "body" and not after.code):
                 block = replace(block, text=f"{block.text} {after.text}", as_written=None)
                 taken_in = i + 1
@@ -212,7 +229,12 @@ def settled_notice(blocks: list[Block], title_at: int | None) -> tuple[list[Bloc
 
 def is_nav_label(block: Block) -> bool:
     """A paragraph that only says "See also:", "Related articles", ...: the list under it is navigation."""
-    return block.kind == "body" and not (block.code or block.listed) and bool(NAV_HEADING_RE.match(block.text))
+    return block.kind == "body" and not (block.code or block.listed) and says_see_also(block.text)
+
+
+def is_link_title(block: Block) -> bool:
+    """A list item that reads as another article's title: short, and no sentence."""
+    return len(block.text.split()) <= MAX_LINK_WORDS + 1 and not SENTENCE_END_RE.search(block.text)
 
 
 def classify(blocks: list[Block], title_at: int | None) -> list[LineKind]:
@@ -236,8 +258,8 @@ def classify(blocks: list[Block], title_at: int | None) -> list[LineKind]:
                 kinds[i] = "nav"
         elif kinds[i] == "body":
             # The list starts right after the label; its later lines follow each other directly.
-            under_nav_label = block.listed and (is_nav_label(blocks[i - 1]) if i and block.join == "block"
-                                                else under_nav_label)
+            under_nav_label = block.listed and is_link_title(block) and (
+                is_nav_label(blocks[i - 1]) if i and block.join == "block" else under_nav_label)
             if block.text == notice:  # the notice repeated further down is no more searchable
                 kinds[i] = "notice"
             elif under_nav_heading or under_nav_label or is_nav_label(block) or is_nav_line(block.text):
@@ -469,6 +491,9 @@ def inline_lines(children: list) -> list[str]:
     return [line for broken in "".join(pieces).split("\n") for line in nav_source_lines(broken.split(SOFT_BREAK))]
 
 
+NAV_SOURCE_LINE_RE = re.compile(NAV_LABELS + r"\s*[:\-–—]", re.IGNORECASE)
+"""A navigation line inside a paragraph says so with a colon or dash (`See also: X`): "Read more
+about the trial in our report" is a wrapped sentence."""
 SOFT_BREAK = "\x00"
 """Marks a soft line break in a paragraph's text: markdown-it turns every NUL of the source into U+FFFD."""
 SENTENCE_END_RE = re.compile(r"[.!?:…][\"'”’)\]]*\s*$")
@@ -484,7 +509,8 @@ def nav_source_lines(source_lines: list[str]) -> list[str]:
     nav_before = False  # whether the source line before was a navigation line
     for i, text in enumerate(source_lines):
         after = source_lines[i + 1].strip() if i + 1 < len(source_lines) else ""
-        nav = (is_nav_line(text) and text.strip()[:1].isupper() and not after[:1].islower()
+        nav = (bool(NAV_SOURCE_LINE_RE.match(text.strip())) and is_nav_line(text) and text.strip()[:1].isupper()
+               and not after[:1].islower()
                and (i == 0 or nav_before or bool(SENTENCE_END_RE.search(source_lines[i - 1]))))
         if i == 0 or nav or nav_before:
             lines.append([text])
@@ -543,9 +569,9 @@ BLOCK_TAGS = frozenset(
     table tbody tfoot thead tr ul title
     """.split()
 )
-SECTIONING_TAGS = frozenset("article section main".split())
+SECTIONING_TAGS = frozenset("article section".split())
 """A <header> inside one of these is that article's or section's own header (its title, byline,
-notice), kept; only a page-level <header> is site chrome."""
+notice), kept; a page-level one is site chrome, and so is one in <main>, where sites put theirs."""
 CELL = "\x00"
 """Marks a cell boundary inside a row until the row is flushed (NULs are removed from input)."""
 
@@ -686,7 +712,7 @@ class HtmlText(HTMLParser):
         self._aside = None
         if lines and is_notice(lines[0]):
             self.blocks.append(Block("body", lines[0], notice_only=True))
-            if len(lines) > 1 and is_notice_label(lines[0]):
+            if len(lines) > 1 and is_disclaimer_label(lines[0]):
                 self.blocks.append(Block("body", lines[1], join="line", notice_only=True))
 
     def _end_title(self) -> None:

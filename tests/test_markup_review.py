@@ -50,8 +50,8 @@ def test_html_header_inside_an_article_is_its_header_and_is_kept():
     assert "Please note" not in searchable(doc)
 
 
-@pytest.mark.parametrize("container", ["section", "main"])
-def test_html_header_inside_a_section_or_main_keeps_its_heading(container: str):
+@pytest.mark.parametrize("container", ["section", "article"])
+def test_html_header_inside_a_section_or_article_keeps_its_heading(container: str):
     source = (
         "<body><h1>Bees</h1><p>Intro.</p>"
         f"<{container}><header><h2>Feeding in Winter</h2><p>Updated March 2024</p></header>"
@@ -169,8 +169,8 @@ def test_see_also_label_over_a_paragraph_leaves_the_paragraph_content():
      "⚠️ Please note: AI tools were used in crafting this content."),
     ("# T\n\n**📝 Note for Readers:**\\\nThis piece includes AI-assisted content.\n\nReal body text.\n", "md",
      "📝 Note for Readers: This piece includes AI-assisted content."),
-    ("<h1>T</h1><aside><b>Disclaimer:</b><br>Prices change.</aside><p>Real body text.</p>", "html",
-     "Disclaimer: Prices change."),
+    ("<h1>T</h1><aside><b>⚠️ Disclaimer:</b><br>Prices change.</aside><p>Real body text.</p>", "html",
+     "⚠️ Disclaimer: Prices change."),
 ])
 def test_notice_label_followed_by_a_line_break_takes_in_the_next_line(source: str, fmt: str, notice: str):
     doc = article(source, fmt)
@@ -178,6 +178,34 @@ def test_notice_label_followed_by_a_line_break_takes_in_the_next_line(source: st
     assert kinds_and_texts(doc.text, list(doc.lines)) == [("title", "T"), ("notice", notice),
                                                           ("body", "Real body text.")]
     assert searchable(doc) == "Real body text."
+
+
+def test_a_plain_please_note_label_does_not_take_in_the_pages_own_content():
+    """Only the disclaimers' own form (an emoji first) takes in the line after its break."""
+    doc = article("<h1>Opening Times</h1><p><b>Please note:</b><br>The museum is closed every Monday.</p>"
+                  "<p>Tuesday to Sunday: 10am to 5pm.</p>", "html")
+    assert doc.notice == "Please note:"
+    assert "The museum is closed every Monday." in searchable(doc)
+
+
+def test_a_site_header_in_main_and_a_site_alert_in_an_aside_stay_out():
+    doc = article("<html><head><title>Renewing Your Passport</title></head><body>"
+                  "<aside><p>Please note: our phone lines are closed on bank holidays.</p></aside>"
+                  "<main><header><a href='/'>BeanCo</a><p>Fresh coffee, delivered weekly</p></header>"
+                  "<h1>Renewing Your Passport</h1><p>⚠️ Please note: AI tools were used in crafting this content.</p>"
+                  "<p>You can renew online if your passport was issued after 2005.</p></main></body></html>", "html")
+    assert doc.title == "Renewing Your Passport"
+    assert doc.notice == "⚠️ Please note: AI tools were used in crafting this content."
+    assert searchable(doc) == "You can renew online if your passport was issued after 2005."
+
+
+def test_read_more_over_a_list_and_a_wrapped_read_more_sentence_are_content():
+    doc = article("<h1>Trailrunner Jacket</h1><p>A featherweight waterproof shell.</p><p>Read more</p>"
+                  "<ul><li>Waterproof to 20,000 mm</li><li>Weighs 180 g</li></ul>", "html")
+    assert "Waterproof to 20,000 mm" in searchable(doc)
+    doc = article("# Four-Day Week\n\nProductivity held steady during the trial.\n"
+                  "Read more about the trial in our full report, published by\nAutonomy in March.\n", "md")
+    assert "Read more about the trial in our full report, published by Autonomy in March." in searchable(doc)
 
 
 def test_notice_label_followed_by_a_new_paragraph_does_not_take_it_in():

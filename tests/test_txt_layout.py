@@ -27,15 +27,26 @@ def test_hard_wrapped_paragraph_lines_are_body_not_headings():
             "Most riders never check their tyres, yet a tyre\n"
             "at the wrong pressure wears out twice as fast.\n"
             "Pumps with a gauge cost little and last for\n"
-            "Years if they are kept dry.\n\n"
+            "years if they are kept dry.\n\n"
             "Brakes\n"
             "Brake pads wear down with use and should be\n"
-            "Replaced when the groove is gone.\n")
+            "replaced when the groove is gone.\n")
     got = kinds(text)
     assert got["Most riders never check their tyres, yet a tyre"] == "body"  # next line in lower case
-    assert got["Pumps with a gauge cost little and last for"] == "body"  # ends on "for"
+    assert got["Pumps with a gauge cost little and last for"] == "body"
     assert got["Brake pads wear down with use and should be"] == "body"
     assert list(sections(text)) == ["", "Brakes"]
+
+
+@pytest.mark.parametrize("heading, under", [
+    ("Things you will need for the campsite", "tent and footprint\na head torch"),  # ends no sentence
+    ("Where to download the latest release", "https://example.org/releases"),
+    ("Popular budgeting methods you can start with", "The 50/30/20 rule splits income three ways."),
+    ("Common mistakes to watch out for", "Skipping the receipt is the first."),
+])
+def test_a_long_sentence_case_heading_is_not_taken_for_a_wrapped_line(heading: str, under: str):
+    text = f"Guide\n\nA short introduction.\n\n{heading}\n{under}\n"
+    assert kinds(text)[heading] == "heading"
 
 
 def test_a_title_case_heading_over_lower_case_items_stays_a_heading():
@@ -86,7 +97,32 @@ def test_headings_may_start_with_an_emoji_or_a_word_like_iphone_but_a_checklist_
     assert got["✅ Pump Up"] == got["✅ Oil Chain"] == "body"
 
 
-@pytest.mark.parametrize("label", ["See also", "See also:", "Related articles", "Read more:"])
+def test_lines_that_start_with_a_symbol_or_a_name_but_are_no_title_stay_content():
+    text = ("Trailrunner 3\n\nOur lightest running shoe yet.\n\nWhy you'll love it\n"
+            "🌱 Made from 60% recycled materials\n🪶 Weighs just 240 grams\n\nAvailable from today.\n\n"
+            "Compatible devices\niPhone 12 and later\niPad Air (4th generation)\nmost Android phones\n")
+    assert sections(text)["Why you'll love it"].startswith("🌱 Made from 60% recycled materials\n🪶 Weighs")
+    assert sections(text)["Compatible devices"] == "iPhone 12 and later\niPad Air (4th generation)\nmost Android phones"
+
+
+def test_what_follows_see_also_stops_at_the_first_heading_with_a_paragraph():
+    text = ("Hadrian's Wall\nHadrian's Wall was begun in AD 122.\nSee also\nAntonine Wall\nLegacy\n"
+            "The wall became a World Heritage Site in 1987.\n")
+    assert sections(text)["Legacy"] == "The wall became a World Heritage Site in 1987."
+    assert kinds(text)["Antonine Wall"] == "nav"
+
+
+def test_read_more_over_a_list_and_a_plain_please_note_are_the_pages_own_content():
+    text = ("Trailrunner Jacket\n\nPlease note:\nOrders placed after 2pm ship the next business day.\n\n"
+            "A featherweight waterproof shell.\n\nRead more\n- Waterproof to 20,000 mm\n- Weighs 180 g\n")
+    article = parse_article(text.encode(), "a.txt")
+    assert article.notice == "Please note:"
+    intro = sections(text)[""]
+    assert "Orders placed after 2pm ship the next business day." in intro  # not taken in by the label
+    assert "- Waterproof to 20,000 mm" in intro
+
+
+@pytest.mark.parametrize("label", ["See also", "See also:", "Related articles", "Related reading:"])
 def test_a_bare_see_also_label_and_the_lines_under_it_are_navigation(label: str):
     text = (f"Bicycle Care\n\nIntro about bicycles.\n\nBrakes\nBrake pads wear down.\n\n"
             f"{label}\nTyre Pressure Basics\n- Chain Cleaning Guide\n\nSee also: Wheel Truing.\n")
