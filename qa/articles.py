@@ -402,9 +402,10 @@ def starts_like_heading(s: str) -> bool:
 
 
 def leading_symbols(s: str) -> str:
-    """The emoji and symbols (with their variation selectors and joiners) that s starts with, and `¿¡`."""
+    """The emoji and symbols (with their variation selectors and joiners) that s starts with, and `¿¡`;
+    not `©`, which starts a footer ("© 2024 Kitchen Notes"), not a heading."""
     end = 0
-    while end < len(s) and (s[end] in "¿¡" or unicodedata.category(s[end]) in SYMBOL_CATEGORIES):
+    while end < len(s) and (s[end] in "¿¡" or unicodedata.category(s[end]) in SYMBOL_CATEGORIES) and s[end] not in "©®™":
         end += 1
     return s[:end]
 

@@ -45,8 +45,9 @@ HTML (the standard library's html.parser, which never rejects broken markup):
   block (nav, header, footer, aside, form, or a hidden block element) ends the line; a
   dropped inline element (script, button, <span hidden>, ...) leaves the text around it
   one line, as a browser shows it. Three exceptions:
-  - A <header> inside article or section is that article's or section's own header
-    (its title, byline, notice) and is kept; a page-level one, or one in <main>, is site chrome.
+  - A <header> inside article or section that holds a heading is that article's or section's
+    own header (its title, byline, notice) and is kept; a page-level one, one in <main>, or one
+    without a heading (a page wrapped whole in <section>) is site chrome.
   - Forms are read when the page has no body text without them: ASP.NET WebForms wraps
     the whole page in <form id="form1">. Their controls are still dropped, and on a page
     with text outside its forms, a search or newsletter form stays dropped.
@@ -102,6 +103,7 @@ from .articles import (
     is_disclaimer_label,
     is_nav,
     is_notice,
+    is_notice_label,
 )
 from .articles import is_nav_label as says_see_also
 from .models import Line, LineKind
@@ -217,7 +219,8 @@ def settled_notice(blocks: list[Block], title_at: int | None) -> tuple[list[Bloc
         if not found and len(kept) < NOTICE_WINDOW and block is not title and is_notice(block.text):
             found = True
             after = blocks[i + 1] if i + 1 < len(blocks) else None
-            if (after is not None and is_disclaimer_label(block.text) and after.join == "line"
+            label = is_disclaimer_label(block.text) or (block.notice_only and is_notice_label(block.text))
+            if (after is not None and label and after.join == "line"
                     and after.kind == "body" and not after.code):
                 block = replace(block, text=f"{block.text} {after.text}", as_written=None)
                 taken_in = i + 1
@@ -595,7 +598,8 @@ class HtmlText(HTMLParser):
         self._containers = 0
         self._fresh = False
         self._next_join: Join = "block"
-        self._sectioning = 0  # open article, section and main elements
+        self._sectioning = 0  # open article and section elements
+        self._headers: list[int] = []  # for each open kept <header>, the count of lines before it
         self._aside: list[str] | None = None  # the text of the dropped <aside> being read
 
     # -- tags
@@ -655,6 +659,8 @@ class HtmlText(HTMLParser):
             self._flush()
         if tag in SECTIONING_TAGS:
             self._sectioning += 1
+        if tag == "header":
+            self._headers.append(len(self.blocks))
         if tag in CONTAINER_TAGS:
             if self._containers == 0:
                 self._fresh = True
@@ -685,12 +691,21 @@ class HtmlText(HTMLParser):
             self._flush()
         if tag in SECTIONING_TAGS and self._sectioning:
             self._sectioning -= 1
+        if tag == "header" and self._headers:
+            self._end_header(self._headers.pop())
         if tag in CONTAINER_TAGS and self._containers:
             self._containers -= 1
         if tag in HEADING_TAGS:
             self._heading = 0
         if tag == "pre" and self._pre:
             self._pre -= 1
+
+    def _end_header(self, start: int) -> None:
+        """A kept <header> without a heading was the site's banner after all (a whole page wrapped
+        in <section>): its lines go, but for a notice."""
+        lines = self.blocks[start:]
+        if not any(block.kind == "heading" for block in lines):
+            self.blocks[start:] = [block for block in lines if is_notice(block.text)]
 
     def _skip(self, tag: str) -> None:
         self._skipping.append(tag)
@@ -712,7 +727,7 @@ class HtmlText(HTMLParser):
         self._aside = None
         if lines and is_notice(lines[0]):
             self.blocks.append(Block("body", lines[0], notice_only=True))
-            if len(lines) > 1 and is_disclaimer_label(lines[0]):
+            if len(lines) > 1 and is_notice_label(lines[0]):  # the aside's text is no content anyway
                 self.blocks.append(Block("body", lines[1], join="line", notice_only=True))
 
     def _end_title(self) -> None:

@@ -199,6 +199,21 @@ def test_a_site_header_in_main_and_a_site_alert_in_an_aside_stay_out():
     assert searchable(doc) == "You can renew online if your passport was issued after 2005."
 
 
+def test_a_header_without_a_heading_in_a_page_wrapped_in_a_section_is_the_sites():
+    doc = article("<html><head><title>Visiting Hours - St Mary's Hospital</title></head><body><section>"
+                  "<header><a href='/'>St Mary's Hospital</a><p>Switchboard: 020 7946 0000</p></header>"
+                  "<h1>Visiting Hours</h1><p>General wards are open from 2pm to 8pm.</p></section></body></html>", "html")
+    assert doc.title == "Visiting Hours"
+    assert searchable(doc) == "General wards are open from 2pm to 8pm."
+
+
+def test_an_aside_notice_label_takes_in_the_asides_next_line_whatever_its_form():
+    doc = article("<article><h1>Remembering Jane Goodall</h1><aside><p>Editor's note:</p><p>This obituary was"
+                  " updated.</p></aside><p>She transformed our understanding of chimpanzees.</p></article>", "html")
+    assert doc.notice == "Editor's note: This obituary was updated."
+    assert searchable(doc) == "She transformed our understanding of chimpanzees."
+
+
 def test_read_more_over_a_list_and_a_wrapped_read_more_sentence_are_content():
     doc = article("<h1>Trailrunner Jacket</h1><p>A featherweight waterproof shell.</p><p>Read more</p>"
                   "<ul><li>Waterproof to 20,000 mm</li><li>Weighs 180 g</li></ul>", "html")

@@ -195,3 +195,8 @@ def test_a_link_to_a_corpus_folder_does_not_take_over_its_files_ids(tmp_path: Pa
 def test_a_short_sentence_case_heading_is_not_taken_for_a_wrapped_line(heading: str, first_line: str):
     text = f"Title Here\n\nIntro text here.\n\n{heading}\n{first_line}\nwater\n\nNext Heading\nMore text.\n"
     assert ("heading", heading) in [(ln.kind, text[ln.start : ln.end]) for ln in classify_txt_lines(text)]
+
+
+def test_a_copyright_footer_is_no_heading():
+    text = "Soup\n\nA quick soup.\n\nMethod\nSimmer for 20 minutes.\n\n© 2024 Kitchen Notes\nRecipes may be shared with credit\n"
+    assert kinds(text)["© 2024 Kitchen Notes"] == "body"
