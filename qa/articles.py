@@ -461,8 +461,8 @@ def classify_txt_lines(text: str) -> list[Line]:
 
 
 def _mark_notice(strings: list[str], spans: list[tuple[int, int]], kinds: list[LineKind]) -> int | None:
-    """Mark the notice line (one of the first few) and return its index. A bare label
-    (`⚠️ Please note:`) takes the line directly under it along: that line is the notice's text."""
+    """Mark the notice line (one of the first few) and return its index. A bare label in the
+    disclaimers' form (`⚠️ Please note:`) takes the line directly under it along: the disclaimer."""
     notice_at = next((i for i in range(min(NOTICE_WINDOW, len(spans)))
                       if kinds[i] == "body" and is_notice(strings[i])), None)
     if notice_at is None:
@@ -489,8 +489,8 @@ def _is_title_line(strings: list[str], spans: list[tuple[int, int]], kinds: list
 
 
 def _mark_nav(strings: list[str], spans: list[tuple[int, int]], kinds: list[LineKind]) -> None:
-    """Mark navigation lines, and under a bare label (`See also:`) the lines up to the next blank
-    line: a list of links to other articles, not headings or text of this one."""
+    """Mark navigation lines, and under a bare label (`See also:`) the short title lines that follow
+    it directly: a list of links to other articles, not headings or text of this one."""
     under_label = False
     for i, line in enumerate(strings):
         under_label = under_label and not _blank_line_before(spans, i) and _links_to_another(strings, spans, i)
