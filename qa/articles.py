@@ -504,12 +504,16 @@ def _mark_nav(strings: list[str], spans: list[tuple[int, int]], kinds: list[Line
 def _links_to_another(strings: list[str], spans: list[tuple[int, int]], i: int) -> bool:
     """Line i, under a `See also` label, reads as the title of another article: short, no sentence,
     and no paragraph directly under it (`Legacy` over `The wall became ...` is this one's heading)."""
-    line = strings[i].strip()
-    if len(line.split()) > MAX_LINK_WORDS or SENTENCE_END_RE.search(line):
+    if not _reads_as_title(strings[i]):
         return False
     after = i + 1
     return (after >= len(strings) or _blank_line_before(spans, after) or is_list_item(strings[after])
-            or not (len(strings[after].split()) > MAX_LINK_WORDS or SENTENCE_END_RE.search(strings[after])))
+            or _reads_as_title(strings[after]))
+
+
+def _reads_as_title(line: str) -> bool:
+    """Short (MAX_LINK_WORDS at most) and no sentence: a title, not a paragraph."""
+    return len(line.split()) <= MAX_LINK_WORDS and not SENTENCE_END_RE.search(line.strip())
 
 
 def _heading_in_context(strings: list[str], spans: list[tuple[int, int]], i: int) -> bool:
