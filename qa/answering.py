@@ -65,7 +65,8 @@ def build_response(question: str, terms: list[str], ranked: list[Candidate], rea
         best = next(iter(reader.sections([anchor.section])), None)
     low = is_low_confidence(question, anchor.base if anchor else None,
                             f"{best.heading}\n{best.text}" if best else "", lexical,
-                            answers="\n".join(p.answer.text for p in passages[:CONFIDENCE_ANSWERS]),
+                            # One line each: a sentence of a hard-wrapped paragraph holds line breaks.
+                            answers="\n".join(" ".join(p.answer.text.split()) for p in passages[:CONFIDENCE_ANSWERS]),
                             passages="\n".join(p.text for p in passages[:CONFIDENCE_ANSWERS]))
     if wants_country:
         passages = country_first(passages)

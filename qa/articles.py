@@ -10,6 +10,10 @@ Plain text (`classify_txt_lines`), beyond "a heading is a short line without fin
 - A line of a hard-wrapped paragraph is body: six or more words, not Title Case, a line directly
   under it that goes on in lower case, and the paragraph's last line ending a sentence. (A
   heading over unmarked items, a URL or a command ends no sentence; a shorter line is a heading.)
+  The line under may also start with a capital when the wrapped line is 50 characters or more,
+  or ends on a comma, and the line under it is no more than 20 longer
+  (`... disarming WMDs in North` / `Korea.`); that line is then body too. The lines wrapped one into the next must end a sentence or a lead-in (`:`).
+  `sections.py` lets a sentence run across them.
 - Also headings, where they stand alone (blank line before, a paragraph line after): a short
   Title Case question (`How Much Is Too Much?`) and a numbered Title Case line (`1. Choosing
   Panels`) that no further list item follows. A heading may start with an emoji or `¿`
@@ -72,6 +76,15 @@ TITLE_SMALL_WORDS = frozenset(
 SENTENCE_END_RE = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
 MIN_WRAPPED_WORDS = 6
 """Words a line needs to be taken for a hard-wrapped paragraph's line rather than a heading."""
+CLAUSE_END_RE = re.compile(r"[.!?…:;][\"'”’)\]]*\s*$")
+"""A line that ends a sentence, or a lead-in or clause (`:`, `;`): what follows starts anew."""
+MIN_WRAPPED_CHARS = 40
+"""Characters that make a line of fewer words long enough to be taken for a wrapped line."""
+MIN_WRAPPED_CHARS_BEFORE_CAPITAL = 50
+"""Characters a line needs to be taken for a wrapped line over one that starts with a capital:
+headings are shorter."""
+WRAP_SLACK = 20
+"""How much longer than a wrapped line the line under it may be: about a long word, plus a space."""
 LIST_MARKER_RE = re.compile(r"^(?:[-*+•·▪◦‣–—]\s+|\(?\d{1,3}[.)]\s+|\(?[a-zA-Z][.)]\s+|[ivxIVX]{1,4}[.)]\s+)")
 """A list item's marker and the spaces after it."""
 CONTROL_CHAR_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -351,10 +364,11 @@ def is_nav(line: str) -> bool:
     """A navigation line: `See also  <title>`, `Related: <title>`, or the bare label (`See also:`).
 
     A final period is allowed only after a `:` or dash (`See also: Wheel Truing.`): without one,
-    `Read more about it in the chapter above.` is a sentence."""
+    `Read more about it in the chapter above.` is a sentence. The label starts with a capital:
+    `related to emerging domains` is a wrapped sentence going on."""
     s = line.strip()
     match = NAV_RE.match(s)
-    if not match or len(s) > 200:
+    if not match or len(s) > 200 or not s[0].isupper():
         return False
     return not s.endswith(".") or bool(NAV_PUNCT_RE.match(s, match.end(1)))
 
@@ -447,7 +461,7 @@ def classify_txt_lines(text: str) -> list[Line]:
             list_mode = "markers" if item else "plain"
         elif list_mode == "markers" and not item:
             list_mode = None
-        heading_like = _heading_in_context(strings, spans, i)
+        heading_like = _heading_in_context(strings, spans, i) and not _continues_sentence(strings, spans, kinds, i)
         # A blank line between the lead-in and its first item does not end the list
         ends_list = not heading_like or (not first_item and _blank_line_before(spans, i))
         if list_mode == "plain" and ends_list:
@@ -563,19 +577,63 @@ def _underlined(strings: list[str], kinds: list[LineKind], i: int) -> bool:
 
 
 def _wraps_on(strings: list[str], spans: list[tuple[int, int]], i: int) -> bool:
-    """Line i is a hard-wrapped paragraph's line: six or more words, not Title Case, the next line
-    follows directly and goes on in lower case (`yet a tyre` / `at the wrong pressure`), and the
-    paragraph's lines end a sentence (`... twice as fast.`). A heading over unmarked items, a URL
-    or a command (`Things you will need` / `tent and footprint`) ends no sentence."""
+    """Line i is a hard-wrapped paragraph's line: not Title Case, it wraps into the next line
+    (`yet a tyre` / `at the wrong pressure`), and the lines wrapped so end a sentence or a
+    lead-in (`... twice as fast.`). A heading over unmarked items, a URL or a command (`Things
+    you will need` / `tent and footprint`) ends none."""
     after = i + 1
     if after >= len(strings) or _blank_line_before(spans, after) or is_title_case(strings[i]):
         return False
-    if len(strings[i].split()) < MIN_WRAPPED_WORDS or is_list_item(strings[after]):
+    return wraps_into(strings[i], strings[after]) and ends_clause(strings[_wrapped_run_end(strings, spans, i)])
+
+
+def _continues_sentence(strings: list[str], spans: list[tuple[int, int]], kinds: list[LineKind], i: int) -> bool:
+    """Line i goes on with the sentence of the body line directly above (`... disarming WMDs in
+    North` / `Korea.`), and the lines wrapped so end a sentence or a lead-in."""
+    return (i > 0 and kinds[i - 1] == "body" and not _blank_line_before(spans, i)
+            and wraps_into(strings[i - 1], strings[i]) and ends_clause(strings[_wrapped_run_end(strings, spans, i)]))
+
+
+def _wrapped_run_end(strings: list[str], spans: list[tuple[int, int]], i: int) -> int:
+    """The last line of the run of lines that line i wraps into, one into the next."""
+    first = i
+    while (i + 1 < len(strings) and not _blank_line_before(spans, i + 1)
+           and wraps_into(strings[i], strings[i + 1], within=i > first)):
+        i += 1
+    return i
+
+
+def wraps_into(line: str, below: str, within: bool = False) -> bool:
+    """`line` may break mid-sentence into `below`, the line directly under it, which is no list item:
+    `line` has six words or 40 characters (any length `within` a wrapped paragraph, where a long
+    word went down) and ends no clause, and `below` goes on in lower case; or `line` is as long
+    as a wrapped line (50 characters) or breaks on a comma, and `below` is no longer than a
+    wrapped line (`... in North` / `Korea.`). A heading is shorter, or its
+    paragraph longer (one line each)."""
+    width = len(line.strip())
+    long_enough = within or len(line.split()) >= MIN_WRAPPED_WORDS or width >= MIN_WRAPPED_CHARS
+    if not long_enough or not below.strip() or is_list_item(below) or ends_clause(line):
         return False
-    first = strings[after].split()[0]
-    if not first[0].islower() or any(c.isupper() for c in first[1:]):  # `iPhone` starts a name
-        return False
-    return bool(SENTENCE_END_RE.search(strings[_paragraph_end(spans, after)]))
+    if goes_on_in_lower_case(below):
+        return True
+    # Not on a word like "with": a heading may end on one (`Methods you can start with`).
+    breaks = width >= MIN_WRAPPED_CHARS_BEFORE_CAPITAL or line.rstrip().endswith(",")
+    return breaks and len(below.strip()) <= width + WRAP_SLACK
+
+
+def goes_on_in_lower_case(line: str) -> bool:
+    """The line starts with a word in lower case, and not a name like `iPhone`."""
+    first = line.split()[0] if line.strip() else ""
+    return bool(first) and first[0].islower() and not any(c.isupper() for c in first[1:])
+
+
+def ends_sentence(line: str) -> bool:
+    return bool(SENTENCE_END_RE.search(line))
+
+
+def ends_clause(line: str) -> bool:
+    """The line ends a sentence, or a clause with `:` or `;`: a line under it starts anew."""
+    return bool(CLAUSE_END_RE.search(line))
 
 
 def _paragraph_end(spans: list[tuple[int, int]], i: int) -> int:

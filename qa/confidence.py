@@ -362,7 +362,7 @@ def _same_word(a: str, b: str) -> bool:
 def is_low_confidence(question: str, top_score: float | None, top_passage: str, lexical: LexicalIndex,
                       thresholds: Thresholds = Thresholds(), answers: str = "", passages: str = "") -> bool:
     """True when the corpus most likely does not answer the question. `answers` and `passages`:
-    the answer sentences and the texts of the best few passages, whose order the score can't vouch
+    the answer sentences (one a line) and the texts of the best few passages, whose order the score can't vouch
     for; a question asking for a name reads only the first answer, as the others name other things."""
     top_answer = answers.split("\n", 1)[0]
     if top_score is None or top_score < thresholds.off_topic:

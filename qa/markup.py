@@ -99,6 +99,7 @@ from .articles import (
     MAX_LINK_WORDS,
     NAV_LABELS,
     NOTICE_WINDOW,
+    ends_clause,
     is_disclaimer_label,
     is_nav,
     is_notice,
@@ -236,7 +237,7 @@ def is_nav_label(block: Block) -> bool:
 
 def is_link_title(block: Block) -> bool:
     """A list item that reads as another article's title: short, and no sentence."""
-    return len(block.text.split()) <= MAX_LINK_WORDS + 1 and not CLAUSE_END_RE.search(block.text)
+    return len(block.text.split()) <= MAX_LINK_WORDS + 1 and not ends_clause(block.text)
 
 
 def classify(blocks: list[Block], title_at: int | None) -> list[LineKind]:
@@ -498,9 +499,6 @@ NAV_SOURCE_LINE_RE = re.compile(NAV_LABELS + r"\s*[:\-–—]", re.IGNORECASE)
 about the trial in our report" is a wrapped sentence."""
 SOFT_BREAK = "\x00"
 """Marks a soft line break in a paragraph's text: markdown-it turns every NUL of the source into U+FFFD."""
-CLAUSE_END_RE = re.compile(r"[.!?:…][\"'”’)\]]*\s*$")
-"""A line that ends a sentence or a lead-in (`:`). Not articles.SENTENCE_END_RE, which this name
-shadowed after importing it: that one leaves out the colon."""
 
 
 def nav_source_lines(source_lines: list[str]) -> list[str]:
@@ -515,7 +513,7 @@ def nav_source_lines(source_lines: list[str]) -> list[str]:
         after = source_lines[i + 1].strip() if i + 1 < len(source_lines) else ""
         nav = (bool(NAV_SOURCE_LINE_RE.match(text.strip())) and is_nav_line(text) and text.strip()[:1].isupper()
                and not after[:1].islower()
-               and (i == 0 or nav_before or bool(CLAUSE_END_RE.search(source_lines[i - 1]))))
+               and (i == 0 or nav_before or ends_clause(source_lines[i - 1])))
         if i == 0 or nav or nav_before:
             lines.append([text])
         else:

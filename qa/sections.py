@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import re
 
-from .articles import LIST_MARKER_RE
+from .articles import LIST_MARKER_RE, ends_clause, wraps_into
 from .models import Article, Line, Section, Span
 
 # Words whose trailing period does not end a sentence.
@@ -55,7 +55,9 @@ def _section(article: Article, heading: str, lines: list[Line]) -> Section | Non
     start = content[0].start + _leading_space(text[content[0].start : content[0].end])
     end = content[-1].end - _trailing_space(text[content[-1].start : content[-1].end])
     cuts = [ln for ln in lines if ln.kind != "body" and start < ln.start < end]
-    sentences = capped([s for ln in content for s in split_sentences(text, ln.start, ln.end)], cuts)
+    # Markdown and HTML put a paragraph on one line already, and an HTML list item has no marker.
+    runs = sentence_runs(text, content) if article.fmt == "txt" else [(ln.start, ln.end) for ln in content]
+    sentences = capped([s for run in runs for s in split_sentences(text, *run)], cuts)
     return Section(
         doc=article.doc,
         title=article.title,
@@ -65,6 +67,32 @@ def _section(article: Article, heading: str, lines: list[Line]) -> Section | Non
         text=_cut_lines(text, start, end, cuts),
         sentences=sentences,
     )
+
+
+def sentence_runs(text: str, content: list[Line]) -> list[tuple[int, int]]:
+    """(start, end) of each run of plain-text content lines that sentences may cross: one line
+    each, but a hard-wrapped paragraph's lines are one run, so no sentence is cut at a line break.
+    A paragraph is taken for wrapped only when it ends a sentence or a lead-in (unmarked list
+    items end none)."""
+    runs: list[list[Line]] = []
+    for ln in content:
+        if runs and _wraps_into(text, runs[-1][-1], ln, within=len(runs[-1]) > 1):
+            runs[-1].append(ln)
+        else:
+            runs.append([ln])
+    spans: list[tuple[int, int]] = []
+    for run in runs:
+        if len(run) > 1 and ends_clause(text[run[-1].start : run[-1].end]):
+            spans.append((run[0].start, run[-1].end))
+        else:
+            spans.extend((ln.start, ln.end) for ln in run)
+    return spans
+
+
+def _wraps_into(text: str, line: Line, below: Line, within: bool) -> bool:
+    """True when `line` breaks mid-sentence into `below`, directly under it (articles.wraps_into)."""
+    return text.count("\n", line.end, below.start) == 1 and wraps_into(
+        text[line.start : line.end], text[below.start : below.end], within)
 
 
 def capped(sentences: list[Span], cuts: list[Line], most: int = MAX_SENTENCES) -> tuple[Span, ...]:

@@ -1,0 +1,144 @@
+"""Hard-wrapped plain text reads as the same article unwrapped: same title, notice, headings and
+sentences, a sentence running across line breaks with its span still exact."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import qa
+from conftest import build_index, write_corpus
+from qa.articles import LIST_MARKER_RE, classify_txt_lines, parse_article
+from qa.models import Article
+from qa.sections import split_sections
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+
+CHAINS = ("Bicycle Care\n\n"
+          "⚠️ Please note: AI tools helped write this article.\n\n"
+          "Chains\n\n"
+          "Most riders never check their chains, yet a chain that is not\n"
+          "oiled wears out the cassette and the chainrings within a few\n"
+          "months. A chain should be oiled every month, and more often\n"
+          "when you ride in the rain.\n\n"
+          "Tyres\n\n"
+          "Check the pressure of your tyres every week with a gauge, since\n"
+          "Schwalbe and most other makers print the range on the sidewall.\n")
+
+
+def reading(article: Article) -> tuple:
+    """Title, notice, and each section's heading with its sentences, whitespace collapsed."""
+    return (article.title, article.notice,
+            [(s.heading, [" ".join(article.text[x.start : x.end].split()) for x in s.sentences])
+             for s in split_sections(article)])
+
+
+def hard_wrapped(article: Article, width: int) -> str:
+    """The article's text with every body line longer than `width` wrapped at it, as an editor does."""
+    kinds = {ln.start: ln.kind for ln in article.lines}
+    out, pos = [], 0
+    for line in article.text.split("\n"):
+        if kinds.get(pos) == "body" and len(line) > width:
+            marker = LIST_MARKER_RE.match(line.strip())
+            out.append(textwrap.fill(line.strip(), width, subsequent_indent=" " * (marker.end() if marker else 0),
+                                     break_long_words=False, break_on_hyphens=False))
+        else:
+            out.append(line)
+        pos += len(line) + 1
+    return "\n".join(out)
+
+
+def sentences(text: str, fmt: str = "txt") -> list[str]:
+    article = parse_article(text.encode(), f"a.{fmt}", fmt)
+    return [article.text[x.start : x.end] for s in split_sections(article) for x in s.sentences]
+
+
+@pytest.mark.parametrize("width", [60, 72, 80])
+@pytest.mark.parametrize("doc", sorted(p.name for p in CORPUS.glob("*.txt")))
+def test_the_corpus_wrapped_at_common_widths_reads_as_it_does_unwrapped(doc: str, width: int):
+    article = parse_article((CORPUS / doc).read_bytes(), doc)
+    wrapped = hard_wrapped(article, width)
+    assert wrapped.count("\n") > article.text.count("\n") + 50  # it was wrapped
+    assert reading(parse_article(wrapped.encode(), doc)) == reading(article)
+
+
+def test_a_sentence_runs_across_the_lines_of_a_wrapped_paragraph():
+    got = sentences(CHAINS)
+    assert got == [
+        "Most riders never check their chains, yet a chain that is not\noiled wears out the cassette and the "
+        "chainrings within a few\nmonths.",
+        "A chain should be oiled every month, and more often\nwhen you ride in the rain.",
+        # The line under starts with a name: the line above is as long as a wrapped line
+        "Check the pressure of your tyres every week with a gauge, since\nSchwalbe and most other makers print "
+        "the range on the sidewall.",
+    ]
+
+
+def test_lines_of_a_paragraph_that_ends_no_sentence_stay_apart():
+    text = ("Camping\n\n"
+            "What to bring\n\n"
+            "a tent that holds two people and all of their gear\n"
+            "sleeping bags rated for the coldest night expected\n"
+            "stove and fuel\n")
+    assert sentences(text) == ["a tent that holds two people and all of their gear",
+                               "sleeping bags rated for the coldest night expected", "stove and fuel"]
+
+
+def test_list_items_and_lines_after_a_full_stop_or_lead_in_start_anew():
+    text = ("Packing\n\n"
+            "You will need the following things for a weekend away:\n"
+            "- a tent that holds two people and all of their gear\n"
+            "- a sleeping bag rated for the coldest night expected.\n"
+            "Each of them should be checked before you leave home\n"
+            "because shops near the campsite close early.\n")
+    assert sentences(text) == [
+        "You will need the following things for a weekend away:",
+        "a tent that holds two people and all of their gear",
+        "a sleeping bag rated for the coldest night expected.",
+        "Each of them should be checked before you leave home\nbecause shops near the campsite close early.",
+    ]
+
+
+def test_a_long_line_over_a_name_in_a_wrapped_paragraph_is_no_heading():
+    text = ("Alliances\n\n"
+            "Peacekeeping\n\n"
+            "Another example is the role of the United Nations in disarming\n"
+            "Iraq after 1991, when inspectors were sent in by the Security\n"
+            "Council.\n")
+    lines = {text[ln.start : ln.end]: ln.kind for ln in classify_txt_lines(text)}
+    assert lines["Another example is the role of the United Nations in disarming"] == "body"
+    assert lines["Iraq after 1991, when inspectors were sent in by the Security"] == "body"
+    assert lines["Peacekeeping"] == "heading"
+    assert len(sentences(text)) == 1
+
+
+def test_a_wrapped_line_starting_with_related_is_text_not_navigation():
+    text = ("Security\n\n"
+            "Cooperation\n\n"
+            "Countries are engaging in cooperative efforts that are\n"
+            "related to emerging domains such as space and artificial\n"
+            "intelligence.\n\n"
+            "See also: Space Law\n")
+    lines = {text[ln.start : ln.end]: ln.kind for ln in classify_txt_lines(text)}
+    assert lines["related to emerging domains such as space and artificial"] == "body"
+    assert lines["See also: Space Law"] == "nav"
+    assert sentences(text) == ["Countries are engaging in cooperative efforts that are\nrelated to emerging domains "
+                               "such as space and artificial\nintelligence."]
+
+
+def test_markdown_and_html_list_items_are_never_joined():
+    html = ("<h1>Packing</h1><h2>Bring</h2><ul><li>a tent that holds two people and all of their gear</li>"
+            "<li>sleeping bags rated for the coldest night expected.</li></ul>")
+    assert sentences(html, "html") == ["a tent that holds two people and all of their gear",
+                                         "sleeping bags rated for the coldest night expected."]
+
+
+def test_the_answer_to_a_question_on_a_wrapped_article_is_the_whole_sentence(tmp_path: Path):
+    corpus = write_corpus(tmp_path / "corpus", {"bikes.txt": CHAINS})
+    searcher = qa.load(build_index(corpus, tmp_path / "index"))
+    top = searcher.ask("How often should a bicycle chain be oiled?", k=1).passages[0]
+    assert top.citation.section == "Chains"
+    assert top.answer.text == "A chain should be oiled every month, and more often\nwhen you ride in the rain."
+    assert CHAINS[top.answer.start : top.answer.end] == top.answer.text
