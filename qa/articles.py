@@ -7,13 +7,12 @@ lines into sections is `sections.py`'s job.
 Plain text (`classify_txt_lines`), beyond "a heading is a short line without final punctuation":
 - A rule (`---`, `===`, `* * *`: three or more of `-=*_`) is classified nav: decoration, never
   content. A short line directly over a rule of `=` or `-` is a heading (the title, first).
-- A line of a hard-wrapped paragraph is body: six or more words, not Title Case, a line directly
-  under it that goes on in lower case, and the paragraph's last line ending a sentence. (A
-  heading over unmarked items, a URL or a command ends no sentence; a shorter line is a heading.)
-  The line under may also start with a capital when the wrapped line is 50 characters or more,
-  or ends on a comma, and the line under it is no more than 20 longer
-  (`... disarming WMDs in North` / `Korea.`); that line is then body too. The lines wrapped one into the next must end a sentence or a lead-in (`:`).
-  `sections.py` lets a sentence run across them.
+- A line of a hard-wrapped paragraph is body, not a heading (`wraps_into`): not Title Case, six
+  or more words or 40 characters, no final `.!?:;`, over a line (no list item) that goes on in
+  lower case; or 50 characters or more (or a final comma) over a line at most 20 longer, which
+  may start with a name (`... disarming WMDs in North` / `Korea.`; that line is body too). The
+  lines wrapped one into the next must end a sentence or a lead-in: a heading over unmarked
+  items, a URL or a command ends none. `sections.py` lets a sentence run across them.
 - Also headings, where they stand alone (blank line before, a paragraph line after): a short
   Title Case question (`How Much Is Too Much?`) and a numbered Title Case line (`1. Choosing
   Panels`) that no further list item follows. A heading may start with an emoji or `¿`
@@ -74,17 +73,38 @@ SYMBOL_CATEGORIES = frozenset({"So", "Sk", "Mn", "Cf"})
 TITLE_SMALL_WORDS = frozenset(
     "a an the and or but nor of for to in on at by with from as vs via per into onto upon".split())
 SENTENCE_END_RE = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
+ABBREVIATIONS = frozenset(
+    """
+    e.g i.e al cf vs viz approx ca mr mrs ms dr prof sr jr st mt gen col lt maj capt sgt adm
+    gov sen rep pres fig figs no nos vol vols pp ed eds dept univ inc ltd co corp jan feb mar apr
+    jun jul aug sep sept oct nov dec u.s u.k u.n e.u
+    """.split()
+)
+"""Words whose trailing period does not end a sentence."""
+INNER_SENTENCE_END_RE = re.compile(r"\b([a-z]{2,})[.!?…][\"'”’)\]]*\s+[\"'“‘(]*[A-Z]")
+"""A sentence ending inside a line (`... along the coast. In`), where headings have none."""
 MIN_WRAPPED_WORDS = 6
 """Words a line needs to be taken for a hard-wrapped paragraph's line rather than a heading."""
-CLAUSE_END_RE = re.compile(r"[.!?…:;][\"'”’)\]]*\s*$")
-"""A line that ends a sentence, or a lead-in or clause (`:`, `;`): what follows starts anew."""
+CLAUSE_END_RE = re.compile(r"[.!?:…][\"'”’)\]]*\s*$")
+"""A line that ends a sentence or a lead-in (`:`): what follows starts anew. Not `;`, after which
+the sentence goes on."""
 MIN_WRAPPED_CHARS = 40
-"""Characters that make a line of fewer words long enough to be taken for a wrapped line."""
+"""Characters that make a line of fewer words long enough to be taken for a wrapped line (long
+words: `Executing international military multinational`)."""
+HANGING_WORDS = frozenset("a an the and or but nor since because although though while whereas whose "
+                          "its their our your his her my".split())
+"""Words that end no sentence and no heading (unlike `for`, `with` or `of`: `What it is for`): a line
+ending on one goes on under it, even into a name (`... with a gauge, since` / `Schwalbe ...`)."""
+WIDTH_LINES = 4
+"""Lines read to tell the width a paragraph is wrapped at: the longest of them."""
 MIN_WRAPPED_CHARS_BEFORE_CAPITAL = 50
-"""Characters a line needs to be taken for a wrapped line over one that starts with a capital:
-headings are shorter."""
+"""Characters a paragraph's first line needs to be taken for wrapped over a line that starts with
+a capital (headings are mostly shorter); inside a wrapped paragraph, a line under a shorter one
+(`... between 5 and` / `25.`) may be as long as a wrapped line: this many, and WRAP_SLACK."""
 WRAP_SLACK = 20
 """How much longer than a wrapped line the line under it may be: about a long word, plus a space."""
+WRAP_FIT = 5
+"""How much longer than the lines under it a paragraph's first line may be, wrapped at their width."""
 LIST_MARKER_RE = re.compile(r"^(?:[-*+•·▪◦‣–—]\s+|\(?\d{1,3}[.)]\s+|\(?[a-zA-Z][.)]\s+|[ivxIVX]{1,4}[.)]\s+)")
 """A list item's marker and the spaces after it."""
 CONTROL_CHAR_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -395,9 +415,17 @@ def looks_like_heading(line: str) -> bool:
     s = line.strip().lstrip("\ufeff")
     if not s or len(s) > MAX_HEADING_CHARS or len(s.split()) > MAX_HEADING_WORDS:
         return False
-    if s.endswith(HEADING_END_PUNCT) or is_list_item(s) or is_nav(s) or is_notice(s):
+    if s.endswith(HEADING_END_PUNCT) or is_list_item(s) or is_nav(s) or is_notice(s) or _ends_a_sentence_inside(s):
         return False
     return starts_like_heading(s)
+
+
+def _ends_a_sentence_inside(s: str) -> bool:
+    """Six words or more with a sentence ending inside (`Heavy rain caused flooding along the
+    coast. In`): running text whose line broke, not a heading (`Part II. The Return` has a
+    capital before its period, `Smith vs. Jones` an abbreviation)."""
+    return len(s.split()) >= MIN_WRAPPED_WORDS and any(
+        m.group(1) not in ABBREVIATIONS for m in INNER_SENTENCE_END_RE.finditer(s))
 
 
 def starts_like_heading(s: str) -> bool:
@@ -439,7 +467,10 @@ def classify_txt_lines(text: str) -> list[Line]:
     kinds: list[LineKind] = ["nav" if is_rule(line) else "body" for line in strings]  # rules: not content
 
     notice_at = _mark_notice(strings, spans, kinds)
-    if spans and notice_at != 0 and len(spans) > 1 and _is_title_line(strings, spans, kinds, notice_at):
+    wrapped = [False] * len(strings)
+    for first, last in wrapped_runs(strings, spans):
+        wrapped[first : last + 1] = [True] * (last - first + 1)
+    if spans and notice_at != 0 and len(spans) > 1 and _is_title_line(strings, spans, kinds, notice_at, wrapped):
         kinds[0] = "title"
     _mark_nav(strings, spans, kinds)
 
@@ -461,7 +492,7 @@ def classify_txt_lines(text: str) -> list[Line]:
             list_mode = "markers" if item else "plain"
         elif list_mode == "markers" and not item:
             list_mode = None
-        heading_like = _heading_in_context(strings, spans, i) and not _continues_sentence(strings, spans, kinds, i)
+        heading_like = _heading_in_context(strings, spans, i, wrapped)
         # A blank line between the lead-in and its first item does not end the list
         ends_list = not heading_like or (not first_item and _blank_line_before(spans, i))
         if list_mode == "plain" and ends_list:
@@ -490,14 +521,14 @@ def _mark_notice(strings: list[str], spans: list[tuple[int, int]], kinds: list[L
 
 
 def _is_title_line(strings: list[str], spans: list[tuple[int, int]], kinds: list[LineKind],
-                   notice_at: int | None) -> bool:
+                   notice_at: int | None, wrapped: list[bool]) -> bool:
     """Line 0 reads like a heading, is underlined, or is a question or exclamation set apart
     above the notice (`Is Coffee Good for You?`, blank line, `⚠️ Please note: ...`)."""
     first = strings[0]
     if _underlined(strings, kinds, 0):
         return True
     if looks_like_heading(first):
-        return not _wraps_on(strings, spans, 0)
+        return not wrapped[0]
     return (notice_at == 1 and _blank_line_before(spans, 1) and first.strip().endswith(("?", "!"))
             and looks_like_heading(first.strip().rstrip("?!")))
 
@@ -530,12 +561,12 @@ def _reads_as_title(line: str) -> bool:
     return len(line.split()) <= MAX_LINK_WORDS and not SENTENCE_END_RE.search(line.strip())
 
 
-def _heading_in_context(strings: list[str], spans: list[tuple[int, int]], i: int) -> bool:
+def _heading_in_context(strings: list[str], spans: list[tuple[int, int]], i: int, wrapped: list[bool]) -> bool:
     """Line i looks like a heading where it stands (the list rules aside)."""
     line = strings[i]
     if looks_like_heading(line):
-        if _wraps_on(strings, spans, i):
-            return False  # a hard-wrapped paragraph's line
+        if wrapped[i]:
+            return False
         # `✅ Pump` over `✅ Hex keys`, `👍 Light` over `👎 Dear`: a list whose lines start with symbols
         return not (leading_symbols(line.strip()) and any(leading_symbols(strings[j].strip()) for j in (i - 1, i + 1)
                                                           if 0 <= j < len(strings)))
@@ -576,49 +607,74 @@ def _underlined(strings: list[str], kinds: list[LineKind], i: int) -> bool:
             and not is_nav(s) and not is_notice(s))
 
 
-def _wraps_on(strings: list[str], spans: list[tuple[int, int]], i: int) -> bool:
-    """Line i is a hard-wrapped paragraph's line: not Title Case, it wraps into the next line
-    (`yet a tyre` / `at the wrong pressure`), and the lines wrapped so end a sentence or a
-    lead-in (`... twice as fast.`). A heading over unmarked items, a URL or a command (`Things
-    you will need` / `tent and footprint`) ends none."""
-    after = i + 1
-    if after >= len(strings) or _blank_line_before(spans, after) or is_title_case(strings[i]):
+def wrapped_runs(strings: list[str], spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(first, last) line of each hard-wrapped paragraph or list item of two lines or more: each
+    line wraps into the next (`wraps_into`), and the last ends a sentence or a lead-in, or the list
+    item (another item, a blank line or the end follows). A heading over unmarked items, a URL or
+    a command (`Things you will need` / `tent and footprint`) ends none."""
+    runs: list[tuple[int, int]] = []
+    first = 0
+    while first < len(strings):
+        last = first
+        while (last + 1 < len(strings) and not _blank_line_before(spans, last + 1)
+               and wraps_into(strings[last], strings[last + 1], within=last > first,
+                              width=_wrap_width(strings, spans, first, last))):
+            last += 1
+        if last > first and (ends_clause(strings[last]) or _ends_item(strings, spans, first, last)):
+            runs.append((first, last))
+        first = last + 1
+    return runs
+
+
+def _wrap_width(strings: list[str], spans: list[tuple[int, int]], first: int, last: int) -> int:
+    """The width that the run of lines first..last, wrapped one into the next, seems wrapped at:
+    its longest line; for a run of one line, the longest of the few lines under it (up to a blank line)."""
+    if last > first:
+        return max(len(line.strip()) for line in strings[first : last + 1])
+    end = last + 2
+    while end < min(len(strings), last + 1 + WIDTH_LINES) and not _blank_line_before(spans, end):
+        end += 1
+    return max(len(line.strip()) for line in strings[last + 1 : end]) if last + 1 < len(strings) else 0
+
+
+def _ends_item(strings: list[str], spans: list[tuple[int, int]], first: int, last: int) -> bool:
+    """Lines first..last are one list item: another item, a blank line or the end comes next."""
+    after = last + 1
+    return is_list_item(strings[first]) and (
+        after == len(strings) or _blank_line_before(spans, after) or is_list_item(strings[after]))
+
+
+def wraps_into(line: str, below: str, within: bool = False, width: int = 0) -> bool:
+    """`line` may break mid-sentence into `below`, the line directly under it (no list item, notice
+    or navigation): `line` ends no sentence or lead-in, and `below` goes on in lower case under a
+    line of six words or 40 characters that is not Title Case. Unless Title Case (a
+    heading), `below` may start with a capital or digit after a comma or a word like `the`
+    (HANGING_WORDS), or when the paragraph
+    goes on under it and its first word would not have fitted on `line` (50 characters or
+    more), given the `width` the paragraph is wrapped at (`... disarming WMDs in North` / `Korea and Libya ...`). `within` a
+    wrapped paragraph (`line` goes on from the line above), `line` may be short (a long word
+    went down), and `below` may start with a capital or digit when no longer than a line wrapped
+    at `width`, the run's. A list item or indented line goes on only indented or in lower case."""
+    length = len(line.strip())
+    long_enough = within or (len(line.split()) >= MIN_WRAPPED_WORDS or length >= MIN_WRAPPED_CHARS) and not is_title_case(line)
+    if not long_enough or not below.strip() or ends_clause(line):
         return False
-    return wraps_into(strings[i], strings[after]) and ends_clause(strings[_wrapped_run_end(strings, spans, i)])
-
-
-def _continues_sentence(strings: list[str], spans: list[tuple[int, int]], kinds: list[LineKind], i: int) -> bool:
-    """Line i goes on with the sentence of the body line directly above (`... disarming WMDs in
-    North` / `Korea.`), and the lines wrapped so end a sentence or a lead-in."""
-    return (i > 0 and kinds[i - 1] == "body" and not _blank_line_before(spans, i)
-            and wraps_into(strings[i - 1], strings[i]) and ends_clause(strings[_wrapped_run_end(strings, spans, i)]))
-
-
-def _wrapped_run_end(strings: list[str], spans: list[tuple[int, int]], i: int) -> int:
-    """The last line of the run of lines that line i wraps into, one into the next."""
-    first = i
-    while (i + 1 < len(strings) and not _blank_line_before(spans, i + 1)
-           and wraps_into(strings[i], strings[i + 1], within=i > first)):
-        i += 1
-    return i
-
-
-def wraps_into(line: str, below: str, within: bool = False) -> bool:
-    """`line` may break mid-sentence into `below`, the line directly under it, which is no list item:
-    `line` has six words or 40 characters (any length `within` a wrapped paragraph, where a long
-    word went down) and ends no clause, and `below` goes on in lower case; or `line` is as long
-    as a wrapped line (50 characters) or breaks on a comma, and `below` is no longer than a
-    wrapped line (`... in North` / `Korea.`). A heading is shorter, or its
-    paragraph longer (one line each)."""
-    width = len(line.strip())
-    long_enough = within or len(line.split()) >= MIN_WRAPPED_WORDS or width >= MIN_WRAPPED_CHARS
-    if not long_enough or not below.strip() or is_list_item(below) or ends_clause(line):
+    if is_list_item(below) or is_notice(below) or is_nav(below):
         return False
     if goes_on_in_lower_case(below):
         return True
-    # Not on a word like "with": a heading may end on one (`Methods you can start with`).
-    breaks = width >= MIN_WRAPPED_CHARS_BEFORE_CAPITAL or line.rstrip().endswith(",")
-    return breaks and len(below.strip()) <= width + WRAP_SLACK
+    if is_title_case(below) and not ends_sentence(below):
+        return False  # a heading
+    if (is_list_item(line) or line[:1].isspace()) and not below[:1].isspace():
+        return False  # a list item goes on indented, or in lower case
+    if within:
+        return len(below.strip()) <= max(width, MIN_WRAPPED_CHARS_BEFORE_CAPITAL) + WRAP_SLACK
+    if line.rstrip().endswith(",") or line.split()[-1].lower() in HANGING_WORDS:
+        return len(below.strip()) <= length + WRAP_SLACK
+    # A heading over a paragraph (`Can I freeze my membership if I go travelling abroad`) is
+    # shorter than the paragraph's lines, or its paragraph is one line.
+    return (not ends_clause(below) and MIN_WRAPPED_CHARS_BEFORE_CAPITAL <= length <= width + WRAP_FIT
+            and length + 1 + len(below.split()[0]) > width)
 
 
 def goes_on_in_lower_case(line: str) -> bool:
@@ -632,15 +688,8 @@ def ends_sentence(line: str) -> bool:
 
 
 def ends_clause(line: str) -> bool:
-    """The line ends a sentence, or a clause with `:` or `;`: a line under it starts anew."""
+    """The line ends a sentence or a lead-in (`:`): a line under it starts anew."""
     return bool(CLAUSE_END_RE.search(line))
-
-
-def _paragraph_end(spans: list[tuple[int, int]], i: int) -> int:
-    """The last line of the run of lines that line i is in (up to a blank line)."""
-    while i + 1 < len(spans) and not _blank_line_before(spans, i + 1):
-        i += 1
-    return i
 
 
 def _blank_line_before(spans: list[tuple[int, int]], i: int) -> bool:

@@ -3,7 +3,8 @@
 A section is a heading and the lines up to the next heading; the lines before the first
 heading form the introduction, whose heading is "". Its span runs from the first to the
 last character of its content lines. Its searchable text is that span with notice and
-navigation lines cut out, so they are never searchable.
+navigation lines cut out, so they are never searchable. Sentences are split within a line (a
+paragraph or list item), except that in plain text they run across a hard-wrapped paragraph's lines.
 """
 
 from __future__ import annotations
@@ -11,17 +12,9 @@ from __future__ import annotations
 import bisect
 import re
 
-from .articles import LIST_MARKER_RE, ends_clause, wraps_into
+from .articles import ABBREVIATIONS, LIST_MARKER_RE, wrapped_runs
 from .models import Article, Line, Section, Span
 
-# Words whose trailing period does not end a sentence.
-ABBREVIATIONS = frozenset(
-    """
-    e.g i.e al cf vs viz approx ca mr mrs ms dr prof sr jr st mt gen col lt maj capt sgt adm
-    gov sen rep pres fig figs no nos vol vols pp ed eds dept univ inc ltd co corp jan feb mar apr
-    jun jul aug sep sept oct nov dec u.s u.k u.n e.u
-    """.split()
-)
 # Starts only at the first mark of a run and never backtracks: linear on "....." runs.
 SENTENCE_END_RE = re.compile(r"(?<![.!?…])[.!?…]++[\"'”’)\]]*+(?=\s|$)")
 SPACE_RE = re.compile(r"\s*")
@@ -71,28 +64,13 @@ def _section(article: Article, heading: str, lines: list[Line]) -> Section | Non
 
 def sentence_runs(text: str, content: list[Line]) -> list[tuple[int, int]]:
     """(start, end) of each run of plain-text content lines that sentences may cross: one line
-    each, but a hard-wrapped paragraph's lines are one run, so no sentence is cut at a line break.
-    A paragraph is taken for wrapped only when it ends a sentence or a lead-in (unmarked list
-    items end none)."""
-    runs: list[list[Line]] = []
-    for ln in content:
-        if runs and _wraps_into(text, runs[-1][-1], ln, within=len(runs[-1]) > 1):
-            runs[-1].append(ln)
-        else:
-            runs.append([ln])
-    spans: list[tuple[int, int]] = []
-    for run in runs:
-        if len(run) > 1 and ends_clause(text[run[-1].start : run[-1].end]):
-            spans.append((run[0].start, run[-1].end))
-        else:
-            spans.extend((ln.start, ln.end) for ln in run)
-    return spans
-
-
-def _wraps_into(text: str, line: Line, below: Line, within: bool) -> bool:
-    """True when `line` breaks mid-sentence into `below`, directly under it (articles.wraps_into)."""
-    return text.count("\n", line.end, below.start) == 1 and wraps_into(
-        text[line.start : line.end], text[below.start : below.end], within)
+    each, but a hard-wrapped paragraph's or list item's lines are one run (articles.wrapped_runs),
+    so no sentence is cut at a line break."""
+    spans = [(ln.start, ln.end) for ln in content]
+    runs = [(first, first) for first in range(len(content))]
+    for first, last in wrapped_runs([text[a:b] for a, b in spans], spans):
+        runs[first : last + 1] = [(first, last)] * (last - first + 1)
+    return [(spans[a][0], spans[b][1]) for a, b in dict.fromkeys(runs)]
 
 
 def capped(sentences: list[Span], cuts: list[Line], most: int = MAX_SENTENCES) -> tuple[Span, ...]:

@@ -142,3 +142,65 @@ def test_the_answer_to_a_question_on_a_wrapped_article_is_the_whole_sentence(tmp
     assert top.citation.section == "Chains"
     assert top.answer.text == "A chain should be oiled every month, and more often\nwhen you ride in the rain."
     assert CHAINS[top.answer.start : top.answer.end] == top.answer.text
+
+
+def kinds(text: str) -> dict[str, str]:
+    return {text[ln.start : ln.end].strip(): ln.kind for ln in classify_txt_lines(text)}
+
+
+@pytest.mark.parametrize("text, line, kind", [
+    # A long sentence-case title over the notice, or over a standfirst, is still the title
+    ("How to keep a sourdough starter alive while on holiday\n"
+     "⚠️ Please note: AI tools helped write this article.\n\nFeed it well the morning you leave.\n",
+     "How to keep a sourdough starter alive while on holiday", "title"),
+    ("Council approves new cycle lanes for the city centre\n"
+     "The £14m scheme will be finished by the spring of 2026.\n",
+     "Council approves new cycle lanes for the city centre", "title"),
+    # A long heading directly over a one-line answer, or over a paragraph wrapped wider than it
+    ("Gym FAQ\n\nCan I freeze my membership if I go travelling abroad\nYes, for up to three months a year.\n",
+     "Can I freeze my membership if I go travelling abroad", "heading"),
+    ("Moving Abroad\n\nWhat happens to your pension if you move abroad later\n"
+     "You can claim your state pension from anywhere in the world, and it is paid\n"
+     "into a bank account in the country where you live or into an account at home\n"
+     "in pounds, whichever you choose when you claim it.\n",
+     "What happens to your pension if you move abroad later", "heading"),
+    # A heading after a list item, or after a line ending on a comma, is no continuation of it
+    ("Job\n\nWhat you will do\n- Improve the performance and cost of our cloud data warehouse\n"
+     "What we are looking for\n- Five or more years of experience with Python and SQL\n"
+     "- Experience with Airflow, dbt or similar orchestration tools\n",
+     "What we are looking for", "heading"),
+    ("Team Update\n\nThank you all for the hard work on the spring release,\nEspecially the Support Team\n"
+     "The release went out on time.\n", "Especially the Support Team", "heading"),
+    # Running text whose line broke after a sentence is no heading
+    ("Storm Floods Coastal Towns\n\nHeavy rain caused flooding along the coast. In\n"
+     "Whitby, the harbour road was closed after the\nRiver Esk burst its banks on Monday night.\n",
+     "Heavy rain caused flooding along the coast. In", "body"),
+])
+def test_what_a_wrapped_line_is_not(text: str, line: str, kind: str):
+    assert kinds(text)[line] == kind
+
+
+def test_a_list_item_without_a_final_stop_is_not_joined_to_the_sentence_under_it():
+    text = ("Festival Packing List\n\nPack these:\n"
+            "A waterproof jacket and a warm fleece for the evenings\n"
+            "Most people forget the basics like loo roll.\n")
+    assert sentences(text)[-2:] == ["A waterproof jacket and a warm fleece for the evenings",
+                                    "Most people forget the basics like loo roll."]
+
+
+def test_a_wrapped_list_item_is_one_sentence_up_to_the_next_item():
+    text = ("Changelog\n\n2.4.0\n"
+            "- Fixed a crash that happened when opening very large\n"
+            "  files from a network drive\n"
+            "- Added dark mode to the settings page\n")
+    assert sentences(text) == ["Fixed a crash that happened when opening very large\n  files from a network drive",
+                               "Added dark mode to the settings page"]
+
+
+def test_a_sentence_goes_on_after_a_semicolon_and_after_a_short_line_inside_a_paragraph():
+    text = ("Kit List\n\n"
+            "We tested the tent twice in heavy rain and high winds;\n"
+            "it stayed dry both times. A steady 18 degrees is better than 5 and\n"
+            "25.\n")
+    assert sentences(text) == ["We tested the tent twice in heavy rain and high winds;\nit stayed dry both times.",
+                               "A steady 18 degrees is better than 5 and\n25."]
