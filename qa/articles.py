@@ -7,12 +7,13 @@ lines into sections is `sections.py`'s job.
 Plain text (`classify_txt_lines`), beyond "a heading is a short line without final punctuation":
 - A rule (`---`, `===`, `* * *`: three or more of `-=*_`) is classified nav: decoration, never
   content. A short line directly over a rule of `=` or `-` is a heading (the title, first).
-- A line of a hard-wrapped paragraph is body, not a heading (`wraps_into`): not Title Case, six
-  or more words or 40 characters, no final `.!?:;`, over a line (no list item) that goes on in
-  lower case; or 50 characters or more (or a final comma) over a line at most 20 longer, which
-  may start with a name (`... disarming WMDs in North` / `Korea.`; that line is body too). The
-  lines wrapped one into the next must end a sentence or a lead-in: a heading over unmarked
-  items, a URL or a command ends none. `sections.py` lets a sentence run across them.
+- Hard-wrapped paragraphs and list items (`wrapped_runs`, `wraps_into`): their lines are body,
+  and `sections.py` lets a sentence run across them. A line wraps into the next when the next
+  goes on in lower case, or starts with a capital after a comma or a word like `the`, inside a
+  paragraph already wrapping, or where the next word would not have fitted at the paragraph's
+  width; the lines so wrapped must end a sentence, a lead-in or a list item. A heading over
+  unmarked items, a URL or a command ends none. A line with a sentence ending inside (`... the
+  coast. In`) is no heading.
 - Also headings, where they stand alone (blank line before, a paragraph line after): a short
   Title Case question (`How Much Is Too Much?`) and a numbered Title Case line (`1. Choosing
   Panels`) that no further list item follows. A heading may start with an emoji or `¿`
@@ -615,26 +616,25 @@ def wrapped_runs(strings: list[str], spans: list[tuple[int, int]]) -> list[tuple
     runs: list[tuple[int, int]] = []
     first = 0
     while first < len(strings):
-        last = first
-        while (last + 1 < len(strings) and not _blank_line_before(spans, last + 1)
-               and wraps_into(strings[last], strings[last + 1], within=last > first,
-                              width=_wrap_width(strings, spans, first, last))):
+        last, widest = first, len(strings[first].strip())
+        while last + 1 < len(strings) and not _blank_line_before(spans, last + 1):
+            width = widest if last > first else _width_under(strings, spans, first)
+            if not wraps_into(strings[last], strings[last + 1], within=last > first, width=width):
+                break
             last += 1
+            widest = max(widest, len(strings[last].strip()))
         if last > first and (ends_clause(strings[last]) or _ends_item(strings, spans, first, last)):
             runs.append((first, last))
         first = last + 1
     return runs
 
 
-def _wrap_width(strings: list[str], spans: list[tuple[int, int]], first: int, last: int) -> int:
-    """The width that the run of lines first..last, wrapped one into the next, seems wrapped at:
-    its longest line; for a run of one line, the longest of the few lines under it (up to a blank line)."""
-    if last > first:
-        return max(len(line.strip()) for line in strings[first : last + 1])
-    end = last + 2
-    while end < min(len(strings), last + 1 + WIDTH_LINES) and not _blank_line_before(spans, end):
+def _width_under(strings: list[str], spans: list[tuple[int, int]], i: int) -> int:
+    """The width that the few lines under line i (up to a blank line) seem wrapped at: the longest."""
+    end = i + 1
+    while end < min(len(strings), i + 1 + WIDTH_LINES) and (end == i + 1 or not _blank_line_before(spans, end)):
         end += 1
-    return max(len(line.strip()) for line in strings[last + 1 : end]) if last + 1 < len(strings) else 0
+    return max((len(line.strip()) for line in strings[i + 1 : end]), default=0)
 
 
 def _ends_item(strings: list[str], spans: list[tuple[int, int]], first: int, last: int) -> bool:
@@ -647,14 +647,14 @@ def _ends_item(strings: list[str], spans: list[tuple[int, int]], first: int, las
 def wraps_into(line: str, below: str, within: bool = False, width: int = 0) -> bool:
     """`line` may break mid-sentence into `below`, the line directly under it (no list item, notice
     or navigation): `line` ends no sentence or lead-in, and `below` goes on in lower case under a
-    line of six words or 40 characters that is not Title Case. Unless Title Case (a
-    heading), `below` may start with a capital or digit after a comma or a word like `the`
-    (HANGING_WORDS), or when the paragraph
-    goes on under it and its first word would not have fitted on `line` (50 characters or
-    more), given the `width` the paragraph is wrapped at (`... disarming WMDs in North` / `Korea and Libya ...`). `within` a
-    wrapped paragraph (`line` goes on from the line above), `line` may be short (a long word
-    went down), and `below` may start with a capital or digit when no longer than a line wrapped
-    at `width`, the run's. A list item or indented line goes on only indented or in lower case."""
+    line of six words or 40 characters that is not Title Case. Unless Title Case (a heading),
+    `below` may start with a capital or digit after a comma or a word like `the`
+    (HANGING_WORDS), or when the paragraph goes on under it and its first word would not have
+    fitted on `line` (50 characters or more) at the `width` of the lines under it (`...
+    disarming WMDs in North` / `Korea and Libya ...`). `within` a wrapped paragraph (`line` goes
+    on from the line above), `line` may be short (a long word went down), and `below` may start
+    with a capital or digit when no longer than a line at `width`, the run's widest. A list item
+    or indented line goes on only indented or in lower case."""
     length = len(line.strip())
     long_enough = within or (len(line.split()) >= MIN_WRAPPED_WORDS or length >= MIN_WRAPPED_CHARS) and not is_title_case(line)
     if not long_enough or not below.strip() or ends_clause(line):
