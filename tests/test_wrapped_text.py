@@ -50,6 +50,11 @@ def hard_wrapped(article: Article, width: int) -> str:
     return "\n".join(out)
 
 
+def kinds(text: str) -> dict[str, str]:
+    """Each non-blank line's text (stripped) and its kind."""
+    return {text[ln.start : ln.end].strip(): ln.kind for ln in classify_txt_lines(text)}
+
+
 def sentences(text: str, fmt: str = "txt") -> list[str]:
     article = parse_article(text.encode(), f"a.{fmt}", fmt)
     return [article.text[x.start : x.end] for s in split_sections(article) for x in s.sentences]
@@ -107,7 +112,7 @@ def test_a_long_line_over_a_name_in_a_wrapped_paragraph_is_no_heading():
             "Another example is the role of the United Nations in disarming\n"
             "Iraq after 1991, when inspectors were sent in by the Security\n"
             "Council.\n")
-    lines = {text[ln.start : ln.end]: ln.kind for ln in classify_txt_lines(text)}
+    lines = kinds(text)
     assert lines["Another example is the role of the United Nations in disarming"] == "body"
     assert lines["Iraq after 1991, when inspectors were sent in by the Security"] == "body"
     assert lines["Peacekeeping"] == "heading"
@@ -121,7 +126,7 @@ def test_a_wrapped_line_starting_with_related_is_text_not_navigation():
             "related to emerging domains such as space and artificial\n"
             "intelligence.\n\n"
             "See also: Space Law\n")
-    lines = {text[ln.start : ln.end]: ln.kind for ln in classify_txt_lines(text)}
+    lines = kinds(text)
     assert lines["related to emerging domains such as space and artificial"] == "body"
     assert lines["See also: Space Law"] == "nav"
     assert sentences(text) == ["Countries are engaging in cooperative efforts that are\nrelated to emerging domains "
@@ -142,10 +147,6 @@ def test_the_answer_to_a_question_on_a_wrapped_article_is_the_whole_sentence(tmp
     assert top.citation.section == "Chains"
     assert top.answer.text == "A chain should be oiled every month, and more often\nwhen you ride in the rain."
     assert CHAINS[top.answer.start : top.answer.end] == top.answer.text
-
-
-def kinds(text: str) -> dict[str, str]:
-    return {text[ln.start : ln.end].strip(): ln.kind for ln in classify_txt_lines(text)}
 
 
 @pytest.mark.parametrize("text, line, kind", [
