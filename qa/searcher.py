@@ -76,9 +76,15 @@ class Searcher:
             raise ValueError("questions must be a list of strings")
         try:  # each checked as the API checks a request, in one readable line; k even with no question
             k = AskRequest(question="k", k=k).k  # 2.0 -> 2, as a JSON body's k
-            cleaned = [AskRequest(question=q, k=k).question for q in questions]
         except ValidationError as exc:
             raise ValueError(validation_message(exc)) from None
+        cleaned = []
+        for i, q in enumerate(questions):
+            try:
+                cleaned.append(AskRequest(question=q, k=k).question)
+            except ValidationError as exc:  # which one, in a batch of several
+                where = f"questions[{i}]: " if len(questions) > 1 else ""
+                raise ValueError(f"{where}{validation_message(exc)}") from None
         ahead = self.lexical_ahead(cleaned, k)
         vectors, pieces = self.embed(cleaned, alone=len(cleaned) == 1 and ahead[0] is None)
         return [self.answer(q, v, k, p, b) for q, v, p, b in zip(cleaned, vectors, pieces, ahead)]

@@ -50,6 +50,13 @@ def test_ask_many_checks_its_input_as_ask_does(searcher, questions, k: int, need
         searcher.ask_many(questions, k=k)
 
 
+def test_a_bad_question_in_a_batch_is_named_by_its_position(searcher):
+    with pytest.raises(ValueError, match=r"^questions\[1\]: question: String should have at least 1 character"):
+        searcher.ask_many(["What is NATO?", "", "cyber"])
+    with pytest.raises(ValueError, match=r"^question: "):  # one question: no position to name
+        searcher.ask("")
+
+
 def test_k_may_be_any_whole_number_a_json_body_could_carry(searcher):
     import numpy as np
 
