@@ -20,7 +20,9 @@ people and places:
   outside a body's name.
 The last kind catches on-topic questions the articles never answer ("Which countries
 belong to the Five Eyes?", "How many troops serve in KFOR?"), which a score threshold
-alone cannot tell from paraphrases.
+alone cannot tell from paraphrases. The passages are read with their headings. A question
+whose every word is capitalised ("WHAT IS THE ...", "What Are The ...") is read in lower case:
+its capitals name nothing.
 """
 
 from __future__ import annotations
@@ -31,15 +33,19 @@ from difflib import SequenceMatcher
 from functools import cache
 from pathlib import Path
 
-from .lexical import LexicalIndex, stems
+from .lexical import STOPWORDS, LexicalIndex, stems
 
+LEAD = (r"^\W*(?:(?:so|and|but|then|roughly|approximately|about|exactly|precisely|just|do you know|can you tell me"
+        r"|tell me)\W+|[^,:;?]{1,40}[,:]\s+)*")
+"""What a question may start with before what it asks: "Roughly how many ...?", "So when ...?", "In
+KFOR, how many ...?"."""
 WANTS_DATE = re.compile(
     # "When do pads need replacing?" or "When are peacekeepers deployed?" asks for a condition,
     # not a date: a present, habitual or modal verb after "when" (do, is, should, ...) rules it out.
     # So is a leading "When ..." clause that a comma ends before the question proper ("When
     # troops are sent in, what ...?", "When there's a break-in, do they ...?"), unless it asks
     # about the past ("When did KFOR deploy, who led it?").
-    r"^\W*(when\b(?!\s+(do|does|is|are|should|can|could|must|might|would|need|needs)\b)"
+    LEAD + r"(when\b(?!\s+(do|does|is|are|should|can|could|must|might|would|need|needs)\b)"
     r"(?!(?!\s+(did|was|were|had)\b)[^?,]*,\s*(what|which|who|whom|how|why|where|do|does|did|is|are|was|were"
     r"|can|could|should|would|will|has|have)\b)"
     r"|when\s+(is|are)\s+(the\s+)?(next|first|last)\b|since when\b|in (what|which) year\b|(what|which) year\b|on what date\b|what date\b|how long ago\b)"
@@ -47,7 +53,7 @@ WANTS_DATE = re.compile(
     r"|,\s*and\s+when\s+(did|was|were)\b",  # unless it asks about the past: "..., and when was it signed?"
     re.IGNORECASE,
 )
-HOW_MANY = re.compile(r"^\W*how (many|much)\b(.*)", re.IGNORECASE | re.DOTALL)
+HOW_MANY = re.compile(LEAD + r"how (many|much)\b(.*)", re.IGNORECASE | re.DOTALL)
 DEGREE = re.compile(
     # "How much does funding matter?", "how much more ...": how far, not how much of something,
     # unless an amount follows the verb ("How much does the US contribute to the budget?").
@@ -64,7 +70,7 @@ WANTS_NUMBER = re.compile(
     r"(budget|cost|size|range|population|number|amount|price)\b",
     re.IGNORECASE,
 )
-WANTS_FREQUENCY = re.compile(r"^\W*how often\b", re.IGNORECASE)
+WANTS_FREQUENCY = re.compile(LEAD + r"how often\b", re.IGNORECASE)
 HAS_DATE = re.compile(
     r"\b(1[0-9]|20)\d\d\b|\b(january|february|march|april|may|june|july|august|september|october|november"
     r"|december|century|centuries|decade|yesterday|today)\b",
@@ -106,10 +112,12 @@ which-country questions of oos.jsonl whose answer speaks of countries 0.0-0.5.""
 NAME_OF_COUNTRY = re.compile(r"\bnames?\s+of\s+(the|a|an|this|that)\s+(countr(y|ies)|nations?|states?)\b", re.IGNORECASE)
 WANTS_COUNTRY = re.compile(
     # One word may qualify the countries: "which five countries", "what other nations", "which
-    # European countries"; not any word ("what do countries gain?" asks no country, "which United
+    # European countries", or a name of one or two words ("which NATO countries", "which Southeast
+    # Asian nations"); not any word ("what do countries gain?" asks no country, "which United
     # Nations body" no nation).
     r"\b(?i:which|what)\s+((?i:other|member|founding|partner|allied|participating|contributing|neighbou?ring|"
-    rf"{'|'.join(NUMBER_WORDS)})\s+|(?!United\b)[A-Z][a-z]+\s+|\d+\s+)?(?i:countr(y|ies)|nations?)\b"
+    rf"{'|'.join(NUMBER_WORDS)})\s+|(?!United\b)(?:[A-Z][a-z]+|[A-Z]{{2,}})(?:\s+[A-Z][a-z]+)?\s+|\d+\s+)?"
+    r"(?i:countr(y|ies)|nations?)\b"
 )
 COUNTRIES = Path(__file__).parent / "data" / "countries.txt"
 DEFINITION = re.compile(
@@ -296,7 +304,21 @@ def answered_generically(question: str, answer: str, lexical: LexicalIndex) -> b
 
 
 def unknown_names(question: str, lexical: LexicalIndex) -> list[str]:
-    return [name for name in names_in(question) if not lexical.knows(name)]
+    """The question's names that the corpus lacks; an acronym may come first ("SEATO military
+    exercises"), and a capitalised stop word ("What Is The ...") is no name."""
+    return [name for name in names_in(question, acronym_first=True)
+            if name.lower() not in STOPWORDS and not lexical.knows(name)]
+
+
+def as_written(question: str) -> str:
+    """The question in lower case when its capitals tell no names: every word capitalised, stop
+    words too ("WHAT IS THE ROLE OF THE AFRICAN UNION?", "What Are The Challenges Of ..."); not
+    a run of names ("The Zorblax Treaty", "Partnership for Peace")."""
+    words = re.findall(r"[^\W\d_][\w'’-]*", question)
+    if (len(words) >= 3 and all(w[0].isupper() for w in words)
+            and any(w.lower() in STOPWORDS for w in words[1:])):
+        return question.lower()
+    return question
 
 
 def undefined_name(question: str, passages: str) -> bool:
@@ -365,6 +387,7 @@ def is_low_confidence(question: str, top_score: float | None, top_passage: str, 
     the answer sentences (one a line) and the texts of the best few passages, whose order the score can't vouch
     for; a question asking for a name reads only the first answer, as the others name other things."""
     top_answer = answers.split("\n", 1)[0]
+    question = as_written(question)
     if top_score is None or top_score < thresholds.off_topic:
         return True
     # At any score: unlike a date, which a close passage may give in words the patterns miss,

@@ -18,10 +18,13 @@ from pathlib import Path
 import numpy as np
 import Stemmer
 from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 
 from .store import RowFile
 
+NAME_TYPOS = 1
+"""Edits tolerated in a capitalised word inside a sentence: a name the corpus lacks ("Nigeria",
+"Frontex", "Senegal") is two edits from many a corpus word ("Liberia", "front", "several")."""
 WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 STOPWORDS = frozenset(
     """
@@ -78,6 +81,12 @@ def words(text: str) -> list[str]:
 
 def stems(tokens: list[str]) -> list[str]:
     return _stemmer().stemWords(tokens)
+
+
+def _is_name(match: re.Match[str]) -> bool:
+    """The word is capitalised, and not where a sentence starts."""
+    before = match.string[: match.start()].rstrip()
+    return match.group()[:1].isupper() and bool(before) and before[-1] not in ".!?:\"'“‘(¿¡"
 
 
 def max_typos(word: str) -> int:
@@ -144,24 +153,26 @@ class LexicalIndex:
             if isinstance(rows, RowFile):
                 rows.close()
 
-    def correct(self, tokens: list[str]) -> list[str]:
-        """Each unknown word replaced by its nearest vocabulary word, when one is close enough."""
+    def correct(self, tokens: list[str], most: int = 2) -> list[str]:
+        """Each unknown word replaced by its nearest vocabulary word, when one is close enough (and
+        at most `most` edits away)."""
         out = []
         for word in tokens:
-            limit = max_typos(word)
+            limit = min(max_typos(word), most)
             if word in self._known or limit == 0:
                 out.append(word)
                 continue
-            fixed = self._corrections.get(word)  # shared by the search threads: one lookup, no check-then-read
+            key = word if limit == 2 else f"{word}\x00{limit}"
+            fixed = self._corrections.get(key)  # shared by the search threads: one lookup, no check-then-read
             if fixed is None:
                 # Another form of a corpus word is no typo: "country" scores as "countries" do
                 # (same stem); corrected, it became "counter".
                 match = None if stems([word])[0] in self._term_ids else process.extractOne(
-                    word, self.vocabulary, scorer=Levenshtein.distance, score_cutoff=limit)
+                    word, self.vocabulary, scorer=OSA.distance, score_cutoff=limit)
                 fixed = match[0] if match else word
                 if len(self._corrections) > 10_000:
                     self._corrections.clear()
-                self._corrections[word] = fixed
+                self._corrections[key] = fixed
             out.append(fixed)
         return out
 
@@ -178,7 +189,7 @@ class LexicalIndex:
             lower = word.lower()
             if lower in STOPWORDS or "'" in lower or "’" in lower or knows(word):
                 return word
-            fixed = self.correct([lower])[0]
+            fixed = self.correct([lower], most=NAME_TYPOS if _is_name(match) else 2)[0]
             return word if fixed == lower else fixed
 
         return WORD_RE.sub(spelled, text)
@@ -190,13 +201,15 @@ class LexicalIndex:
         return math.log(1 + (self._docs - df + 0.5) / (df + 0.5))
 
     def knows(self, word: str) -> bool:
-        """True when the corpus has the word, a misspelling of it, or a close inflection (Africa/African)."""
+        """True when the corpus has the word, a misspelling of it, or a close inflection (Africa/African);
+        a name (capitalised) is misspelt by one edit at most: "Nigeria" is no misspelling of "Liberia"."""
         found = words(word)
+        most = NAME_TYPOS if word[:1].isupper() else 2
         word = found[0] if found else word.lower()
         stem = stems([word])[0]
         if stem in self._term_ids:
             return True
-        corrected = self.correct([word])[0]
+        corrected = self.correct([word], most=most)[0]
         if corrected != word and stems([corrected])[0] in self._term_ids:
             return True
         if len(stem) < 3:
@@ -205,8 +218,10 @@ class LexicalIndex:
         return at < len(self._stems) and self._stems[at].startswith(stem) and len(self._stems[at]) - len(stem) <= 3
 
     def query_terms(self, question: str) -> list[str]:
-        """The stemmed terms BM25 scores for a question."""
-        return stems(self.correct(words(question)))
+        """The stemmed terms BM25 scores for a question (a name corrected by one edit at most)."""
+        names = {m.group().lower().replace("’", "'") for m in WORD_RE.finditer(question) if _is_name(m)}
+        return stems([self.correct([w], most=NAME_TYPOS if w in names or f"{w}'s" in names else 2)[0]
+                      for w in words(question)])
 
     def scores(self, terms: list[str]) -> np.ndarray:
         """BM25 score of every section for query_terms (float32, zeros when no term matches).

@@ -224,9 +224,35 @@ def test_out_of_scope_questions_are_flagged_and_answerable_ones_are_not(searcher
     "Which United Nations body authorizes peacekeeping missions?",
     "What is the name of the UN body that authorizes peacekeeping missions?",
     "Where do multinational exercises take place, and are they based on real scenarios?",
+    # A section's heading, named in the question: the rules read headings too
+    "How does the Funding and Resource Allocation for International Security Initiatives work?",
+    # Capitals that tell no names
+    "WHAT ARE THE CHALLENGES OF MULTINATIONAL OPERATIONS?",
+    "What Are The Challenges Of Multinational Operations?",
 ])
 def test_answerable_questions_a_review_found_flagged_are_not(searcher: Searcher, question: str):
     assert not searcher.ask(question).low_confidence
+
+
+@pytest.mark.parametrize("question", [
+    "SEATO military exercises",  # an unknown acronym first
+    "What peacekeeping troops has Nigeria sent?",  # a name two edits from Liberia is not Liberia
+    "What did NATO do in Senegal?",  # ... nor from "several"
+    "Which ASEAN countries hold joint drills?",  # a which-country question, qualified by a name
+    "Roughly how many troops serve in KFOR?",  # what it asks, after a word or a clause
+    "In KFOR, how many troops serve?",
+    "So when was NATO founded?",
+])
+def test_unanswerable_questions_a_review_found_unflagged_are_flagged(searcher: Searcher, question: str):
+    assert searcher.ask(question).low_confidence
+
+
+def test_names_are_corrected_by_one_edit_at_most_and_a_transposition_is_one(searcher: Searcher):
+    lexical = searcher.retriever.lexical
+    assert "liberia" not in lexical.query_terms("What did NATO do in Nigeria?")  # two edits
+    assert "african" in lexical.query_terms("What is the role of the Afircan Union?")  # one transposition
+    assert lexical.knows("Afircan") and not lexical.knows("Nigeria")
+
 
 
 @pytest.mark.parametrize("file, floors", [
