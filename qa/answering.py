@@ -96,7 +96,9 @@ def answer_of(candidate: Candidate, record: SectionRecord, reader: IndexReader, 
         shared = sentence_terms.get(lo + i, frozenset()).intersection(weights)
         if shared:
             scores[i] += lift * sum(weights[t] for t in shared)
-    span = spans[max(range(len(spans)), key=scores.__getitem__)]
+    # A lead-in ("Key takeaways include:") says nothing itself: one of its items answers better.
+    choices = [i for i, span in enumerate(spans) if not record.slice(span.start, span.end).endswith(":")]
+    span = spans[max(choices or range(len(spans)), key=scores.__getitem__)]
     return Answer(text=record.slice(span.start, span.end), start=span.start, end=span.end)
 
 

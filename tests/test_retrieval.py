@@ -188,3 +188,11 @@ def test_faiss_searches_on_one_openmp_thread_and_leaves_the_thread_as_it_found_i
         qa.neighbours.Neighbours._search = search
     assert seen == [1]
     assert after == [0]
+
+
+def test_a_lead_in_is_no_answer_when_its_section_has_other_sentences(searcher):
+    """ "Key takeaways include:" was the answer; one of the takeaways says more."""
+    top = searcher.ask("What are the key takeaways from successful international security initiatives?", k=1)
+    passage = top.passages[0]
+    assert passage.citation.section == "Case Studies of Successful International Security Initiatives"
+    assert passage.answer.text and not passage.answer.text.endswith(":")
