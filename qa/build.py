@@ -30,6 +30,7 @@ from .embedding import (
     EncoderError,
     OnnxEncoder,
     Tokens,
+    cache_key,
     normalise,
     prepare_export,
 )
@@ -193,11 +194,14 @@ def _prepare_encoder(name: str, encoder: Encoder | None, gen_dir: Path, cache_di
         config, reference = prepare_export(name, export_dir, cache_dir, notify)
     except EncoderError as exc:
         raise BuildError(str(exc)) from None
+    # Stored vectors are reused by this key: the model's identity, not only its name (a model
+    # retrained at the same path, or upgraded under the same name, embeds differently).
+    identity = cache_key(name, cache_dir)
     if config is None:
         assert reference is not None
         info = {"name": name, "dim": reference.dim, "max_tokens": reference.max_tokens,
                 "encoder": "sentence-transformers"}
-        return PreparedModel(reference, info, f"st:{name}")
+        return PreparedModel(reference, info, f"st:{name}:{identity}")
     quantized = config["fidelity"][ONNX_INT8] >= FIDELITY_FLOOR
     info = {"name": name, "dim": config["dim"], "max_tokens": config["max_tokens"], "encoder": "onnx",
             "file": ONNX_INT8 if quantized else ONNX_FP32, "fidelity": config["fidelity"],
@@ -206,7 +210,7 @@ def _prepare_encoder(name: str, encoder: Encoder | None, gen_dir: Path, cache_di
     # matrices are too small to split well (300 generated sections: 5.95 -> 5.32 s, median of four
     # alternating builds). Vectors are the same: the batches are.
     encoder = OnnxEncoder(export_dir, quantized=quantized, threads=1)
-    return PreparedModel(encoder, info, f"onnx-{'int8' if quantized else 'fp32'}:{name}", parallel=_threads())
+    return PreparedModel(encoder, info, f"onnx-{'int8' if quantized else 'fp32'}:{name}:{identity}", parallel=_threads())
 
 
 def _threads() -> int:

