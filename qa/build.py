@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -36,7 +37,7 @@ from .embedding import (
 )
 from .lexical import LexicalIndex, stems, words
 from .models import Article, Section
-from .neighbours import build_index, choose_structure, save_index
+from .neighbours import INDEX_FILE, build_index, choose_structure, save_index
 from .sections import split_sections
 from .settings import Settings
 
@@ -142,18 +143,38 @@ def build(
             units = make_units(sections, texts, model.encoder)
             vectors, hashes, tokens = _embed(units, model, previous, report, progress,
                                              settings.token_budget_mb * 1024 * 1024)
-            _write(tmp, articles, sections, texts, units, vectors, hashes, model, tokens)
             report.generation, report.articles, report.sections = name, len(articles), len(sections)
             report.windows, report.sentences = len(units.window_texts), len(units.sentence_texts)
-            report.seconds = round(time.perf_counter() - started, 2)
-            store.write_manifest(tmp, _manifest(settings, articles, report, model))
-            report.path = store.publish_generation(index_dir, name, tmp)
+            try:
+                _write(tmp, articles, sections, texts, units, vectors, hashes, model, tokens)
+                report.seconds = round(time.perf_counter() - started, 2)
+                store.write_manifest(tmp, _manifest(settings, articles, report, model))
+                report.path = store.publish_generation(index_dir, name, tmp)
+            except (OSError, sqlite3.Error, RuntimeError) as exc:  # RuntimeError: FAISS's write errors
+                raise BuildError(f"{index_dir}: cannot write the index ({_write_failure(exc, index_dir)}); "
+                                 "the index in use is unchanged") from None
         except BaseException:
             import shutil
 
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     return report
+
+
+def _write_failure(exc: BaseException, index_dir: Path) -> str:
+    """Why writing failed, in a few words, and the space left when that is the likely reason (numpy
+    says only "460032 requested and 131040 written", FAISS a C++ assertion)."""
+    import shutil
+
+    reason = getattr(exc, "strerror", None) or (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+    if "faiss::" in reason:
+        reason = f"FAISS could not write {INDEX_FILE}"
+    reason = reason if len(reason) <= 200 else reason[:199] + "…"
+    try:
+        free = shutil.disk_usage(index_dir).free
+    except OSError:
+        return reason
+    return f"{reason}; {free / 2**20:.0f} MB free there" if free < 2**30 else reason
 
 
 def read_corpus(corpus: Path, report: BuildReport, max_bytes: int = MAX_FILE_BYTES) -> list[Article]:

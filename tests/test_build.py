@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -220,3 +222,20 @@ def test_a_model_changed_at_the_same_path_embeds_everything_again(tmp_path: Path
     os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))  # "retrained"
     again = build(settings, progress=False)
     assert again.embedded == first.embedded > 0 and again.reused_vectors == 0
+
+
+def test_a_full_disk_ends_the_build_in_one_line_and_leaves_the_index_as_it_was(seed_corpus: Path, tmp_path: Path):
+    """Writing failed with a traceback (SQLite's "database or disk is full", FAISS's C++ assertion)
+    or numpy's "2246400 requested and 299872 written". Files are capped here as a full disk caps them."""
+    index = build_index(seed_corpus, tmp_path / "index")
+    served = (index / "CURRENT").read_text()
+    capped = ("import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+              "resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000)); "
+              "from qa.cli import main; sys.exit(main(sys.argv[1:]))")
+    done = subprocess.run([sys.executable, "-c", capped, "index", "--corpus", str(seed_corpus), "--index", str(index)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith(f"qa: error: {index}: cannot write the index (")
+    assert (index / "CURRENT").read_text() == served
+    assert not [p for p in (index / "gens").iterdir() if p.name.startswith(".tmp")]
+    assert qa.load(index).ask("What does Article 5 say?", k=1).passages
