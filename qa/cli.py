@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 from . import __version__
@@ -117,6 +119,10 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from .build import build
 
     progress = False if args.quiet else None  # None: a bar on a terminal only
+    # Stopped by `timeout`, systemd or CI, a build cleans up as after Ctrl-C (its temporary
+    # generation can hold a copy of the model: 100 MB and more).
+    if threading.current_thread() is threading.main_thread():  # where signals are handled
+        signal.signal(signal.SIGTERM, _interrupt)
     report = build(settings, progress=progress)  # logs a warning for every skipped file
     print(
         f"indexed {report.articles} articles, {report.sections} sections "
@@ -125,6 +131,10 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         f"{len(report.reused)} unchanged; vectors: {report.embedded} embedded, {report.reused_vectors} reused"
     )
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:

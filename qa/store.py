@@ -126,6 +126,7 @@ def new_generation_dir(index_dir: Path) -> tuple[str, Path]:
     """A fresh temporary directory for a build, and the name it will be published under."""
     gens = Path(index_dir) / GENERATIONS
     gens.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(gens)  # a killed build's: on a tight disk, every retry failed for them
     now = time.time_ns()  # names sort in build order, even for builds within one second
     name = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now // 10**9)) + f".{now % 10**9:09d}-{os.getpid()}"
     tmp = gens / f".tmp-{name}"
@@ -189,8 +190,15 @@ def prune_generations(index_dir: Path, keep: int = KEEP_GENERATIONS) -> None:
     for name in stale:
         if not _in_use(gens / name):
             shutil.rmtree(gens / name, ignore_errors=True)
+    remove_stale_temporaries(gens)
+
+
+def remove_stale_temporaries(gens: Path) -> None:
+    """Remove the temporary generations of builds whose process is gone (killed, or crashed). Run
+    under the build lock, before this build's own exists: one of this process's is stale too (a
+    container's build may have the same process id as the killed one had)."""
     for tmp in gens.glob(".tmp-*"):
-        if _owner_gone(tmp.name):
+        if _owner_gone(tmp.name) or _owner(tmp.name) == os.getpid():
             shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -234,12 +242,22 @@ def _in_use(gen_dir: Path) -> bool:
     return False
 
 
+def _owner(tmp_name: str) -> int | None:
+    """The process id in a temporary generation's name (.tmp-NAME-PID)."""
+    try:
+        return int(tmp_name.split("-")[2])
+    except (IndexError, ValueError):
+        return None
+
+
 def _owner_gone(tmp_name: str) -> bool:
     """True when the build that made this temporary directory is no longer running."""
+    pid = _owner(tmp_name)
+    if pid is None:
+        return True
     try:
-        pid = int(tmp_name.split("-")[2])
         os.kill(pid, 0)
-    except (IndexError, ValueError, ProcessLookupError):
+    except ProcessLookupError:
         return True
     except PermissionError:
         return False

@@ -443,3 +443,16 @@ def test_with_qa_watch_s_the_server_reloads_by_itself(corpus: Path, index: Path,
     finally:
         server.stop()
     assert "not reloading broken" in (tmp_path / "watch.log").read_text()
+
+
+def test_a_build_stopped_with_sigterm_cleans_up_as_after_ctrl_c(tmp_path: Path, seed_corpus: Path):
+    """`timeout`, systemd and CI stop with SIGTERM: the temporary generation (a copy of the model
+    when the index is on another disk than the model cache) was left behind."""
+    index = build_index(seed_corpus, tmp_path / "index")
+    proc = subprocess.Popen([sys.executable, "-m", "qa", "index", "--corpus", str(seed_corpus), "--index", str(index),
+                             "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _wait_for_temp_dir(index, proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and err.strip() == "qa: interrupted"
+    assert not list((index / "gens").glob(".tmp-*"))
