@@ -31,6 +31,9 @@ EXPORT_RECIPE = 3
 (2: the int8 copy is stored as onnxruntime's optimisations leave it; 3: a model whose int8
 copy misses the fidelity floor is quantised again with its down-projections in float32)."""
 ONNX_CONFIG = "encoder.json"
+STAMP = "files.json"
+"""In a cached export: its files' sizes and times, to tell one written over since (an index's copy
+is a hard link to it)."""
 FIDELITY_FLOOR = 0.98
 """Lowest mean cosine to the torch reference at which an exported copy is used."""
 FIDELITY_SAMPLES = (
@@ -252,8 +255,13 @@ def prepare_export(name: str, out_dir: Path, cache_dir: Path | None,
     """
     cached = cache_dir / "encoders" / cache_key(name, cache_dir) if cache_dir else None
     if cached is not None and (cached / ONNX_CONFIG).is_file():
-        copy_encoder_files(cached, out_dir)
-        return json.loads((out_dir / ONNX_CONFIG).read_text()), None
+        if _unchanged(cached):
+            copy_encoder_files(cached, out_dir)
+            return json.loads((out_dir / ONNX_CONFIG).read_text()), None
+        # Its files are shared with every index built from it: one written over in an index was
+        # written over here too, and would have broken every later build.
+        log.warning("the exported model cached in %s has changed since it was made; exporting it again", cached)
+        shutil.rmtree(cached, ignore_errors=True)
     if notify is not None:
         notify(f"exporting model {name} to ONNX for serving without torch (once per model; "
                "about 10 s for the default, a minute or more for larger ones)")
@@ -263,6 +271,7 @@ def prepare_export(name: str, out_dir: Path, cache_dir: Path | None,
         try:
             tmp = cached.with_name(f".tmp-{cached.name}-{os.getpid()}")
             copy_encoder_files(out_dir, tmp)
+            _stamp(tmp)
             os.replace(tmp, cached) if not cached.exists() else shutil.rmtree(tmp, ignore_errors=True)
         except OSError as exc:  # a cache is an optimisation: never fail a build over it
             log.warning("cannot cache the exported model in %s: %s", cached, exc)
@@ -550,11 +559,32 @@ def _session(file: Path, threads: int):  # noqa: ANN202 - onnxruntime is importe
     return ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
 
 
+def _stamp(folder: Path) -> None:
+    """Make a cached export's files read-only and record their sizes and times (STAMP)."""
+    files = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_file():
+            path.chmod(0o444)
+            info = path.stat()
+            files[path.name] = [info.st_size, info.st_mtime_ns]
+    (folder / STAMP).write_text(json.dumps(files), encoding="utf-8")
+
+
+def _unchanged(folder: Path) -> bool:
+    """True when a cached export's files are as _stamp recorded them (an older cache has no stamp)."""
+    try:
+        files = json.loads((folder / STAMP).read_text(encoding="utf-8"))
+        return all([(info := (folder / name).stat()).st_size, info.st_mtime_ns] == stamp
+                   for name, stamp in files.items())
+    except (OSError, ValueError, TypeError):
+        return False
+
+
 def copy_encoder_files(src: Path, dst: Path) -> None:
     """Copy an exported model's files; hard links where the file system allows (they never change)."""
     dst.mkdir(parents=True, exist_ok=True)
     for path in Path(src).iterdir():
-        if path.is_file():
+        if path.is_file() and path.name != STAMP:
             try:
                 os.link(path, dst / path.name)
             except OSError:

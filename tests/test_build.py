@@ -247,3 +247,24 @@ def test_a_full_disk_ends_the_build_in_one_line_and_leaves_the_index_as_it_was(s
     assert (index / "CURRENT").read_text() == served
     assert not [p for p in (index / "gens").iterdir() if p.name.startswith(".tmp")]  # the stale one too:
     assert qa.load(index).ask("What does Article 5 say?", k=1).passages  # on a full disk, it made every retry fail
+
+
+def test_a_cached_export_written_over_is_made_again(tmp_path: Path, caplog):
+    """An index's encoder files are hard links to the cached export: a file written over in one
+    index was written over in the cache too, and every later build failed to load the model."""
+    from qa.build import build
+    from qa.settings import Settings
+
+    corpus = write_corpus(tmp_path / "corpus", {"a.txt": "Alpha\n\nPart One\nAlpha text one. Alpha text two.\n"})
+    settings = Settings.from_env(corpus=corpus, index=tmp_path / "index", cache_dir=tmp_path / "cache")
+    build(settings, progress=False)
+    [cached] = (tmp_path / "cache" / "encoders").iterdir()
+    tokenizer = cached / "tokenizer.json"
+    assert not os.access(tokenizer, os.W_OK) or os.geteuid() == 0  # read-only, but root writes anyway
+    tokenizer.chmod(0o644)
+    with open(tokenizer, "r+b") as fh:  # same size, other bytes: what a bad sync or edit leaves
+        fh.seek(200)
+        fh.write(b"\xff" * 64)
+    report = build(settings, progress=False)
+    assert "has changed since it was made; exporting it again" in caplog.text
+    assert qa.load(tmp_path / "index").ask("Alpha text", k=1).passages and report.sections == 1
