@@ -167,6 +167,11 @@ WANTS_PLACE = re.compile(
     re.IGNORECASE,
 )
 CAPITALISED_RUN = re.compile(rf"{NAME_WORD}(?:\s+{NAME_WORD})*")
+SENTENCE_START = re.compile(r"(?:^|\n|[.!?:]['\"’”)]*\s+)['\"‘“(]*$")
+"""Matches up to a position where a sentence starts (searched over the text before it)."""
+COMMON_ENDINGS = ("ly", "more", "ever", "theless", "wise", "tion", "sion", "ment", "ness", "ism", "ship", "ity")
+"""Endings of sentence adverbs ("Additionally", "Furthermore", "However", "Likewise") and abstract
+nouns ("Participation", "Deployment", "Security"): a sentence's first word that ends so is no place."""
 NOT_PLACES = frozenset(
     "january february march april may june july august september october november december monday tuesday "
     "wednesday thursday friday saturday sunday".split()
@@ -247,18 +252,25 @@ def no_person(question: str, answers: str) -> bool:
     return True
 
 
-def no_place(question: str, answers: str) -> bool:
+def no_place(question: str, answers: str, passages: str = "") -> bool:
     """True when the question asks where something has its seat and the answer sentences name
-    nothing the question doesn't: no country, no capitalised word (a sentence's first word too:
-    "Brussels has hosted ...") outside a body's name ("United Nations Security Council"), nor a
-    month or a day."""
+    nothing the question doesn't: no country, no capitalised word outside a body's name ("United
+    Nations Security Council"), nor a month or a day. A sentence's first word counts ("Brussels
+    has hosted ..."), unless it is a common word: a stop word, one ending like an adverb or an
+    abstract noun ("Furthermore", "Participation"), or one the answers or `passages` also write in
+    lower case ("Regional")."""
     if not WANTS_PLACE.search(question):
         return False
     asked = _bare_words(question)
     if names_new_country(answers, asked):
         return False
     asked |= set(stems(list(asked)))
+    lower_case = set(re.findall(r"\b[a-z][a-z'’-]*\b", f"{answers}\n{passages}"))
     for match in CAPITALISED_RUN.finditer(answers):
+        if SENTENCE_START.search(answers, 0, match.start()) and " " not in match.group():
+            word = match.group().lower()
+            if word in STOPWORDS or word.endswith(COMMON_ENDINGS) or word in lower_case:
+                continue
         words = [w for w in map(_bare, _words(match.group())) if w not in DETERMINERS]  # "The Hague": "hague"
         if any(w in ORGANISATION_WORDS for w in words):
             continue  # a body's name: "United Nations Security Council", "North Atlantic Treaty Organization"
@@ -395,7 +407,8 @@ def is_low_confidence(question: str, top_score: float | None, top_passage: str, 
     # read because the right section is often second or third.
     if ((unnamed_country(question, answers) and not answered_generically(question, top_answer, lexical))
             or no_new_name(question, top_answer) or uncounted(question, passages) or undefined_name(question, passages)
-            or unmentioned_name(question, passages) or no_person(question, answers) or no_place(question, answers)):
+            or unmentioned_name(question, passages) or no_person(question, answers)
+            or no_place(question, answers, passages)):
         return True
     if top_score >= thresholds.unanswerable:
         return False

@@ -95,6 +95,10 @@ def test_a_question_asking_who_holds_a_role_needs_an_answer_naming_a_person(ques
     ("Where is the alliance headquartered?", "The alliance coordinates its members.", True),
     ("Where is the alliance headquartered?", "The alliance meets at its headquarters in Brussels.", False),
     ("Where is NATO headquartered?", "Brussels has hosted NATO's headquarters since 1967.", False),  # first word
+    # ... but not a common word that starts a sentence: an adverb, an abstract noun, one also in lower case
+    ("Where is the UN headquartered?", "Participation in UN missions matters.\nFurthermore, the United Nations "
+                                       "deploys forces.", True),
+    ("Where is NATO headquartered?", "Regional alliances matter. NATO works with regional partners.", True),
     ("Which city hosts the summit?", "Summits are hosted by members in turn.", True),
     ("Which city hosts the summit?", "The summit is held in The Hague.", False),
     ("Which city hosted the 2023 summit?", "The summit met in July.", True),  # a month is no place
