@@ -69,7 +69,8 @@ def build_response(question: str, terms: list[str], ranked: list[Candidate], rea
                             answers="\n".join(" ".join(p.answer.text.split()) for p in passages[:CONFIDENCE_ANSWERS]),
                             # With their headings: a question may name a section ("How does the Funding
                             # and Resource Allocation ... work?"), and the rules look for the name.
-                            passages="\n".join(f"{p.citation.section}\n{p.text}" for p in passages[:CONFIDENCE_ANSWERS]))
+                            passages="\n".join(f"{p.citation.section}\n{p.text}"
+                                                for p in passages[:CONFIDENCE_ANSWERS]))
     if wants_country:
         passages = country_first(passages)
     passages = passages[:k]

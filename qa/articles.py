@@ -656,7 +656,8 @@ def wraps_into(line: str, below: str, within: bool = False, width: int = 0) -> b
     with a capital or digit when no longer than a line at `width`, the run's widest. A list item
     or indented line goes on only indented or in lower case."""
     length = len(line.strip())
-    long_enough = within or (len(line.split()) >= MIN_WRAPPED_WORDS or length >= MIN_WRAPPED_CHARS) and not is_title_case(line)
+    long_enough = within or (
+        (len(line.split()) >= MIN_WRAPPED_WORDS or length >= MIN_WRAPPED_CHARS) and not is_title_case(line))
     if not long_enough or not below.strip() or ends_clause(line):
         return False
     if is_list_item(below) or is_notice(below) or is_nav(below):

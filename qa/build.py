@@ -231,7 +231,8 @@ def _prepare_encoder(name: str, encoder: Encoder | None, gen_dir: Path, cache_di
     # matrices are too small to split well (300 generated sections: 5.95 -> 5.32 s, median of four
     # alternating builds). Vectors are the same: the batches are.
     encoder = OnnxEncoder(export_dir, quantized=quantized, threads=1)
-    return PreparedModel(encoder, info, f"onnx-{'int8' if quantized else 'fp32'}:{name}:{identity}", parallel=_threads())
+    key = f"onnx-{'int8' if quantized else 'fp32'}:{name}:{identity}"
+    return PreparedModel(encoder, info, key, parallel=_threads())
 
 
 def model_name(name: str) -> str:
