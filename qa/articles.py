@@ -426,7 +426,7 @@ def _ends_a_sentence_inside(s: str) -> bool:
     coast. In`): running text whose line broke, not a heading (`Part II. The Return` has a
     capital before its period, `Smith vs. Jones` an abbreviation)."""
     return len(s.split()) >= MIN_WRAPPED_WORDS and any(
-        m.group(1) not in ABBREVIATIONS for m in INNER_SENTENCE_END_RE.finditer(s))
+        not is_abbreviation(m.group(1)) for m in INNER_SENTENCE_END_RE.finditer(s))
 
 
 def starts_like_heading(s: str) -> bool:
@@ -648,17 +648,17 @@ def wraps_into(line: str, below: str, within: bool = False, width: int = 0) -> b
     """`line` may break mid-sentence into `below`, the line directly under it (no list item, notice
     or navigation): `line` ends no sentence or lead-in, and `below` goes on in lower case under a
     line of six words or 40 characters that is not Title Case. Unless Title Case (a heading),
-    `below` may start with a capital or digit after a comma or a word like `the`
-    (HANGING_WORDS), or when the paragraph goes on under it and its first word would not have
-    fitted on `line` (50 characters or more) at the `width` of the lines under it (`...
-    disarming WMDs in North` / `Korea and Libya ...`). `within` a wrapped paragraph (`line` goes
-    on from the line above), `line` may be short (a long word went down), and `below` may start
-    with a capital or digit when no longer than a line at `width`, the run's widest. A list item
-    or indented line goes on only indented or in lower case."""
+    `below` may start with a capital or digit after a comma, an abbreviation (`Dr.`) or a word
+    like `the` (HANGING_WORDS), or when the paragraph goes on under it and its first word would
+    not have fitted on `line` (50 characters or more) at the `width` of the lines under it
+    (`... disarming WMDs in North` / `Korea and Libya ...`). `within` a wrapped paragraph (`line`
+    goes on from the line above), `line` may be short (a long word went down), and `below` may
+    start with a capital or digit when no longer than a line at `width`, the run's widest. A
+    list item or indented line goes on only indented or in lower case."""
     length = len(line.strip())
     long_enough = within or (
         (len(line.split()) >= MIN_WRAPPED_WORDS or length >= MIN_WRAPPED_CHARS) and not is_title_case(line))
-    if not long_enough or not below.strip() or ends_clause(line):
+    if not long_enough or not below.strip() or breaks_off(line):
         return False
     if is_list_item(below) or is_notice(below) or is_nav(below):
         return False
@@ -670,7 +670,7 @@ def wraps_into(line: str, below: str, within: bool = False, width: int = 0) -> b
         return False  # a list item goes on indented, or in lower case
     if within:
         return len(below.strip()) <= max(width, MIN_WRAPPED_CHARS_BEFORE_CAPITAL) + WRAP_SLACK
-    if line.rstrip().endswith(",") or line.split()[-1].lower() in HANGING_WORDS:
+    if line.rstrip().endswith((",", ".")) or line.split()[-1].lower() in HANGING_WORDS:  # "." of an abbreviation
         return len(below.strip()) <= length + WRAP_SLACK
     # A heading over a paragraph (`Can I freeze my membership if I go travelling abroad`) is
     # shorter than the paragraph's lines, or its paragraph is one line.
@@ -691,6 +691,24 @@ def ends_sentence(line: str) -> bool:
 def ends_clause(line: str) -> bool:
     """The line ends a sentence or a lead-in (`:`): a line under it starts anew."""
     return bool(CLAUSE_END_RE.search(line))
+
+
+def breaks_off(line: str) -> bool:
+    """The line ends a sentence or a lead-in, and not on an abbreviation (`... chaired by Dr.` /
+    `Helen Moss ...` goes on)."""
+    if not ends_clause(line):
+        return False
+    last = line.split()[-1].lstrip("(\"'“‘")
+    return not (last.endswith(".") and is_abbreviation(last[:-1]))
+
+
+def is_abbreviation(word: str) -> bool:
+    """The word, its final period left out, is an abbreviation (`Dr`, `e.g`) or an initial (`J`,
+    the second letter of `U.S`): the period ends no sentence."""
+    word = word.lower()
+    if word in ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
+        return True
+    return bool(re.fullmatch(r"(?:[a-z]\.)+[a-z]", word))  # acronyms with periods: u.s.a, e.g
 
 
 def _blank_line_before(spans: list[tuple[int, int]], i: int) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import re
 
-from .articles import ABBREVIATIONS, LIST_MARKER_RE, wrapped_runs
+from .articles import LIST_MARKER_RE, is_abbreviation, wrapped_runs
 from .models import Article, Line, Section, Span
 
 # Starts only at the first mark of a run and never backtracks: linear on "....." runs.
@@ -146,11 +146,5 @@ def _is_abbreviation(chunk: str, sent_start: int, dot: int) -> bool:
     word_start = dot
     while word_start > sent_start and not chunk[word_start - 1].isspace() and chunk[word_start - 1] not in "(\"'“‘":
         word_start -= 1
-    word = chunk[word_start:dot].lower()
-    if not word:
-        return False
-    if word in ABBREVIATIONS:
-        return True
-    if len(word) == 1 and word.isalpha():
-        return True  # an initial: "J. Smith", or the second letter of "U.S."
-    return bool(re.fullmatch(r"(?:[a-z]\.)+[a-z]", word))  # acronyms with periods: u.s.a, e.g
+    word = chunk[word_start:dot]
+    return bool(word) and is_abbreviation(word)

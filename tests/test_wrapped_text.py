@@ -205,3 +205,11 @@ def test_a_sentence_goes_on_after_a_semicolon_and_after_a_short_line_inside_a_pa
             "25.\n")
     assert sentences(text) == ["We tested the tent twice in heavy rain and high winds;\nit stayed dry both times.",
                                "A steady 18 degrees is better than 5 and\n25."]
+
+
+def test_a_line_ending_on_an_abbreviation_goes_on_under_it():
+    text = ("Parish Council Minutes\n\n"
+            "The meeting in the village hall on Tuesday was chaired by Dr.\n"
+            "Helen Moss, who opened it at 7pm.\n")
+    assert sentences(text) == ["The meeting in the village hall on Tuesday was chaired by Dr.\n"
+                               "Helen Moss, who opened it at 7pm."]
