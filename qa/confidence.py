@@ -177,6 +177,8 @@ NOT_PLACES = frozenset(
     "wednesday thursday friday saturday sunday".split()
 )
 NAME_RE = re.compile(r"\b([A-Z][\w’'-]*[A-Za-z]|[A-Z]{2,}|\d+)\b")
+SPELLED_OUT = re.compile(r"\b[A-Z][a-z]+(?:\s+(?:(?:of|for|and|the)\s+)*[A-Z][a-z]+)+")
+"""Capitalised words in a row, maybe joined by "of", "for", "and": what an acronym may spell out."""
 
 
 @dataclass(frozen=True)
@@ -230,13 +232,28 @@ def no_new_name(question: str, answer: str) -> bool:
     if not WANTS_NAME.search(question) or not answer.strip():
         return False
     asked = _bare_words(question)
+    acronyms = set(re.findall(r"\b[A-Z]{2,}\b", question))
     countries_count = asks_country(question) or bool(NAME_OF_COUNTRY.search(question))
     for line in answer.splitlines():
-        known = asked if countries_count else asked | {
-            _bare(w) for m in country_names().finditer(line) for w in _words(m.group())}
+        known = asked | spelled_out(acronyms, line)
+        if not countries_count:
+            known |= {_bare(w) for m in country_names().finditer(line) for w in _words(m.group())}
         if any(_bare(name) not in known for name in names_in(line, acronym_first=True)):
             return False
     return True
+
+
+def spelled_out(acronyms: set[str], text: str) -> set[str]:
+    """The words of the text's runs of capitalised words that spell one of the acronyms out
+    ("United Nations" for UN, "North Atlantic Treaty Organization" for NATO): no new name."""
+    found: set[str] = set()
+    for match in SPELLED_OUT.finditer(text):
+        words = match.group().split()
+        for start in range(len(words)):  # "The United Nations": from any word on
+            if "".join(w[0] for w in words[start:] if w[0].isupper()) in acronyms:
+                found |= {_bare(w) for w in words[start:]}
+                break
+    return found
 
 
 def no_person(question: str, answers: str) -> bool:

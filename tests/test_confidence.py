@@ -177,6 +177,10 @@ def test_a_question_asking_how_many_needs_passages_that_hold_a_count(question: s
     ("What is the name of the mission in Mali?", "The missions in Liberia and Mali succeeded.", False),  # a country
     ("What is the name of the mission in Mali?", "The mission MINUSMA serves in Mali.", True),
     ("What is the name of the country that hosts the mission?", "The mission is based in Liberia.", True),
+    # An acronym of the question spelled out is no new name
+    ("What is the name of the UN mission in Mali?", "The United Nations missions in Liberia and Mali succeeded.",
+     False),
+    ("What is the name of the NATO force?", "NATO (North Atlantic Treaty Organization) leads KFOR.", True),
 ])
 def test_a_question_asking_for_a_name_needs_an_answer_with_a_name_it_lacks(question: str, answer: str, named: bool):
     assert no_new_name(question, answer) is not named
