@@ -13,7 +13,8 @@ Plain text (`classify_txt_lines`), beyond "a heading is a short line without fin
   paragraph already wrapping, or where the next word would not have fitted at the paragraph's
   width; the lines so wrapped must end a sentence, a lead-in or a list item. A heading over
   unmarked items, a URL or a command ends none. A line with a sentence ending inside (`... the
-  coast. In`) is no heading.
+  coast. In`) is no heading. In a wrapped article (`wrap_width`), a title, notice, Title Case
+  heading or `See also` line that the wrap broke is one Line with its broken-off end.
 - Also headings, where they stand alone (blank line before, a paragraph line after): a short
   Title Case question (`How Much Is Too Much?`) and a numbered Title Case line (`1. Choosing
   Panels`) that no further list item follows. A heading may start with an emoji or `¿`
@@ -119,6 +120,8 @@ MAX_TITLE_CHARS = 300
 """A longer title is cut (at a word, with "…"): every citation of the article repeats it, so a 2 MB
 <h1> made one 50-passage answer 100 MB."""
 MAX_HEADING_WORDS = 20
+MAX_WRAP_WIDTH = 100
+"""Columns beyond which no article is taken for hard-wrapped (its titles and headings for broken by the wrap)."""
 
 
 class ArticleError(Exception):
@@ -305,8 +308,9 @@ def parse_article(raw: bytes, doc: str, fmt: str = "txt") -> Article:
 
 
 def notice_text(text: str, lines: list[Line]) -> str | None:
-    """The notice verbatim: its first line, or None."""
-    return next((text[ln.start : ln.end].strip() for ln in lines if ln.kind == "notice"), None)
+    """The notice verbatim: its first line (a hard-wrapped one's lines joined by a space), or None."""
+    return next((re.sub(r"[ \t]*\n\s*", " ", text[ln.start : ln.end].strip()) for ln in lines if ln.kind == "notice"),
+                None)
 
 
 def repeated_notice_cut(text: str, lines: list[Line]) -> list[Line]:
@@ -467,13 +471,21 @@ def classify_txt_lines(text: str) -> list[Line]:
     strings = [text[s:e] for s, e in spans]
     kinds: list[LineKind] = ["nav" if is_rule(line) else "body" for line in strings]  # rules: not content
 
+    goes_on = [False] * len(strings)  # line i is the line above's, wrapped: one Line with it
     notice_at = _mark_notice(strings, spans, kinds)
+    if notice_at is not None and kinds[notice_at + 1 : notice_at + 2] != ["notice"]:
+        for i in range(notice_at + 1, _wrapped_notice_end(strings, spans, notice_at) + 1):
+            kinds[i], goes_on[i] = "notice", True
     wrapped = [False] * len(strings)
-    for first, last in wrapped_runs(strings, spans):
+    runs = wrapped_runs(strings, spans)
+    for first, last in runs:
         wrapped[first : last + 1] = [True] * (last - first + 1)
+    width = wrap_width(strings) if runs else 0  # hard-wrapped paragraphs show the article is wrapped
     if spans and notice_at != 0 and len(spans) > 1 and _is_title_line(strings, spans, kinds, notice_at, wrapped):
         kinds[0] = "title"
-    _mark_nav(strings, spans, kinds)
+        if _title_goes_on(strings, spans, kinds, width):
+            kinds[1], goes_on[1] = "title", True
+    _mark_nav(strings, spans, kinds, goes_on, width)
 
     # After a lead-in ending in ':' come list items. With markers, the list ends at the
     # first line without one; without markers, short lines are items until a paragraph
@@ -481,6 +493,9 @@ def classify_txt_lines(text: str) -> list[Line]:
     list_mode: str | None = None
     for i, line in enumerate(strings):
         if kinds[i] != "body":
+            continue
+        if i > 0 and kinds[i - 1] == "heading" and _heading_goes_on(strings, spans, i - 1, width):
+            kinds[i], goes_on[i] = "heading", True
             continue
         if _underlined(strings, kinds, i):  # an explicit heading mark outranks the list rules
             list_mode = None
@@ -503,7 +518,64 @@ def classify_txt_lines(text: str) -> list[Line]:
             continue
         if line.strip().endswith(":"):
             list_mode = "pending"
-    return [Line(kind, s, e) for kind, (s, e) in zip(kinds, spans)]
+    return _joined_lines(kinds, spans, goes_on)
+
+
+def _joined_lines(kinds: list[LineKind], spans: list[tuple[int, int]], goes_on: list[bool]) -> list[Line]:
+    """One Line per line, but a wrapped title, notice or heading is one Line over its lines."""
+    lines: list[Line] = []
+    for kind, (start, end), joins in zip(kinds, spans, goes_on):
+        if joins and lines:
+            lines[-1] = Line(lines[-1].kind, lines[-1].start, end)
+        else:
+            lines.append(Line(kind, start, end))
+    return lines
+
+
+def wrap_width(strings: list[str]) -> int:
+    """The width a hard-wrapped article seems wrapped at, its longest line; 0 when it has longer
+    lines than MAX_WRAP_WIDTH (a paragraph a line: nothing is wrapped)."""
+    widest = max((len(line.rstrip()) for line in strings), default=0)
+    return widest if widest <= MAX_WRAP_WIDTH else 0
+
+
+def _next_word_would_fit(line: str, below: str, width: int) -> bool:
+    """True when the first word of `below` would have fitted on `line` at the article's `width`:
+    the line break was the writer's, not the wrap's."""
+    return not width or len(line.rstrip()) + 1 + len(below.split()[0]) <= width
+
+
+def _title_goes_on(strings: list[str], spans: list[tuple[int, int]], kinds: list[LineKind], width: int) -> bool:
+    """The title line goes on in the line directly under it, which a blank line or the notice
+    follows, when the wrap broke it (`... Effective International Security` / `Cooperation`)."""
+    if len(strings) < 3 or _blank_line_before(spans, 1) or kinds[1] != "body":
+        return False
+    if not (_blank_line_before(spans, 2) or kinds[2] == "notice") or _next_word_would_fit(strings[0], strings[1], width):
+        return False
+    joined = f"{strings[0].strip()} {strings[1].strip()}"
+    return not is_list_item(strings[1]) and (looks_like_heading(joined) or looks_like_heading(joined.rstrip("?!")))
+
+
+def _heading_goes_on(strings: list[str], spans: list[tuple[int, int]], i: int, width: int) -> bool:
+    """Title Case heading line i goes on in line i + 1, directly under it, when the wrap broke it:
+    the next word would not have fitted, and both read as one Title Case heading (`The Role of ...
+    in Modern Strategic` / `Defense Initiatives`). A sentence-case heading can't be told from one
+    over a paragraph that starts with a capital."""
+    after = i + 1
+    if after >= len(strings) or _blank_line_before(spans, after) or _next_word_would_fit(strings[i], strings[after], width):
+        return False
+    joined = f"{strings[i].strip()} {strings[after].strip()}"
+    return looks_like_heading(joined) and is_title_case(joined)
+
+
+def _wrapped_notice_end(strings: list[str], spans: list[tuple[int, int]], notice_at: int) -> int:
+    """The last line of the notice at notice_at: it, or the last of its hard-wrapped lines."""
+    last = notice_at
+    while (last + 1 < len(strings) and not _blank_line_before(spans, last + 1)
+           and wraps_into(strings[last], strings[last + 1], within=last > notice_at,
+                          width=max(len(line.strip()) for line in strings[notice_at : last + 1]))):
+        last += 1
+    return last if ends_clause(strings[last]) else notice_at
 
 
 def _mark_notice(strings: list[str], spans: list[tuple[int, int]], kinds: list[LineKind]) -> int | None:
@@ -534,13 +606,19 @@ def _is_title_line(strings: list[str], spans: list[tuple[int, int]], kinds: list
             and looks_like_heading(first.strip().rstrip("?!")))
 
 
-def _mark_nav(strings: list[str], spans: list[tuple[int, int]], kinds: list[LineKind]) -> None:
-    """Mark navigation lines, and under a bare label (`See also:`) the short title lines that follow
+def _mark_nav(strings: list[str], spans: list[tuple[int, int]], kinds: list[LineKind], goes_on: list[bool],
+              width: int) -> None:
+    """Mark navigation lines (with the rest of a title the wrap broke off: `See also  ... Defense
+    Readiness` / `Planning`), and under a bare label (`See also:`) the short title lines that follow
     it directly: a list of links to other articles, not headings or text of this one."""
     under_label = False
     for i, line in enumerate(strings):
         under_label = under_label and not _blank_line_before(spans, i) and _links_to_another(strings, spans, i)
         if kinds[i] != "body":
+            continue
+        if (i > 0 and kinds[i - 1] == "nav" and not is_rule(strings[i - 1]) and not _blank_line_before(spans, i)
+                and not _next_word_would_fit(strings[i - 1], line, width) and _reads_as_title(line)):
+            kinds[i], goes_on[i] = "nav", True
             continue
         if under_label or is_nav(line):
             kinds[i] = "nav"

@@ -69,6 +69,17 @@ def test_the_corpus_wrapped_at_common_widths_reads_as_it_does_unwrapped(doc: str
     assert reading(parse_article(wrapped.encode(), doc)) == reading(article)
 
 
+@pytest.mark.parametrize("width", [72, 80, 90])
+@pytest.mark.parametrize("doc", sorted(p.name for p in CORPUS.glob("*.txt")))
+def test_the_corpus_wrapped_whole_reads_as_it_does_unwrapped(doc: str, width: int):
+    """Every line wrapped, as an editor's "wrap all" leaves it: the notice, the Title Case headings
+    and the `See also` lines too, whose broken-off ends were read as headings and as text."""
+    article = parse_article((CORPUS / doc).read_bytes(), doc)
+    wrapped = "\n".join(textwrap.fill(line, width, break_long_words=False, break_on_hyphens=False)
+                        if len(line) > width else line for line in article.text.split("\n"))
+    assert reading(parse_article(wrapped.encode(), doc)) == reading(article)
+
+
 def test_a_sentence_runs_across_the_lines_of_a_wrapped_paragraph():
     got = sentences(CHAINS)
     assert got == [
@@ -213,3 +224,38 @@ def test_a_line_ending_on_an_abbreviation_goes_on_under_it():
             "Helen Moss, who opened it at 7pm.\n")
     assert sentences(text) == ["The meeting in the village hall on Tuesday was chaired by Dr.\n"
                                "Helen Moss, who opened it at 7pm."]
+
+
+def test_a_wrapped_title_notice_heading_and_see_also_line_are_each_one_line():
+    text = ("Enhancing Global Stability Through Effective International Security\n"
+            "Cooperation\n"
+            "⚠️ Please note: AI tools were used in crafting this content, so verify\n"
+            "anything important through trusted means.\n"
+            "The Role of International Security Cooperation in Modern Strategic\n"
+            "Defense Initiatives\n"
+            "International security cooperation plays a pivotal role in shaping\n"
+            "modern strategic defense initiatives and in fostering collaboration.\n"
+            "See also  Enhancing National Security through Strategic Defense Readiness\n"
+            "Planning\n"
+            "Key Frameworks Facilitating Global Security Partnerships\n"
+            "Several frameworks facilitate global security partnerships among nations\n"
+            "that share common threats.\n")
+    article = parse_article(text.encode(), "a.txt")
+    assert article.title == "Enhancing Global Stability Through Effective International Security Cooperation"
+    assert article.notice == ("⚠️ Please note: AI tools were used in crafting this content, so verify "
+                              "anything important through trusted means.")
+    assert [s.heading for s in split_sections(article)] == [
+        "The Role of International Security Cooperation in Modern Strategic Defense Initiatives",
+        "Key Frameworks Facilitating Global Security Partnerships"]
+    assert "Planning" not in split_sections(article)[0].text and "verify" not in split_sections(article)[0].text
+
+
+def test_an_unwrapped_article_joins_no_heading_to_the_next():
+    """Lines a paragraph long: nothing is wrapped, so two headings in a row stay two."""
+    text = ("Project Notes\n\n"
+            "Install the command-line tools before you start the tutorial on this page\n"
+            "Configuring the Development Environment on Windows Machines\n"
+            "Run the installer as an administrator, and restart the machine when it asks you to, "
+            "which it will do at least once before the tools are ready for the first exercise.\n")
+    assert [s.heading for s in split_sections(parse_article(text.encode(), "a.txt"))] == [
+        "Configuring the Development Environment on Windows Machines"]
