@@ -18,7 +18,8 @@ LineKind = Literal["title", "notice", "heading", "body", "nav"]
 
 @dataclass(frozen=True)
 class Line:
-    """One classified line of an article's plain text: [start, end) excludes the newline."""
+    """One classified line of an article's plain text: [start, end) excludes the newline (a title,
+    notice or heading that a hard wrap broke is one Line over its lines)."""
 
     kind: LineKind
     start: int
