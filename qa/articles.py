@@ -13,8 +13,9 @@ Plain text (`classify_txt_lines`), beyond "a heading is a short line without fin
   paragraph already wrapping, or where the next word would not have fitted at the paragraph's
   width; the lines so wrapped must end a sentence, a lead-in or a list item. A heading over
   unmarked items, a URL or a command ends none. A line with a sentence ending inside (`... the
-  coast. In`) is no heading. In a wrapped article (`wrap_width`), a title, notice, Title Case
-  heading or `See also` line that the wrap broke is one Line with its broken-off end.
+  coast. In`) is no heading. In an article wrapped whole (`wrap_width`), a title, Title Case
+  heading or `See also` line that the wrap broke is one Line with its broken-off end (three
+  words at most); so is a notice wrapped mid-sentence.
 - Also headings, where they stand alone (blank line before, a paragraph line after): a short
   Title Case question (`How Much Is Too Much?`) and a numbered Title Case line (`1. Choosing
   Panels`) that no further list item follows. A heading may start with an emoji or `¿`
@@ -121,6 +122,8 @@ MAX_TITLE_CHARS = 300
 <h1> made one 50-passage answer 100 MB."""
 MAX_HEADING_WORDS = 20
 MAX_WRAP_WIDTH = 100
+MAX_BROKEN_OFF_WORDS = 3
+"""Words of a title or heading that a wrap at 70 columns or more leaves for the next line, at the most."""
 """Columns beyond which no article is taken for hard-wrapped (its titles and headings for broken by the wrap)."""
 
 
@@ -480,7 +483,7 @@ def classify_txt_lines(text: str) -> list[Line]:
     runs = wrapped_runs(strings, spans)
     for first, last in runs:
         wrapped[first : last + 1] = [True] * (last - first + 1)
-    width = wrap_width(strings) if runs else 0  # hard-wrapped paragraphs show the article is wrapped
+    width = wrap_width(strings, runs)
     if spans and notice_at != 0 and len(spans) > 1 and _is_title_line(strings, spans, kinds, notice_at, wrapped):
         kinds[0] = "title"
         if _title_goes_on(strings, spans, kinds, width):
@@ -532,17 +535,23 @@ def _joined_lines(kinds: list[LineKind], spans: list[tuple[int, int]], goes_on: 
     return lines
 
 
-def wrap_width(strings: list[str]) -> int:
-    """The width a hard-wrapped article seems wrapped at, its longest line; 0 when it has longer
-    lines than MAX_WRAP_WIDTH (a paragraph a line: nothing is wrapped)."""
-    widest = max((len(line.rstrip()) for line in strings), default=0)
-    return widest if widest <= MAX_WRAP_WIDTH else 0
+def wrap_width(strings: list[str], runs: list[tuple[int, int]]) -> int:
+    """The width an article is hard-wrapped at, all of it: the longest line of its wrapped runs;
+    0 when none is wrapped, or when another line is longer (a title or heading the wrap left
+    alone: only the paragraphs were wrapped)."""
+    if not runs:
+        return 0
+    width = max(len(line.rstrip()) for first, last in runs for line in strings[first : last + 1])
+    return width if width <= MAX_WRAP_WIDTH and all(len(line.rstrip()) <= width + WRAP_FIT for line in strings) else 0
 
 
-def _next_word_would_fit(line: str, below: str, width: int) -> bool:
-    """True when the first word of `below` would have fitted on `line` at the article's `width`:
-    the line break was the writer's, not the wrap's."""
-    return not width or len(line.rstrip()) + 1 + len(below.split()[0]) <= width
+def _broken_by_wrap(line: str, below: str, width: int) -> bool:
+    """True when the wrap, not the writer, broke `line` before `below`, a few words (a subheading
+    or a byline is more): the line is as long as the paragraphs' lines and the first word of
+    `below` would not have fitted on it."""
+    length = len(line.rstrip())
+    return (bool(width) and length <= width + WRAP_FIT and length + 1 + len(below.split()[0]) > width
+            and len(below.split()) <= MAX_BROKEN_OFF_WORDS)
 
 
 def _title_goes_on(strings: list[str], spans: list[tuple[int, int]], kinds: list[LineKind], width: int) -> bool:
@@ -550,7 +559,7 @@ def _title_goes_on(strings: list[str], spans: list[tuple[int, int]], kinds: list
     follows, when the wrap broke it (`... Effective International Security` / `Cooperation`)."""
     if len(strings) < 3 or _blank_line_before(spans, 1) or kinds[1] != "body":
         return False
-    if not (_blank_line_before(spans, 2) or kinds[2] == "notice") or _next_word_would_fit(strings[0], strings[1], width):
+    if not (_blank_line_before(spans, 2) or kinds[2] == "notice") or not _broken_by_wrap(strings[0], strings[1], width):
         return False
     joined = f"{strings[0].strip()} {strings[1].strip()}"
     return not is_list_item(strings[1]) and (looks_like_heading(joined) or looks_like_heading(joined.rstrip("?!")))
@@ -562,18 +571,17 @@ def _heading_goes_on(strings: list[str], spans: list[tuple[int, int]], i: int, w
     in Modern Strategic` / `Defense Initiatives`). A sentence-case heading can't be told from one
     over a paragraph that starts with a capital."""
     after = i + 1
-    if after >= len(strings) or _blank_line_before(spans, after) or _next_word_would_fit(strings[i], strings[after], width):
+    if after >= len(strings) or _blank_line_before(spans, after) or not _broken_by_wrap(strings[i], strings[after], width):
         return False
     joined = f"{strings[i].strip()} {strings[after].strip()}"
-    return looks_like_heading(joined) and is_title_case(joined)
+    return not is_list_item(strings[after]) and looks_like_heading(joined) and is_title_case(joined)
 
 
 def _wrapped_notice_end(strings: list[str], spans: list[tuple[int, int]], notice_at: int) -> int:
     """The last line of the notice at notice_at: it, or the last of its hard-wrapped lines."""
     last = notice_at
     while (last + 1 < len(strings) and not _blank_line_before(spans, last + 1)
-           and wraps_into(strings[last], strings[last + 1], within=last > notice_at,
-                          width=max(len(line.strip()) for line in strings[notice_at : last + 1]))):
+           and wraps_into(strings[last], strings[last + 1])):  # not "within": a paragraph may follow
         last += 1
     return last if ends_clause(strings[last]) else notice_at
 
@@ -617,7 +625,8 @@ def _mark_nav(strings: list[str], spans: list[tuple[int, int]], kinds: list[Line
         if kinds[i] != "body":
             continue
         if (i > 0 and kinds[i - 1] == "nav" and not is_rule(strings[i - 1]) and not _blank_line_before(spans, i)
-                and not _next_word_would_fit(strings[i - 1], line, width) and _reads_as_title(line)):
+                and _broken_by_wrap(strings[i - 1], line, width) and _reads_as_title(line) and is_title_case(line)
+                and not is_list_item(line)):
             kinds[i], goes_on[i] = "nav", True
             continue
         if under_label or is_nav(line):

@@ -259,3 +259,42 @@ def test_an_unwrapped_article_joins_no_heading_to_the_next():
             "which it will do at least once before the tools are ready for the first exercise.\n")
     assert [s.heading for s in split_sections(parse_article(text.encode(), "a.txt"))] == [
         "Configuring the Development Environment on Windows Machines"]
+
+
+@pytest.mark.parametrize("text, expect", [
+    # A notice with no final stop keeps the paragraph under it out of the notice
+    ("Router Tips\n⚠️ Please note: AI tools were used in crafting this content 🤖\n"
+     "Most people never change the settings of the router\ntheir provider sends them. A few changes help.\n\n"
+     "Change the Password\nReplace the default password with a long passphrase.\n",
+     {"notice": "⚠️ Please note: AI tools were used in crafting this content 🤖",
+      "headings": ["", "Change the Password"]}),
+    # Only the paragraphs are wrapped (the title is longer than them): a byline is no part of the title
+    ("Heavy Rain Forces Evacuation of Homes as the River Bursts Its Banks\nBy Helen Carter\n\n"
+     "More than two hundred homes were evacuated overnight\nafter the river rose above its flood defences.\n",
+     {"title": "Heavy Rain Forces Evacuation of Homes as the River Bursts Its Banks"}),
+    # ... nor a subheading part of the heading, nor a list item
+    ("Garden Guide\n\nWhat to Grow in Your First Year When Space Is Limited\nEasy Crops for Beginners\n"
+     "Salad leaves can be picked within four weeks of\nsowing, and radishes are ready in about a month.\n",
+     {"headings": ["Easy Crops for Beginners"]}),
+    ("Country Loaf\n\nWeigh every ingredient on a digital scale rather\nthan measuring by volume, since cups vary a lot."
+     "\n\nIngredients and Equipment for a Classic Country Loaf\n- Bread Flour\n- Sea Salt\n"
+     "Leave the dough somewhere warm for four hours.\n",
+     {"headings": ["", "Ingredients and Equipment for a Classic Country Loaf"]}),
+    # A paragraph under a See-also line is no part of it
+    ("Botanic Garden\n\nThe glasshouses hold more than four thousand plants\nfrom the tropics and the deserts of the world."
+     "\n\nSee also  Seasonal Highlights in the Glasshouses This Spring\n"
+     "Guided tours leave from the main gate every day at\neleven, and they last about an hour and a half.\n",
+     {"sentence": "Guided tours leave from the main gate every day at\neleven, and they last about an hour and a half."}),
+])
+def test_lines_the_wrap_did_not_break_stay_apart(text: str, expect: dict):
+    """Cases a regression hunt found joined: each next line was a line of its own."""
+    article = parse_article(text.encode(), "a.txt")
+    sections = split_sections(article)
+    if "notice" in expect:
+        assert article.notice == expect["notice"]
+    if "title" in expect:
+        assert article.title == expect["title"]
+    if "headings" in expect:
+        assert [s.heading for s in sections] == expect["headings"]
+    if "sentence" in expect:
+        assert expect["sentence"] in [article.text[x.start : x.end] for s in sections for x in s.sentences]
