@@ -98,8 +98,11 @@ def answer_of(candidate: Candidate, record: SectionRecord, reader: IndexReader, 
         if shared:
             scores[i] += lift * sum(weights[t] for t in shared)
     # A lead-in ("Key takeaways include:") says nothing itself: one of its items answers better.
-    choices = [i for i, span in enumerate(spans) if not record.slice(span.start, span.end).endswith(":")]
-    span = spans[max(choices or range(len(spans)), key=scores.__getitem__)]
+    for i in sorted(range(len(spans)), key=scores.__getitem__, reverse=True):
+        text = record.slice(spans[i].start, spans[i].end)
+        if not text.endswith(":"):
+            return Answer(text=text, start=spans[i].start, end=spans[i].end)
+    span = spans[max(range(len(spans)), key=scores.__getitem__)]
     return Answer(text=record.slice(span.start, span.end), start=span.start, end=span.end)
 
 
