@@ -85,8 +85,10 @@ def stems(tokens: list[str]) -> list[str]:
 
 def _is_name(match: re.Match[str]) -> bool:
     """The word is capitalised, and not where a sentence starts."""
-    before = match.string[: match.start()].rstrip()
-    return match.group()[:1].isupper() and bool(before) and before[-1] not in ".!?:\"'“‘(¿¡"
+    text, at = match.string, match.start()
+    while at > 0 and text[at - 1].isspace():  # not a copy of the text before: this runs at every word
+        at -= 1
+    return match.group()[:1].isupper() and at > 0 and text[at - 1] not in ".!?:\"'“‘(¿¡"
 
 
 def max_typos(word: str) -> int:
