@@ -122,9 +122,9 @@ MAX_TITLE_CHARS = 300
 <h1> made one 50-passage answer 100 MB."""
 MAX_HEADING_WORDS = 20
 MAX_WRAP_WIDTH = 100
+"""Columns beyond which no article is taken for hard-wrapped (its titles and headings for broken by the wrap)."""
 MAX_BROKEN_OFF_WORDS = 3
 """Words of a title or heading that a wrap at 70 columns or more leaves for the next line, at the most."""
-"""Columns beyond which no article is taken for hard-wrapped (its titles and headings for broken by the wrap)."""
 
 
 class ArticleError(Exception):
