@@ -12,7 +12,7 @@ import json
 import math
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,8 @@ from rapidfuzz.distance import OSA
 
 from .store import RowFile
 
+MAX_TYPOS = 2
+"""Edits tolerated in a long word (max_typos)."""
 NAME_TYPOS = 1
 """Edits tolerated in a capitalised word inside a sentence: a name the corpus lacks ("Nigeria",
 "Frontex", "Senegal") is two edits from many a corpus word ("Liberia", "front", "several")."""
@@ -69,14 +71,17 @@ def _stemmer() -> Stemmer.Stemmer:
 
 def words(text: str) -> list[str]:
     """Lower-cased words of text without possessive 's, stopwords removed."""
-    out = []
+    return [word for word, _ in _words_as_written(text)]
+
+
+def _words_as_written(text: str) -> Iterator[tuple[str, re.Match[str]]]:
+    """Each of words(text), with the match of the word as the text writes it."""
     for match in WORD_RE.finditer(text):
         word = match.group().lower().replace("’", "'")
         if word.endswith("'s"):
             word = word[:-2]
         if word and word not in STOPWORDS:
-            out.append(word)
-    return out
+            yield word, match
 
 
 def stems(tokens: list[str]) -> list[str]:
@@ -93,7 +98,7 @@ def _is_name(match: re.Match[str]) -> bool:
 
 def max_typos(word: str) -> int:
     """Edits tolerated when correcting a word: none for short words, whose near neighbours are other words."""
-    return 0 if len(word) < 4 or word.isdigit() else 1 if len(word) < 7 else 2
+    return 0 if len(word) < 4 or word.isdigit() else 1 if len(word) < 7 else MAX_TYPOS
 
 
 class LexicalIndex:
@@ -112,7 +117,7 @@ class LexicalIndex:
         self._built = built  # the bm25s.BM25 of a fresh build, which save() writes
         self.vocabulary = vocabulary
         self._known = frozenset(vocabulary)
-        self._corrections: dict[str, str] = {}
+        self._corrections: dict[tuple[str, int], str] = {}
         self._stems = sorted(term_ids)
         self._df = np.diff(self._indptr) if len(self._indptr) > 1 else np.zeros(0, dtype=np.int64)
 
@@ -155,7 +160,7 @@ class LexicalIndex:
             if isinstance(rows, RowFile):
                 rows.close()
 
-    def correct(self, tokens: list[str], most: int = 2) -> list[str]:
+    def correct(self, tokens: list[str], most: int = MAX_TYPOS) -> list[str]:
         """Each unknown word replaced by its nearest vocabulary word, when one is close enough (and
         at most `most` edits away)."""
         out = []
@@ -164,7 +169,7 @@ class LexicalIndex:
             if word in self._known or limit == 0:
                 out.append(word)
                 continue
-            key = word if limit == 2 else f"{word}\x00{limit}"
+            key = (word, limit)
             fixed = self._corrections.get(key)  # shared by the search threads: one lookup, no check-then-read
             if fixed is None:
                 # Another form of a corpus word is no typo: "country" scores as "countries" do
@@ -191,7 +196,7 @@ class LexicalIndex:
             lower = word.lower()
             if lower in STOPWORDS or "'" in lower or "’" in lower or knows(word):
                 return word
-            fixed = self.correct([lower], most=NAME_TYPOS if _is_name(match) else 2)[0]
+            fixed = self.correct([lower], most=NAME_TYPOS if _is_name(match) else MAX_TYPOS)[0]
             return word if fixed == lower else fixed
 
         return WORD_RE.sub(spelled, text)
@@ -206,7 +211,7 @@ class LexicalIndex:
         """True when the corpus has the word, a misspelling of it, or a close inflection (Africa/African);
         a name (capitalised) is misspelt by one edit at most: "Nigeria" is no misspelling of "Liberia"."""
         found = words(word)
-        most = NAME_TYPOS if word[:1].isupper() else 2
+        most = NAME_TYPOS if word[:1].isupper() else MAX_TYPOS
         word = found[0] if found else word.lower()
         stem = stems([word])[0]
         if stem in self._term_ids:
@@ -221,9 +226,8 @@ class LexicalIndex:
 
     def query_terms(self, question: str) -> list[str]:
         """The stemmed terms BM25 scores for a question (a name corrected by one edit at most)."""
-        names = {m.group().lower().replace("’", "'") for m in WORD_RE.finditer(question) if _is_name(m)}
-        return stems([self.correct([w], most=NAME_TYPOS if w in names or f"{w}'s" in names else 2)[0]
-                      for w in words(question)])
+        return stems([self.correct([word], most=NAME_TYPOS if _is_name(match) else MAX_TYPOS)[0]
+                      for word, match in _words_as_written(question)])
 
     def scores(self, terms: list[str]) -> np.ndarray:
         """BM25 score of every section for query_terms (float32, zeros when no term matches).
