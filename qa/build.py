@@ -212,12 +212,12 @@ def _prepare_encoder(name: str, encoder: Encoder | None, gen_dir: Path, cache_di
     export_dir = gen_dir / "encoder"
     export_dir.mkdir()
     try:
-        config, reference = prepare_export(name, export_dir, cache_dir, notify)
+        # Stored vectors are reused by this key too: the model's identity, not only its name (a
+        # model retrained at the same path, or upgraded under the same name, embeds differently).
+        identity = cache_key(name, cache_dir)
+        config, reference = prepare_export(name, identity, export_dir, cache_dir, notify)
     except EncoderError as exc:
         raise BuildError(str(exc)) from None
-    # Stored vectors are reused by this key: the model's identity, not only its name (a model
-    # retrained at the same path, or upgraded under the same name, embeds differently).
-    identity = cache_key(name, cache_dir)
     if config is None:
         assert reference is not None
         info = {"name": name, "dim": reference.dim, "max_tokens": reference.max_tokens,

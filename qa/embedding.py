@@ -246,14 +246,14 @@ def cache_key(name: str, cache_dir: Path | None = None) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:24]
 
 
-def prepare_export(name: str, out_dir: Path, cache_dir: Path | None,
+def prepare_export(name: str, key: str, out_dir: Path, cache_dir: Path | None,
                    notify: Callable[[str], None] | None = None) -> tuple[dict | None, SentenceTransformerEncoder | None]:
     """The ONNX export of a model in out_dir, from the cache when there (no torch), else made now.
 
-    Returns (config or None when not exportable, the torch reference if it had to be loaded).
-    `notify` hears, in one line, that the slow export is about to run.
+    `key` is the model's cache_key. Returns (config or None when not exportable, the torch
+    reference if it had to be loaded). `notify` hears, in one line, that the slow export is about to run.
     """
-    cached = cache_dir / "encoders" / cache_key(name, cache_dir) if cache_dir else None
+    cached = cache_dir / "encoders" / key if cache_dir else None
     if cached is not None and (cached / ONNX_CONFIG).is_file():
         if _unchanged(cached):
             copy_encoder_files(cached, out_dir)
