@@ -35,12 +35,13 @@ def reading(article: Article) -> tuple:
              for s in split_sections(article)])
 
 
-def hard_wrapped(article: Article, width: int) -> str:
-    """The article's text with every body line longer than `width` wrapped at it, as an editor does."""
+def hard_wrapped(article: Article, width: int, every_line: bool = False) -> str:
+    """The article's text with every body line (`every_line`: every line, title, notice and
+    headings too) longer than `width` wrapped at it, as an editor does."""
     kinds = {ln.start: ln.kind for ln in article.lines}
     out, pos = [], 0
     for line in article.text.split("\n"):
-        if kinds.get(pos) == "body" and len(line) > width:
+        if (every_line or kinds.get(pos) == "body") and len(line) > width:
             marker = LIST_MARKER_RE.match(line.strip())
             out.append(textwrap.fill(line.strip(), width, subsequent_indent=" " * (marker.end() if marker else 0),
                                      break_long_words=False, break_on_hyphens=False))
@@ -75,8 +76,7 @@ def test_the_corpus_wrapped_whole_reads_as_it_does_unwrapped(doc: str, width: in
     """Every line wrapped, as an editor's "wrap all" leaves it: the notice, the Title Case headings
     and the `See also` lines too, whose broken-off ends were read as headings and as text."""
     article = parse_article((CORPUS / doc).read_bytes(), doc)
-    wrapped = "\n".join(textwrap.fill(line, width, break_long_words=False, break_on_hyphens=False)
-                        if len(line) > width else line for line in article.text.split("\n"))
+    wrapped = hard_wrapped(article, width, every_line=True)
     assert reading(parse_article(wrapped.encode(), doc)) == reading(article)
 
 
