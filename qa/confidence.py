@@ -6,8 +6,9 @@ independent2.jsonl and independent3.jsonl, once read, led to the rules on joined
 people and places:
 - the best passage scores low: the question is about something else entirely;
 - the best passage scores only moderately and the question asks for something the
-  passage cannot give: a date, a number or a frequency it does not contain, or a name
-  (proper noun, acronym, number) that appears nowhere in the corpus;
+  passage cannot give: a date, a number or a frequency it does not contain, a name
+  (proper noun, acronym, number) that appears nowhere in the corpus, or a name of several
+  capitalised words ("NATO Response Force") that none of the best three passages mentions;
 - whatever the score, the best three passages can't give what the question asks for: it
   asks which country and none of their answer sentences names one (nor does the first
   answer restate the question about countries in general); it asks for the name
@@ -131,6 +132,14 @@ JOINED_NAME = re.compile(
     r"\b[A-Z][\w-]*(?:\s+[A-Z][\w-]*)*\s+(?:of|for|on|de)\s+(?:the\s+)?[A-Z][\w-]*(?:\s+[A-Z][\w-]*)*"
 )
 CONNECTORS = frozenset(("of", "for", "on", "de"))
+NAME_PHRASE = re.compile(r"\b[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)+")
+"""Capitalised words in a row ("NATO Response Force", "Tallinn Manual"): a name of several words."""
+ASKED = re.compile(
+    r"\?\s*$|^\W*(what|which|who|whom|whose|how|when|where|why|is|are|was|were|do|does|did|can|could|should"
+    r"|would|will|has|have|had)\b",
+    re.IGNORECASE,
+)
+"""A question in words, not a keyword query, whose names may run together as a list ("Liberia Mali UN")."""
 PLACE_BEFORE = re.compile(r"\b(in|at|from|across|throughout|around|near|off|within|to)\s+(the\s+)?$", re.IGNORECASE)
 ROLE = (r"(secretary[- ]general|supreme\s+allied\s+commander|prime\s+minister|head|chief|commander|leader|founder"
         r"|president|director|chair|chairman|chairwoman|chairperson|minister|general|envoy|representative"
@@ -381,6 +390,36 @@ def unmentioned_name(question: str, passages: str) -> bool:
     return False
 
 
+def unmentioned_phrase(question: str, passages: str) -> bool:
+    """True when a question in words names something in two or more capitalised words ("How many
+    troops can the NATO Response Force put on standby?") that the passages never mention in a row,
+    as undefined_name allows; a possessive ends a name ("NATO's Article 5" names NATO and Article 5)."""
+    if not ASKED.search(question):
+        return False
+    text: list[str] | None = None
+    opening = re.match(r"\W*", question).end()
+    for match in NAME_PHRASE.finditer(question):
+        tokens = match.group().split()
+        if match.start() == opening:  # a question's first word is capitalised anyway
+            tokens = tokens[1:]
+        for name in _split_at_possessives(tokens):
+            text = [_bare(w) for w in _words(passages)] if text is None else text
+            if not _mentions(text, name):
+                return True
+    return False
+
+
+def _split_at_possessives(tokens: list[str]) -> list[list[str]]:
+    """The tokens' bare words in runs of two tokens or more that end at a possessive: "NATO's
+    Article" is two names of one word each, "Indo-Pacific" one name."""
+    runs: list[list[str]] = [[]]
+    for token in tokens:
+        runs[-1].append(token)
+        if re.search(r"['’]s$", token):
+            runs.append([])
+    return [[_bare(w) for w in _words(" ".join(run))] for run in runs if len(run) >= 2]
+
+
 def _mentions(text: list[str], name: list[str]) -> bool:
     """Whether the words of name occur in a row in text, allowing a spelling variant of each."""
     if f" {' '.join(name)} " in f" {' '.join(text)} ":
@@ -429,4 +468,5 @@ def is_low_confidence(question: str, top_score: float | None, top_passage: str, 
         return True
     if top_score >= thresholds.unanswerable:
         return False
-    return unmet_need(question, top_passage) is not None or bool(unknown_names(question, lexical))
+    return (unmet_need(question, top_passage) is not None or bool(unknown_names(question, lexical))
+            or unmentioned_phrase(question, passages))

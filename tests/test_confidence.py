@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from qa.confidence import (answered_generically, asks_amount, names_in, no_new_name, no_person, no_place,
-                           uncounted, undefined_name, unmentioned_name, unmet_need, unnamed_country)
+                           uncounted, undefined_name, unmentioned_name, unmentioned_phrase, unmet_need,
+                           unnamed_country)
 from qa.evaluation import evaluate, read_questions
 from qa.searcher import Searcher
 
@@ -74,6 +75,22 @@ def test_a_question_asking_which_country_needs_an_answer_that_names_one(question
 def test_a_question_naming_something_in_joined_words_needs_passages_that_mention_it(
         question: str, passages: str, unmentioned: bool):
     assert unmentioned_name(question, passages) is unmentioned
+
+
+@pytest.mark.parametrize("question, passages, unmentioned", [
+    ("How many troops can the NATO Response Force put on standby?", "The NATO force responds fast.", True),
+    ("What does the Tallinn Manual say?", "Manuals from Tallinn.", True),
+    ("What has the African Union done for peace?", "The African Union’s peacekeeping in Somalia.", False),
+    ("What does NATO's Article 5 say?", "Article 5 of the NATO treaty.", False),  # a possessive ends a name
+    ("Liberia Mali UN missions", "Missions in Liberia.", False),  # a keyword query lists names side by side
+    ("Kosovo Force troops", "Troops in Kosovo.", False),
+    ("Does the Indo-Pacific matter?", "The Pacific matters.", False),  # one word, judged elsewhere
+    ("Why does NATO train?", "Training.", False),
+    ("NATO Response Force, what is it for?", "Forces respond.", True),  # the first word counts from the second
+])
+def test_a_question_naming_something_in_capitalised_words_needs_passages_that_mention_it(
+        question: str, passages: str, unmentioned: bool):
+    assert unmentioned_phrase(question, passages) is unmentioned
 
 
 @pytest.mark.parametrize("question, answers, missing", [
@@ -250,6 +267,7 @@ def test_answerable_questions_a_review_found_flagged_are_not(searcher: Searcher,
     "Roughly how many troops serve in KFOR?",  # what it asks, after a word or a clause
     "In KFOR, how many troops serve?",
     "So when was NATO founded?",
+    "How many troops can the NATO Response Force put on standby?",  # a name of several words, unmentioned
 ])
 def test_unanswerable_questions_a_review_found_unflagged_are_flagged(searcher: Searcher, question: str):
     assert searcher.ask(question).low_confidence
@@ -268,11 +286,13 @@ def test_names_are_corrected_by_one_edit_at_most_and_a_transposition_is_one(sear
     ("independent.jsonl", {"recall@1": 0.8, "recall@5": 0.95, "oos_flagged": 0.9}),
     # a stop later: recall@1 0.85, recall@5 1.0, oos_flagged 0.90, in_scope_flagged 0.017
     ("independent2.jsonl", {"recall@1": 0.82, "recall@5": 0.95, "oos_flagged": 0.85}),
-    # recall@1 0.825, recall@5 0.95, oos_flagged 0.867, in_scope_flagged 0.025
-    ("independent3.jsonl", {"recall@1": 0.8, "recall@5": 0.9, "oos_flagged": 0.85}),
-    # never read: recall@1 0.80, recall@5 0.95, oos_flagged 0.933 (0.90 before the rule on
-    # places, counted but not read), in_scope_flagged 0.025
-    ("independent4.jsonl", {"recall@1": 0.75, "recall@5": 0.9, "oos_flagged": 0.9}),
+    # recall@1 0.825, recall@5 0.95, oos_flagged 0.90 (0.867 before the rule on names of several
+    # words), in_scope_flagged 0.025
+    ("independent3.jsonl", {"recall@1": 0.8, "recall@5": 0.9, "oos_flagged": 0.88}),
+    # never read: recall@1 0.80, recall@5 0.95, oos_flagged 0.967 (0.90 before the rule on
+    # places, 0.933 before the one on names of several words; counted but not read),
+    # in_scope_flagged 0.025
+    ("independent4.jsonl", {"recall@1": 0.75, "recall@5": 0.9, "oos_flagged": 0.95}),
     # never read either, written a stop later: recall@1 0.84, recall@5 0.98, oos_flagged 0.95,
     # in_scope_flagged 0.04
     ("independent5.jsonl", {"recall@1": 0.8, "recall@5": 0.95, "oos_flagged": 0.9}),
