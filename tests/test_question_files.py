@@ -42,8 +42,12 @@ INDEPENDENT7 = DATA / "independent7.jsonl"
 """40 answerable and 30 unanswerable questions (12 off topic, 18 on topic, marked only "oos"),
 written the same way in the sixteenth stop, after the rules on wrapped text and odd questions:
 only ever run, never read."""
+INDEPENDENT8 = DATA / "independent8.jsonl"
+"""40 answerable and 30 unanswerable questions (10 off topic, 20 on topic, marked "oos"), written the
+same way in the seventeenth stop, after the rule on names of several words; run once, then read:
+its misses led to the rules of that stop that came after it."""
 WRITTEN_WITHOUT_CODE = (INDEPENDENT, INDEPENDENT2, INDEPENDENT3, INDEPENDENT4, INDEPENDENT5, INDEPENDENT6,
-                        INDEPENDENT7)
+                        INDEPENDENT7, INDEPENDENT8)
 
 IN_SCOPE_KINDS = {"lexical", "keyword", "paraphrase", "typo", "multi"}
 OUT_OF_SCOPE_KINDS = {"off_topic", "on_topic_unanswered", "oos"}
@@ -77,7 +81,7 @@ def test_the_independent_file_has_both_kinds_of_question() -> None:
     assert sum(q.in_scope for q in questions) == 40 and sum(not q.in_scope for q in questions) == 20
     questions = read_questions(INDEPENDENT2)
     assert sum(q.in_scope for q in questions) == 60 and sum(not q.in_scope for q in questions) == 20
-    for path in (INDEPENDENT3, INDEPENDENT4):
+    for path in (INDEPENDENT3, INDEPENDENT4, INDEPENDENT7, INDEPENDENT8):
         questions = read_questions(path)
         assert sum(q.in_scope for q in questions) == 40 and sum(not q.in_scope for q in questions) == 30
 
