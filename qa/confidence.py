@@ -66,8 +66,11 @@ DEGREE = re.compile(
 AMOUNT = re.compile(r"\b(budget|money|funds?|funding|dollars?|euros?|costs?|spending|gdp|percent|troops|soldiers"
                     r"|personnel)\b", re.IGNORECASE)
 WANTS_NUMBER = re.compile(
+    # "How far ...?" asks for a measure where it starts the question or a clause of it; inside one
+    # it may ask a degree ("Who decides how far the mission can go?").
     r"\b(what|which) (percentage|share|proportion|fraction|number)\b"
-    r"|\bhow (large|big|far|long|old|tall|heavy)\b|\bwhat is the (annual |total |average )?"
+    rf"|{LEAD}how (large|big|far|long|old|tall|heavy)\b|[,;]\s*(and\s+)?how (large|big|far|long|old|tall|heavy)\b"
+    r"|\bwhat (is|was|are|were) the ((annual|total|average|overall|yearly|current)\s+)*"
     r"(budget|cost|size|range|population|number|amount|price)\b",
     re.IGNORECASE,
 )
@@ -146,10 +149,12 @@ ROLE = (r"(secretary[- ]general|supreme\s+allied\s+commander|prime\s+minister|he
         r"|ambassador|secretary)")
 WANTS_PERSON = re.compile(
     # Who holds or held a role of something ("Who is the current commander of KFOR?", "Who was
-    # NATO's first Supreme Allied Commander?"): the answer is a person's name. "Who is the leader in
-    # peacekeeping?" may be answered by a body, and is left to the other rules.
+    # NATO's first Supreme Allied Commander?", "Who commanded the mission in Mali?"): the answer is a
+    # person's name. "Who is the leader in peacekeeping?" or "Who leads ...?" may be answered by a
+    # body, and is left to the other rules.
     r"^\W*who\s+(is|was|are|were)\s+(the\s+)?((current|first|last|new|former|present|founding)\s+)?"
     rf"{ROLE}\s+(of|for|at)\b"
+    r"|^\W*who\s+(commanded|commands|chaired|chairs|headed|heads)\b"
     r"|^\W*who\s+(is|was|are|were)\s+\S+['’]s\s+((current|first|last|new|former|present|founding)\s+)?"
     rf"{ROLE}\b",
     re.IGNORECASE,
@@ -170,7 +175,7 @@ WANTS_PLACE = re.compile(
     # Where something has its seat, as only a place's name answers it ("Where is NATO headquartered?",
     # "Which city hosts the summit?"); not where something happens or is located, which a kind of
     # place may answer ("Where are peacekeepers located?" -> "in conflict zones").
-    r"^\W*where\s+(is|are|was|were)\b[^?]*\b(headquartered|seated)\b"
+    r"^\W*where\b[^?]*\b(headquartered|headquarters|seated)\b"
     r"|^\W*where\s+(is|are|was|were)\s+(the\s+|its\s+|their\s+|\S+['’]s\s+)?(headquarters|seat)\b"
     r"|\b(which|what)\s+(city|town)\b",
     re.IGNORECASE,

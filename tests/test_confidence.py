@@ -35,6 +35,10 @@ DATA = Path(__file__).parent / "data"
     ("What do allies do, and when do they act?", "They act together.", None),  # a condition again
     ("How many warheads does it hold?", "Several states hold many weapons.", "number"),
     ("How many members does it have?", "It has thirty-two members.", None),
+    ("What was the total annual budget last year?", "Budgets constrain joint missions.", "number"),
+    ("How far does the alliance reach?", "It reaches across the region.", "number"),
+    ("Who decides how far a mission can go?", "The council sets its mandate.", None),  # a degree, inside
+    ("Who sets the mandate, and how long does it last?", "The council sets its mandate.", "number"),
     ("How often do they meet?", "They meet annually in Brussels.", None),
     ("How often do they meet?", "They meet in Brussels.", "frequency"),
 ])
@@ -102,6 +106,9 @@ def test_a_question_naming_something_in_capitalised_words_needs_passages_that_me
     ("Who was the secretary-general of the UN?", "Kofi A. Annan led it.", False),  # an initial is no body
     ("Who is the leader in international peacekeeping?", "The United Nations leads.", False),  # a body may answer
     ("Who is the chief provider of peacekeeping forces?", "The United Nations.", False),
+    ("Who commanded the UN mission in Mali?", "The United Nations missions in Liberia and Mali.", True),
+    ("Who heads the alliance's military committee?", "Jens Stoltenberg leads NATO.", False),
+    ("Who takes part in peace operations?", "Police and civilians take part.", False),  # no role asked
 ])
 def test_a_question_asking_who_holds_a_role_needs_an_answer_naming_a_person(question: str, answers: str,
                                                                              missing: bool):
@@ -110,6 +117,8 @@ def test_a_question_asking_who_holds_a_role_needs_an_answer_naming_a_person(ques
 
 @pytest.mark.parametrize("question, answers, missing", [
     ("Where is the alliance headquartered?", "The alliance coordinates its members.", True),
+    ("Where does the alliance have its headquarters?", "The alliance coordinates its members.", True),
+    ("Where are NATO's headquarters located?", "NATO's headquarters are in Brussels.", False),
     ("Where is the alliance headquartered?", "The alliance meets at its headquarters in Brussels.", False),
     ("Where is NATO headquartered?", "Brussels has hosted NATO's headquarters since 1967.", False),  # first word
     # ... but not a common word that starts a sentence: an adverb, an abstract noun, one also in lower case
@@ -293,9 +302,9 @@ def test_names_are_corrected_by_one_edit_at_most_and_a_transposition_is_one(sear
     # places, 0.933 before the one on names of several words; counted but not read),
     # in_scope_flagged 0.025
     ("independent4.jsonl", {"recall@1": 0.75, "recall@5": 0.9, "oos_flagged": 0.95}),
-    # never read either, written a stop later: recall@1 0.84, recall@5 0.98, oos_flagged 0.95,
-    # in_scope_flagged 0.04
-    ("independent5.jsonl", {"recall@1": 0.8, "recall@5": 0.95, "oos_flagged": 0.9}),
+    # never read either, written a stop later: recall@1 0.84, recall@5 0.98, oos_flagged 1.0 (0.95
+    # before the wider forms of the rules on amounts, seats and people), in_scope_flagged 0.04
+    ("independent5.jsonl", {"recall@1": 0.8, "recall@5": 0.95, "oos_flagged": 0.95}),
     # never read, written to check the mutual match: recall@1 0.85 (0.80 without it), recall@5
     # 0.975, oos_flagged 0.967, in_scope_flagged 0.05
     ("independent6.jsonl", {"recall@1": 0.8, "recall@5": 0.95, "oos_flagged": 0.9}),
@@ -303,8 +312,9 @@ def test_names_are_corrected_by_one_edit_at_most_and_a_transposition_is_one(sear
     # in_scope_flagged 0.05 (the same with the code before that stop's changes)
     ("independent7.jsonl", {"recall@1": 0.75, "recall@5": 0.95, "oos_flagged": 0.9}),
     # written in the seventeenth stop and run before it was read: recall@1 0.875, recall@5 0.975,
-    # oos_flagged 0.833 (0.80 without the rule on names of several words), in_scope_flagged 0.05
-    ("independent8.jsonl", {"recall@1": 0.85, "recall@5": 0.95, "oos_flagged": 0.8}),
+    # oos_flagged 0.833 (0.80 without the rule on names of several words), in_scope_flagged 0.05;
+    # once read, the wider rules on amounts, seats and people: oos_flagged 0.933, in_scope 0.025
+    ("independent8.jsonl", {"recall@1": 0.85, "recall@5": 0.95, "oos_flagged": 0.9}),
 ])
 def test_questions_written_without_the_code_keep_their_floors(searcher: Searcher, file: str, floors: dict):
     """tests/data/independent*.jsonl, written by sessions that never read the code: floors just
