@@ -11,14 +11,15 @@ people and places:
   capitalised words ("NATO Response Force") that none of the best three passages mentions;
 - whatever the score, the best three passages can't give what the question asks for: it
   asks which country and none of their answer sentences names one (nor does the first
-  answer restate the question about countries in general); it asks for the name
+  answer restate the question about countries in general), or asks which one ranks ("sent
+  the most troops") and none names one in words that rank; it asks for the name
   of something and their answer sentences hold no name the question doesn't already
   have; it asks how many or how much and their texts hold no count; it asks what a
   name is ("What is the Warsaw Pact?"), or names something in joined words ("Partnership for
   Peace"), and none of them mentions that name; it asks who holds a role of something and
   no answer names a person; or it asks where something has its seat ("Where is NATO
   headquartered?", "Which city ...?") and no answer has a capitalised word the question doesn't,
-  outside a body's name.
+  outside a body's name (for a seat, no answer that speaks of one: "headquarters", "based").
 The last kind catches on-topic questions the articles never answer ("Which countries
 belong to the Five Eyes?", "How many troops serve in KFOR?"), which a score threshold
 alone cannot tell from paraphrases. The passages are read with their headings. A question
@@ -124,6 +125,13 @@ WANTS_COUNTRY = re.compile(
     r"(?i:countr(y|ies)|nations?)\b"
 )
 COUNTRIES = Path(__file__).parent / "data" / "countries.txt"
+RANKED = re.compile(
+    r"\b(most|least|more|fewer|largest|biggest|smallest|highest|lowest|greatest|fewest|first|last|latest|newest"
+    r"|oldest|earliest|top|leading|recent|founding|original|main|chief|major|primary)\b",
+    re.IGNORECASE,
+)
+"""Words that rank: a which-country question with one ("sent the most troops", "the most recent to
+join") is answered only by a sentence that ranks too."""
 DEFINITION = re.compile(
     # The whole rest of the question is a name: capitalised words, joined by "of", "and", ...
     r"^\W*(?i:what (is|are|was|were) (the |an? )?)(?P<name>[A-Z][\w’'.-]*(\s+((of|for|and|on|the|de)\s+)*"
@@ -180,6 +188,9 @@ WANTS_PLACE = re.compile(
     r"|\b(which|what)\s+(city|town)\b",
     re.IGNORECASE,
 )
+WANTS_SEAT = re.compile(r"\b(headquartered|headquarters|seat|seated)\b", re.IGNORECASE)
+SEAT = re.compile(r"\b(headquarter\w*|seat\w*|sits?|based|hosts?|hosted|hosting|located|housed)\b", re.IGNORECASE)
+"""Words that place a body's seat: an answer to "Where is X headquartered?" says so."""
 CAPITALISED_RUN = re.compile(rf"{NAME_WORD}(?:\s+{NAME_WORD})*")
 SENTENCE_START = re.compile(r"(?:^|\n|[.!?:]['\"’”)]*\s+)['\"‘“(]*$")
 """Matches up to a position where a sentence starts (searched over the text before it)."""
@@ -292,6 +303,8 @@ def no_place(question: str, answers: str, passages: str = "") -> bool:
     lower case ("Regional")."""
     if not WANTS_PLACE.search(question):
         return False
+    if WANTS_SEAT.search(question):  # "in Somalia" says where a body works, not where it sits
+        answers = "\n".join(line for line in answers.splitlines() if SEAT.search(line))
     asked = _bare_words(question)
     if names_new_country(answers, asked):
         return False
@@ -320,8 +333,14 @@ def names_country(text: str) -> bool:
 
 def unnamed_country(question: str, answer: str) -> bool:
     """True when the question asks which country and the answer (sentences) names none besides
-    those the question names ("Which countries sent troops to Mali?" is not answered by "in Mali")."""
-    return asks_country(question) and not names_new_country(answer, _bare_words(question))
+    those the question names ("Which countries sent troops to Mali?" is not answered by "in Mali");
+    when it asks which one is first or most, none in a sentence that ranks ("the largest", "first")."""
+    if not asks_country(question):
+        return False
+    asked = _bare_words(question)
+    if RANKED.search(question):
+        return not any(RANKED.search(line) and names_new_country(line, asked) for line in answer.splitlines())
+    return not names_new_country(answer, asked)
 
 
 def names_new_country(text: str, asked: set[str]) -> bool:
