@@ -125,6 +125,7 @@ WANTS_COUNTRY = re.compile(
     r"(?i:countr(y|ies)|nations?)\b"
 )
 COUNTRIES = Path(__file__).parent / "data" / "countries.txt"
+CAPITALS = Path(__file__).parent / "data" / "capitals.txt"
 RANKED = re.compile(
     r"\b(most|least|more|fewer|largest|biggest|smallest|highest|lowest|greatest|fewest|first|last|latest|newest"
     r"|oldest|earliest|top|leading|recent|founding|original|main|chief|major|primary)\b",
@@ -367,9 +368,32 @@ def answered_generically(question: str, answer: str, lexical: LexicalIndex) -> b
 
 def unknown_names(question: str, lexical: LexicalIndex) -> list[str]:
     """The question's names that the corpus lacks; an acronym may come first ("SEATO military
-    exercises"), and a capitalised stop word ("What Is The ...") is no name."""
+    exercises"), a capitalised stop word ("What Is The ...") is no name, and a capital is known
+    when its country is ("Pyongyang" where the corpus has North Korea)."""
+    known_capitals = {_bare(w) for m in capital_names().finditer(question)
+                      if all(lexical.knows(w) for w in re.findall(r"[\w']+", capitals()[m.group()]))  # as written: a name
+                      for w in _words(m.group())}
     return [name for name in names_in(question, acronym_first=True)
-            if name.lower() not in STOPWORDS and not lexical.knows(name)]
+            if name.lower() not in STOPWORDS and _bare(name) not in known_capitals and not lexical.knows(name)]
+
+
+@cache
+def capitals() -> dict[str, str]:
+    """Each capital, as written, and its country, from qa/data/capitals.txt."""
+    rows = (line.split("\t") for line in CAPITALS.read_text(encoding="utf-8").splitlines())
+    return {row[0].strip(): row[1].strip() for row in rows if len(row) == 2 and not row[0].startswith("#")}
+
+
+@cache
+def _capitals_lower() -> frozenset[str]:
+    return frozenset(" ".join(_words(c)) for c in capitals())
+
+
+@cache
+def capital_names() -> re.Pattern[str]:
+    """Any capital's name as whole words, case as written."""
+    names = sorted(capitals(), key=len, reverse=True)
+    return re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, names)) + r")(?!\w)")
 
 
 def as_written(question: str) -> str:
@@ -417,7 +441,8 @@ def unmentioned_name(question: str, passages: str) -> bool:
 def unmentioned_phrase(question: str, passages: str) -> bool:
     """True when a question in words names something in two or more capitalised words ("How many
     troops can the NATO Response Force put on standby?") that the passages never mention in a row,
-    as undefined_name allows; a possessive ends a name ("NATO's Article 5" names NATO and Article 5)."""
+    as undefined_name allows; a possessive ends a name ("NATO's Article 5" names NATO and Article 5),
+    and a capital ("Addis Ababa") is left to unknown_names."""
     if not ASKED.search(question):
         return False
     text: list[str] | None = None
@@ -427,6 +452,8 @@ def unmentioned_phrase(question: str, passages: str) -> bool:
         if match.start() == opening:  # a question's first word is capitalised anyway
             tokens = tokens[1:]
         for name in _split_at_possessives(tokens):
+            if " ".join(name) in _capitals_lower():  # a place, which unknown_names judges
+                continue
             text = [_bare(w) for w in _words(passages)] if text is None else text
             if not _mentions(text, name):
                 return True
