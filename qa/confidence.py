@@ -345,8 +345,16 @@ def unnamed_country(question: str, answer: str) -> bool:
 
 
 def names_new_country(text: str, asked: set[str]) -> bool:
-    """True when the text names a country whose words aren't all among `asked` (the question's)."""
-    return any(not _bare_words(m.group()) <= asked for m in country_names().finditer(text))
+    """True when the text names a country whose words aren't all among `asked` (the question's),
+    not as the first word of a body's name ("the Kosovo Force" names no country that acts)."""
+    return any(not _bare_words(m.group()) <= asked and not _names_a_body(text, m.end())
+               for m in country_names().finditer(text))
+
+
+def _names_a_body(text: str, end: int) -> bool:
+    """Whether a capitalised word that names a body ("Force", "Mission") follows `end`."""
+    following = re.match(r"\s+([A-Z][a-z]+)\b", text[end:])
+    return bool(following) and following.group(1).lower() in ORGANISATION_WORDS - DETERMINERS
 
 
 @cache

@@ -58,6 +58,8 @@ def test_a_question_needs_what_the_passage_lacks(question: str, passage: str, ne
     ("What do countries gain from exercises?", "Exercises build trust.", False),  # asks no country
     ("Which United Nations body authorizes missions?", "The Security Council does.", False),
     ("Which countries sent the most troops to Mali?", "The missions in Mali succeeded.", True),  # the question's own
+    ("Which countries have left the alliance?", "The NATO-led Kosovo Force keeps the peace.", True),  # a body
+    ("Which countries sent troops?", "Troops came to Kosovo. The Kosovo Force helped.", False),
     # A question that ranks is answered only by a sentence that ranks
     ("Which countries sent the most troops to Mali?", "Missions in Liberia and Mali succeeded.", True),
     ("Which countries sent the most troops to Mali?", "Missions in Mali succeeded.\nChad and Niger sent the "
@@ -257,7 +259,7 @@ def test_out_of_scope_questions_are_flagged_and_answerable_ones_are_not(searcher
     """Floors just under what the rules reach today, so a regression in either direction fails."""
     oos = evaluate(read_questions(DATA / "oos.jsonl"), lambda b: searcher.ask_many(b, k=5)).metrics()
     own = evaluate(read_questions(DATA / "own.jsonl"), lambda b: searcher.ask_many(b, k=5)).metrics()
-    assert oos["oos_flagged"] >= 0.9
+    assert oos["oos_flagged"] >= 0.95  # 0.983 today
     assert own["in_scope_flagged"] <= 0.05
 
 
