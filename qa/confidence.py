@@ -374,15 +374,22 @@ def answered_generically(question: str, answer: str, lexical: LexicalIndex) -> b
     return bool(asked) and len(asked & set(lexical.query_terms(answer))) >= RESTATED * len(asked)
 
 
-def unknown_names(question: str, lexical: LexicalIndex) -> list[str]:
+def unknown_names(question: str, lexical: LexicalIndex, passages: str = "") -> list[str]:
     """The question's names that the corpus lacks; an acronym may come first ("SEATO military
     exercises"), a capitalised stop word ("What Is The ...") is no name, and a capital is known
-    when its country is ("Pyongyang" where the corpus has North Korea)."""
-    known_capitals = {_bare(w) for m in capital_names().finditer(question)
-                      if all(lexical.knows(w) for w in re.findall(r"[\w']+", capitals()[m.group()]))  # as written: a name
-                      for w in _words(m.group())}
+    when the passages name its country ("Pyongyang" beside North Korea)."""
+    capitals_known = _capitals_of_countries_in(question, passages)
     return [name for name in names_in(question, acronym_first=True)
-            if name.lower() not in STOPWORDS and _bare(name) not in known_capitals and not lexical.knows(name)]
+            if name.lower() not in STOPWORDS and _bare(name) not in capitals_known and not lexical.knows(name)]
+
+
+def _capitals_of_countries_in(question: str, passages: str) -> set[str]:
+    """The words of the question's capitals whose countries the passages mention."""
+    found = [m.group() for m in capital_names().finditer(question)]
+    if not found:
+        return set()
+    text = [_bare(w) for w in _words(passages)]
+    return {_bare(w) for capital in found if _mentions(text, _words(capitals()[capital])) for w in _words(capital)}
 
 
 @cache
@@ -527,5 +534,5 @@ def is_low_confidence(question: str, top_score: float | None, top_passage: str, 
         return True
     if top_score >= thresholds.unanswerable:
         return False
-    return (unmet_need(question, top_passage) is not None or bool(unknown_names(question, lexical))
+    return (unmet_need(question, top_passage) is not None or bool(unknown_names(question, lexical, passages))
             or unmentioned_phrase(question, passages))
