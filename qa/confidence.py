@@ -37,10 +37,11 @@ from pathlib import Path
 
 from .lexical import STOPWORDS, LexicalIndex, stems
 
-LEAD = (r"^\W*(?:(?:so|and|but|then|roughly|approximately|about|exactly|precisely|just|do you know|can you tell me"
-        r"|tell me)\W+|[^,:;?]{1,40}[,:]\s+)*")
+LEAD = (r"^\W*(?:(?>(?:so|and|but|then|roughly|approximately|about|exactly|precisely|just|do you know"
+        r"|can you tell me|could you tell me|tell me|any idea)\W+|[^,:;?]{1,40}[,:]\s+))*")
 """What a question may start with before what it asks: "Roughly how many ...?", "So when ...?", "In
-KFOR, how many ...?"."""
+KFOR, how many ...?". Each piece is matched one way only (an atomic group): "so, " read as a word
+or as a clause made "so, so, so, ... what?" take seconds."""
 WANTS_DATE = re.compile(
     # "When do pads need replacing?" or "When are peacekeepers deployed?" asks for a condition,
     # not a date: a present, habitual or modal verb after "when" (do, is, should, ...) rules it out.
@@ -67,14 +68,16 @@ DEGREE = re.compile(
 AMOUNT = re.compile(r"\b(budget|money|funds?|funding|dollars?|euros?|costs?|spending|gdp|percent|troops|soldiers"
                     r"|personnel)\b", re.IGNORECASE)
 WANTS_NUMBER = re.compile(
-    # "How far ...?" asks for a measure where it starts the question or a clause of it; inside one
-    # it may ask a degree ("Who decides how far the mission can go?").
+    # "How far ...?" asks for a distance where it starts the question or a clause of it; inside one
+    # it asks a degree ("Who decides how far the mission can go?").
     r"\b(what|which) (percentage|share|proportion|fraction|number)\b"
-    rf"|{LEAD}how (large|big|far|long|old|tall|heavy)\b|[,;]\s*(and\s+)?how (large|big|far|long|old|tall|heavy)\b"
+    r"|\bhow (large|big|long|old|tall|heavy)\b|" rf"{LEAD}how far\b|[,;]\s*(and\s+)?how far\b"
     r"|\bwhat (is|was|are|were) the ((annual|total|average|overall|yearly|current)\s+)*"
-    r"(budget|cost|size|range|population|number|amount|price)\b",
+    r"(budget|costs?|size|population|number|amount|price)\b",
     re.IGNORECASE,
 )
+ASKS_DURATION = re.compile(r"\bhow (long|old)\b", re.IGNORECASE)
+"""A duration or an age, which a year answers ("since 1999"), as it answers no other number."""
 WANTS_FREQUENCY = re.compile(LEAD + r"how often\b", re.IGNORECASE)
 HAS_DATE = re.compile(
     r"\b(1[0-9]|20)\d\d\b|\b(january|february|march|april|may|june|july|august|september|october|november"
@@ -127,12 +130,15 @@ WANTS_COUNTRY = re.compile(
 COUNTRIES = Path(__file__).parent / "data" / "countries.txt"
 CAPITALS = Path(__file__).parent / "data" / "capitals.txt"
 RANKED = re.compile(
-    r"\b(most|least|more|fewer|largest|biggest|smallest|highest|lowest|greatest|fewest|first|last|latest|newest"
-    r"|oldest|earliest|top|leading|recent|founding|original|main|chief|major|primary)\b",
+    r"\b(most|least|largest|biggest|smallest|highest|lowest|greatest|fewest|first|last|latest|newest|oldest"
+    r"|earliest|top|leading)\b",
     re.IGNORECASE,
 )
 """Words that rank: a which-country question with one ("sent the most troops", "the most recent to
-join") is answered only by a sentence that ranks too."""
+join") is answered only by a sentence that ranks too (RANKS). Not "more" or "main": "Which countries
+became more stable?" ranks nothing."""
+RANKS = re.compile(rf"{RANKED.pattern}|\b(more|fewer|recent|founding|original|main|chief|major|primary)\b",
+                   re.IGNORECASE)
 DEFINITION = re.compile(
     # The whole rest of the question is a name: capitalised words, joined by "of", "and", ...
     r"^\W*(?i:what (is|are|was|were) (the |an? )?)(?P<name>[A-Z][\w’'.-]*(\s+((of|for|and|on|the|de)\s+)*"
@@ -161,9 +167,10 @@ WANTS_PERSON = re.compile(
     # NATO's first Supreme Allied Commander?", "Who commanded the mission in Mali?"): the answer is a
     # person's name. "Who is the leader in peacekeeping?" or "Who leads ...?" may be answered by a
     # body, and is left to the other rules.
-    r"^\W*who\s+(is|was|are|were)\s+(the\s+)?((current|first|last|new|former|present|founding)\s+)?"
+    r"^\W*who(\s+(is|was|are|were)|['’]s)\s+(the\s+)?((current|first|last|new|former|present|founding)\s+)?"
     rf"{ROLE}\s+(of|for|at)\b"
-    r"|^\W*who\s+(commanded|commands|chaired|chairs|headed|heads)\b"
+    rf"|^\W*who(\s+(is|was)|['’]s)\s+the\s+([\w-]+\s+){{1,2}}{ROLE}\W*$"  # "Who is the KFOR commander?"
+    r"|^\W*who\s+(\w+ly\s+)?(commanded|commands|chaired|chairs|headed|heads)\b"
     r"|^\W*who\s+(is|was|are|were)\s+\S+['’]s\s+((current|first|last|new|former|present|founding)\s+)?"
     rf"{ROLE}\b",
     re.IGNORECASE,
@@ -174,6 +181,9 @@ PERSON = re.compile(
 )
 """A capitalised word, maybe an initial or particles, and another ("Jens Stoltenberg", "Kofi A.
 Annan", "Ursula von der Leyen", "António Guterres"); ORGANISATION_WORDS tell a body from a person."""
+NAME_RUN_ON = re.compile(rf"(?:[ \t]+{NAME_WORD})*")
+"""The capitalised words that go on after a match: a body's name is judged whole ("North Atlantic
+Treaty Organization" is no person "North Atlantic")."""
 DETERMINERS = frozenset("the a an this these those such".split())
 ORGANISATION_WORDS = frozenset(
     "nations union organization organisation council force forces agency alliance treaty pact states security "
@@ -230,7 +240,8 @@ def unmet_need(question: str, passage: str) -> str | None:
     """What the question asks for that the passage lacks ('date', 'number', 'frequency'), if anything."""
     if WANTS_DATE.search(question) and not HAS_DATE.search(passage):
         return "date"
-    if (asks_amount(question) or WANTS_NUMBER.search(question)) and not HAS_NUMBER.search(passage):
+    if ((asks_amount(question) or WANTS_NUMBER.search(question)) and not has_count(passage)
+            and not (ASKS_DURATION.search(question) and HAS_DATE.search(passage))):
         return "number"
     if WANTS_FREQUENCY.search(question) and not HAS_FREQUENCY.search(passage):
         return "frequency"
@@ -248,7 +259,13 @@ def asks_amount(question: str) -> bool:
 
 def uncounted(question: str, passages: str) -> bool:
     """True when the question asks how many or how much and the passages hold no count."""
-    return asks_amount(question) and not COUNT.search(NOT_A_COUNT.sub(" ", passages))
+    return asks_amount(question) and not has_count(passages)
+
+
+def has_count(text: str) -> bool:
+    """Whether the text holds a number that counts or measures: not a year, a list number, a
+    label ("Article 5") or a name ("the Five Eyes")."""
+    return bool(COUNT.search(NOT_A_COUNT.sub(" ", text)))
 
 
 def no_new_name(question: str, answer: str) -> bool:
@@ -289,7 +306,8 @@ def no_person(question: str, answers: str) -> bool:
         return False
     asked = _bare_words(question)
     for match in PERSON.finditer(answers):
-        words = [_bare(w) for w in _words(match.group()) if len(w) > 1]  # not an initial
+        run = match.group() + NAME_RUN_ON.match(answers, match.end()).group()  # "North Atlantic Treaty Organization"
+        words = [_bare(w) for w in _words(run) if len(w) > 1]  # not an initial
         if not any(w in ORGANISATION_WORDS or w in asked for w in words) and not names_country(match.group()):
             return False
     return True
@@ -307,7 +325,7 @@ def no_place(question: str, answers: str, passages: str = "") -> bool:
     if WANTS_SEAT.search(question):  # "in Somalia" says where a body works, not where it sits
         answers = "\n".join(line for line in answers.splitlines() if SEAT.search(line))
     asked = _bare_words(question)
-    if names_new_country(answers, asked):
+    if names_new_country(answers, asked, question):
         return False
     asked |= set(stems(list(asked)))
     lower_case = set(re.findall(r"\b[a-z][a-z'’-]*\b", f"{answers}\n{passages}"))
@@ -339,22 +357,30 @@ def unnamed_country(question: str, answer: str) -> bool:
     if not asks_country(question):
         return False
     asked = _bare_words(question)
+    lines = answer.splitlines()
+    if WANTS_SEAT.search(question):  # "Which country is the African Union headquartered in?"
+        lines = [line for line in lines if SEAT.search(line)]
     if RANKED.search(question):
-        return not any(RANKED.search(line) and names_new_country(line, asked) for line in answer.splitlines())
-    return not names_new_country(answer, asked)
+        lines = [line for line in lines if RANKS.search(line)]
+    return not any(names_new_country(line, asked, question) for line in lines)
 
 
-def names_new_country(text: str, asked: set[str]) -> bool:
+def names_new_country(text: str, asked: set[str], question: str = "") -> bool:
     """True when the text names a country whose words aren't all among `asked` (the question's),
-    not as the first word of a body's name ("the Kosovo Force" names no country that acts)."""
-    return any(not _bare_words(m.group()) <= asked and not _names_a_body(text, m.end())
+    not as the first word of a body's name ("the Kosovo Force" names no country that acts) unless
+    the question names that body by its acronym ("Which country is KFOR in?")."""
+    return any(not _bare_words(m.group()) <= asked and not _names_a_body(text, m, question)
                for m in country_names().finditer(text))
 
 
-def _names_a_body(text: str, end: int) -> bool:
-    """Whether a capitalised word that names a body ("Force", "Mission") follows `end`."""
-    following = re.match(r"\s+([A-Z][a-z]+)\b", text[end:])
-    return bool(following) and following.group(1).lower() in ORGANISATION_WORDS - DETERMINERS
+def _names_a_body(text: str, country: re.Match[str], question: str) -> bool:
+    """Whether the country starts a body's name ("Kosovo Force", "Mali Mission") that the question
+    doesn't name by an acronym of both ("KFOR")."""
+    following = re.match(r"[ \t]+([A-Z][a-z]+)\b", text[country.end():])
+    if not following or following.group(1).lower() not in ORGANISATION_WORDS - DETERMINERS:
+        return False
+    initials = country.group()[0] + following.group(1)[0]
+    return not any(a[0] == initials[0] and initials[1] in a[1:] for a in re.findall(r"\b[A-Z]{2,}\b", question))
 
 
 @cache
@@ -456,8 +482,8 @@ def unmentioned_name(question: str, passages: str) -> bool:
 def unmentioned_phrase(question: str, passages: str) -> bool:
     """True when a question in words names something in two or more capitalised words ("How many
     troops can the NATO Response Force put on standby?") that the passages never mention in a row,
-    as undefined_name allows; a possessive ends a name ("NATO's Article 5" names NATO and Article 5),
-    and a capital ("Addis Ababa") is left to unknown_names."""
+    as undefined_name allows; a possessive or an acronym ends a name ("NATO's Article 5", "UN
+    Missions"), which unknown_names judges, as it does a capital ("Addis Ababa")."""
     if not ASKED.search(question):
         return False
     text: list[str] | None = None
@@ -466,7 +492,7 @@ def unmentioned_phrase(question: str, passages: str) -> bool:
         tokens = match.group().split()
         if match.start() == opening:  # a question's first word is capitalised anyway
             tokens = tokens[1:]
-        for name in _split_at_possessives(tokens):
+        for name in _split_names(tokens):
             if " ".join(name) in _capitals_lower():  # a place, which unknown_names judges
                 continue
             text = [_bare(w) for w in _words(passages)] if text is None else text
@@ -475,11 +501,15 @@ def unmentioned_phrase(question: str, passages: str) -> bool:
     return False
 
 
-def _split_at_possessives(tokens: list[str]) -> list[list[str]]:
-    """The tokens' bare words in runs of two tokens or more that end at a possessive: "NATO's
-    Article" is two names of one word each, "Indo-Pacific" one name."""
+def _split_names(tokens: list[str]) -> list[list[str]]:
+    """The tokens' bare words in runs of two tokens or more that end at a possessive or an acronym:
+    "NATO's Article" and "KFOR Mission" are two names of one word each, "NATO Response Force" holds
+    "Response Force", and "Indo-Pacific" is one name."""
     runs: list[list[str]] = [[]]
     for token in tokens:
+        if re.fullmatch(r"[A-Z]{2,}\W*", token):
+            runs.append([])
+            continue
         runs[-1].append(token)
         if re.search(r"['’]s$", token):
             runs.append([])
