@@ -380,7 +380,8 @@ def test_names_are_corrected_by_one_edit_at_most_and_a_transposition_is_one(sear
 ])
 def test_questions_written_without_the_code_keep_their_floors(searcher: Searcher, file: str, floors: dict):
     """tests/data/independent*.jsonl, written by sessions that never read the code: floors just
-    under today's figures, and at most 5 % of answerable questions flagged."""
+    under today's figures, and at most 5 % of answerable questions flagged (or the file's own
+    in_scope_flagged ceiling, where today's figure is above that)."""
     m = evaluate(read_questions(DATA / file), lambda b: searcher.ask_many(b, k=10)).metrics()
     ceiling = floors.get("in_scope_flagged", 0.05)
     assert {name: m[name] for name in floors if name != "in_scope_flagged" and m[name] < floors[name]} == {}
