@@ -68,15 +68,16 @@ DEGREE = re.compile(
 AMOUNT = re.compile(r"\b(budget|money|funds?|funding|dollars?|euros?|costs?|spending|gdp|percent|troops|soldiers"
                     r"|personnel)\b", re.IGNORECASE)
 WANTS_NUMBER = re.compile(
-    # "How far ...?" asks for a distance where it starts the question or a clause of it; inside one
-    # it asks a degree ("Who decides how far the mission can go?").
+    # "How far is ...?" asks a distance; "How far have missions succeeded?" or "Who decides how far
+    # a mission can go?" a degree. "The costs of ..." may be drawbacks; "the total costs" are money.
     r"\b(what|which) (percentage|share|proportion|fraction|number)\b"
-    r"|\bhow (large|big|long|old|tall|heavy)\b|" rf"{LEAD}how far\b|[,;]\s*(and\s+)?how far\b"
-    r"|\bwhat (is|was|are|were) the ((annual|total|average|overall|yearly|current)\s+)*"
-    r"(budget|costs?|size|population|number|amount|price)\b",
+    r"|\bhow (large|big|long|old|tall|heavy)\b|\bhow far\s+(away|apart|from|is|are|was|were|can|could|will|would)\b"
+    r"|\bwhat(\s+(is|was|are|were)|['’]s) the ((annual|total|average|overall|yearly|current)\s+)*"
+    r"(budget|cost|size|population|number|amount|price)\b"
+    r"|\bwhat(\s+(is|was|are|were)|['’]s) the ((annual|total|average|overall|yearly|current)\s+)+costs\b",
     re.IGNORECASE,
 )
-ASKS_DURATION = re.compile(r"\bhow (long|old)\b", re.IGNORECASE)
+ASKS_DURATION = re.compile(r"\bhow (long|old|far back)\b|\bhow many (years|decades|months)\b", re.IGNORECASE)
 """A duration or an age, which a year answers ("since 1999"), as it answers no other number."""
 WANTS_FREQUENCY = re.compile(LEAD + r"how often\b", re.IGNORECASE)
 HAS_DATE = re.compile(
@@ -128,7 +129,14 @@ WANTS_COUNTRY = re.compile(
     r"(?i:countr(y|ies)|nations?)\b"
 )
 COUNTRIES = Path(__file__).parent / "data" / "countries.txt"
-CAPITALS = Path(__file__).parent / "data" / "capitals.txt"
+ALIASES = Path(__file__).parent / "data" / "aliases.txt"
+COMPASS = frozenset("north south east west northern southern eastern western northeast northwest southeast southwest "
+                    "central".split())
+"""Words of a region's name ("West Africa", "Western Balkans") that name nothing themselves."""
+BREAKS_NAMES = STOPWORDS | COMPASS
+"""Capitalised words that end a name of several words ("the Role Of The African Union", "East Asian")."""
+ASKS_WHERE = re.compile(r"\b(in|deployed|stationed|based|located|operat\w*|serv\w*)\W*$|\bwhere\b", re.IGNORECASE)
+"""A which-country question about where something is ("Which country is KFOR in?"), not who acts."""
 RANKED = re.compile(
     r"\b(most|least|largest|biggest|smallest|highest|lowest|greatest|fewest|first|last|latest|newest|oldest"
     r"|earliest|top|leading)\b",
@@ -171,7 +179,7 @@ WANTS_PERSON = re.compile(
     rf"{ROLE}\s+(of|for|at)\b"
     rf"|^\W*who(\s+(is|was)|['’]s)\s+the\s+([\w-]+\s+){{1,2}}{ROLE}\W*$"  # "Who is the KFOR commander?"
     r"|^\W*who\s+(\w+ly\s+)?(commanded|commands|chaired|chairs|headed|heads)\b"
-    r"|^\W*who\s+(is|was|are|were)\s+\S+['’]s\s+((current|first|last|new|former|present|founding)\s+)?"
+    r"|^\W*who(\s+(is|was|are|were)|['’]s)\s+\S+['’]s\s+((current|first|last|new|former|present|founding)\s+)?"
     rf"{ROLE}\b",
     re.IGNORECASE,
 )
@@ -202,7 +210,7 @@ WANTS_PLACE = re.compile(
 WANTS_SEAT = re.compile(r"\b(headquartered|headquarters|seat|seated)\b", re.IGNORECASE)
 SEAT = re.compile(r"\b(headquarter\w*|seat\w*|sits?|based|hosts?|hosted|hosting|located|housed)\b", re.IGNORECASE)
 """Words that place a body's seat: an answer to "Where is X headquartered?" says so."""
-CAPITALISED_RUN = re.compile(rf"{NAME_WORD}(?:\s+{NAME_WORD})*")
+CAPITALISED_RUN = re.compile(rf"\b{NAME_WORD}(?:\s+{NAME_WORD})*")
 SENTENCE_START = re.compile(r"(?:^|\n|[.!?:]['\"’”)]*\s+)['\"‘“(]*$")
 """Matches up to a position where a sentence starts (searched over the text before it)."""
 COMMON_ENDINGS = ("ly", "more", "ever", "theless", "wise", "tion", "sion", "ment", "ness", "ism", "ship", "ity")
@@ -259,7 +267,8 @@ def asks_amount(question: str) -> bool:
 
 def uncounted(question: str, passages: str) -> bool:
     """True when the question asks how many or how much and the passages hold no count."""
-    return asks_amount(question) and not has_count(passages)
+    return (asks_amount(question) and not has_count(passages)
+            and not (ASKS_DURATION.search(question) and HAS_DATE.search(passages)))
 
 
 def has_count(text: str) -> bool:
@@ -305,11 +314,13 @@ def no_person(question: str, answers: str) -> bool:
     if not WANTS_PERSON.search(question):
         return False
     asked = _bare_words(question)
-    for match in PERSON.finditer(answers):
-        run = match.group() + NAME_RUN_ON.match(answers, match.end()).group()  # "North Atlantic Treaty Organization"
-        words = [_bare(w) for w in _words(run) if len(w) > 1]  # not an initial
+    at = 0
+    while match := PERSON.search(answers, at):
+        end = NAME_RUN_ON.match(answers, match.end()).end()  # "North Atlantic Treaty Organization", whole
+        words = [_bare(w) for w in _words(answers[match.start() : end]) if len(w) > 1]  # not an initial
         if not any(w in ORGANISATION_WORDS or w in asked for w in words) and not names_country(match.group()):
             return False
+        at = end
     return True
 
 
@@ -350,7 +361,7 @@ def names_country(text: str) -> bool:
     return bool(country_names().search(text))
 
 
-def unnamed_country(question: str, answer: str) -> bool:
+def unnamed_country(question: str, answer: str, lexical: LexicalIndex | None = None) -> bool:
     """True when the question asks which country and the answer (sentences) names none besides
     those the question names ("Which countries sent troops to Mali?" is not answered by "in Mali");
     when it asks which one is first or most, none in a sentence that ranks ("the largest", "first")."""
@@ -362,14 +373,16 @@ def unnamed_country(question: str, answer: str) -> bool:
         lines = [line for line in lines if SEAT.search(line)]
     if RANKED.search(question):
         lines = [line for line in lines if RANKS.search(line)]
-    return not any(names_new_country(line, asked, question) for line in lines)
+    return not any(names_new_country(line, asked, question) or (lexical is not None and restates(question, line, lexical)
+                                                                  and names_new_country(line, asked, question, bodies=True))
+                   for line in lines)
 
 
-def names_new_country(text: str, asked: set[str], question: str = "") -> bool:
+def names_new_country(text: str, asked: set[str], question: str = "", bodies: bool = False) -> bool:
     """True when the text names a country whose words aren't all among `asked` (the question's),
     not as the first word of a body's name ("the Kosovo Force" names no country that acts) unless
-    the question names that body by its acronym ("Which country is KFOR in?")."""
-    return any(not _bare_words(m.group()) <= asked and not _names_a_body(text, m, question)
+    `bodies`, or the question asks where that body is by its acronym ("Which country is KFOR in?")."""
+    return any(not _bare_words(m.group()) <= asked and (bodies or not _names_a_body(text, m, question))
                for m in country_names().finditer(text))
 
 
@@ -379,8 +392,13 @@ def _names_a_body(text: str, country: re.Match[str], question: str) -> bool:
     following = re.match(r"[ \t]+([A-Z][a-z]+)\b", text[country.end():])
     if not following or following.group(1).lower() not in ORGANISATION_WORDS - DETERMINERS:
         return False
+    if not ASKS_WHERE.search(question):
+        return True
     initials = country.group()[0] + following.group(1)[0]
-    return not any(a[0] == initials[0] and initials[1] in a[1:] for a in re.findall(r"\b[A-Z]{2,}\b", question))
+    acronyms = re.findall(r"\b[A-Z]{2,}\b", question)
+    if not acronyms and question == question.lower():  # typed or read in lower case: "which country is kfor in?"
+        acronyms = [w.upper() for w in re.findall(r"\b[a-z]{3,6}\b", question)]
+    return not any(a[0] == initials[0] and initials[1] in a[1:] for a in acronyms)
 
 
 @cache
@@ -394,46 +412,53 @@ def country_names() -> re.Pattern[str]:
 def answered_generically(question: str, answer: str, lexical: LexicalIndex) -> bool:
     """True when the answer speaks of countries in general and repeats the rest of the question:
     the articles answer "which countries" with a kind of country, not a name."""
-    if not GENERIC_COUNTRIES.search(answer):
-        return False
+    return bool(GENERIC_COUNTRIES.search(answer)) and restates(question, answer, lexical)
+
+
+def restates(question: str, answer: str, lexical: LexicalIndex) -> bool:
+    """True when the answer repeats RESTATED of the question's terms, besides those of any
+    which-country question."""
     asked = set(lexical.query_terms(question)) - set(lexical.query_terms(GENERIC_QUESTION))
     return bool(asked) and len(asked & set(lexical.query_terms(answer))) >= RESTATED * len(asked)
 
 
 def unknown_names(question: str, lexical: LexicalIndex, passages: str = "") -> list[str]:
     """The question's names that the corpus lacks; an acronym may come first ("SEATO military
-    exercises"), a capitalised stop word ("What Is The ...") is no name, and a capital is known
-    when the passages name its country ("Pyongyang" beside North Korea)."""
-    capitals_known = _capitals_of_countries_in(question, passages)
+    exercises"), a capitalised stop word ("What Is The ...") or a compass word ("West Africa") is
+    no name, and another name of something (qa/data/aliases.txt: "Pyongyang", "AU") is known when
+    the passages name what it stands for."""
+    known = _aliases_known_in(question, passages)
     return [name for name in names_in(question, acronym_first=True)
-            if name.lower() not in STOPWORDS and _bare(name) not in capitals_known and not lexical.knows(name)]
+            if name.lower() not in STOPWORDS and name.lower() not in COMPASS and _bare(name) not in known
+            and not lexical.knows(name)]
 
 
-def _capitals_of_countries_in(question: str, passages: str) -> set[str]:
-    """The words of the question's capitals whose countries the passages mention."""
-    found = [m.group() for m in capital_names().finditer(question)]
+def _aliases_known_in(question: str, passages: str) -> set[str]:
+    """The words of the question's aliases one of whose meanings the passages mention."""
+    found = [m.group() for m in alias_names().finditer(question.replace("’", "'"))]
     if not found:
         return set()
     text = [_bare(w) for w in _words(passages)]
-    return {_bare(w) for capital in found if _mentions(text, _words(capitals()[capital])) for w in _words(capital)}
+    return {_bare(w) for alias in found if any(_mentions(text, _words(meaning)) for meaning in aliases()[alias])
+            for w in _words(alias)}
 
 
 @cache
-def capitals() -> dict[str, str]:
-    """Each capital, as written, and its country, from qa/data/capitals.txt."""
-    rows = (line.split("\t") for line in CAPITALS.read_text(encoding="utf-8").splitlines())
-    return {row[0].strip(): row[1].strip() for row in rows if len(row) == 2 and not row[0].startswith("#")}
+def aliases() -> dict[str, tuple[str, ...]]:
+    """Each alias, as written, and what it may stand for, from qa/data/aliases.txt."""
+    rows = (line.split("\t") for line in ALIASES.read_text(encoding="utf-8").splitlines() if not line.startswith("#"))
+    return {row[0].strip(): tuple(m.strip() for m in row[1].split("|")) for row in rows if len(row) == 2}
 
 
 @cache
-def _capitals_lower() -> frozenset[str]:
-    return frozenset(" ".join(_words(c)) for c in capitals())
+def _aliases_lower() -> frozenset[str]:
+    return frozenset(" ".join(_bare(w) for w in _words(a)) for a in aliases())
 
 
 @cache
-def capital_names() -> re.Pattern[str]:
-    """Any capital's name as whole words, case as written."""
-    names = sorted(capitals(), key=len, reverse=True)
+def alias_names() -> re.Pattern[str]:
+    """Any alias as whole words, case as written."""
+    names = sorted(aliases(), key=len, reverse=True)
     return re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, names)) + r")(?!\w)")
 
 
@@ -454,7 +479,13 @@ def undefined_name(question: str, passages: str) -> bool:
     match = DEFINITION.match(question)
     if not match:
         return False
-    return not _mentions(_words(passages), _words(match.group("name")))
+    text = [_bare(w) for w in _words(passages)]
+    # "NATO's Article 5" is NATO and Article 5; "NATO Stabilisation Missions" NATO and the missions
+    tokens = match.group("name").split()
+    names = _split_names(tokens, shortest=1, at_stop_words=False)
+    if len(names) > 1:  # "UN Security Council": the body is looked for, the acronym left to unknown_names
+        names = [n for n in names if not (len(n) == 1 and n[0].upper() in tokens)]
+    return not all(_mentions(text, name) for name in names)
 
 
 def unmentioned_name(question: str, passages: str) -> bool:
@@ -482,38 +513,49 @@ def unmentioned_name(question: str, passages: str) -> bool:
 def unmentioned_phrase(question: str, passages: str) -> bool:
     """True when a question in words names something in two or more capitalised words ("How many
     troops can the NATO Response Force put on standby?") that the passages never mention in a row,
-    as undefined_name allows; a possessive or an acronym ends a name ("NATO's Article 5", "UN
-    Missions"), which unknown_names judges, as it does a capital ("Addis Ababa")."""
+    as undefined_name allows. _split_names says where a name ends ("NATO's Article 5", "UN
+    Missions", "Role Of The African Union"); one of three words or more may lack its first or last
+    ("Five Eyes Alliance"); a place ("in West Africa") and an alias ("Addis Ababa", "Blue Helmets")
+    are left to unknown_names."""
     if not ASKED.search(question):
         return False
     text: list[str] | None = None
     opening = re.match(r"\W*", question).end()
     for match in NAME_PHRASE.finditer(question):
+        if PLACE_BEFORE.search(question[: match.start()]):  # "in West Africa": where, not what
+            continue
         tokens = match.group().split()
         if match.start() == opening:  # a question's first word is capitalised anyway
             tokens = tokens[1:]
         for name in _split_names(tokens):
-            if " ".join(name) in _capitals_lower():  # a place, which unknown_names judges
+            if " ".join(name) in _aliases_lower():  # a place or a short name, which unknown_names judges
                 continue
             text = [_bare(w) for w in _words(passages)] if text is None else text
-            if not _mentions(text, name):
-                return True
+            if not (_mentions(text, name) or (len(name) >= 3 and (_mentions(text, name[1:]) or _mentions(text, name[:-1])))):
+                return True  # "Five Eyes Alliance" is mentioned as "Five Eyes", "Security Council Authorize" too
     return False
 
 
-def _split_names(tokens: list[str]) -> list[list[str]]:
-    """The tokens' bare words in runs of two tokens or more that end at a possessive or an acronym:
-    "NATO's Article" and "KFOR Mission" are two names of one word each, "NATO Response Force" holds
-    "Response Force", and "Indo-Pacific" is one name."""
+def _split_names(tokens: list[str], shortest: int = 2, at_stop_words: bool = True) -> list[list[str]]:
+    """The tokens' bare words in runs of `shortest` tokens or more, which a possessive ends and an
+    acronym or a stop word breaks: "NATO's Article" and "KFOR Mission" are two names of one word
+    each, "NATO Response Force" holds "Response Force", "Role Of The African Union" "African
+    Union", and "Indo-Pacific" is one name. With shortest=1, acronyms are names of their own;
+    without `at_stop_words`, "Partnership for Peace" stays one name."""
     runs: list[list[str]] = [[]]
     for token in tokens:
-        if re.fullmatch(r"[A-Z]{2,}\W*", token):
+        if at_stop_words and token.lower().strip("’'") in BREAKS_NAMES:
+            runs.append([])
+            continue
+        acronym = re.fullmatch(r"[A-Z]{2,}\W*", token)
+        if acronym:
+            runs.append([token] if shortest == 1 else [])
             runs.append([])
             continue
         runs[-1].append(token)
         if re.search(r"['’]s$", token):
             runs.append([])
-    return [[_bare(w) for w in _words(" ".join(run))] for run in runs if len(run) >= 2]
+    return [[_bare(w) for w in _words(" ".join(run))] for run in runs if len(run) >= shortest]
 
 
 def _mentions(text: list[str], name: list[str]) -> bool:
@@ -557,7 +599,7 @@ def is_low_confidence(question: str, top_score: float | None, top_passage: str, 
     # At any score: unlike a date, which a close passage may give in words the patterns miss,
     # a country or a name is there or it isn't, and a count is a number; the best three are
     # read because the right section is often second or third.
-    if ((unnamed_country(question, answers) and not answered_generically(question, top_answer, lexical))
+    if ((unnamed_country(question, answers, lexical) and not answered_generically(question, top_answer, lexical))
             or no_new_name(question, top_answer) or uncounted(question, passages) or undefined_name(question, passages)
             or unmentioned_name(question, passages) or no_person(question, answers)
             or no_place(question, answers, passages)):

@@ -43,7 +43,12 @@ DATA = Path(__file__).parent / "data"
     ("How long has KFOR been active?", "KFOR has kept the peace since 1999.", None),
     ("Could you tell me how long a deployment lasts?", "Deployments vary.", "number"),
     ("What was the range of roles personnel play?", "Roles vary.", None),
-    ("How far does the alliance reach?", "It reaches across the region.", "number"),
+    ("How far is the base from the border?", "It lies near the region.", "number"),
+    ("How far have missions succeeded?", "They stabilised the region.", None),  # a degree
+    ("How far back does KFOR's mission go?", "KFOR has served since 1999.", None),  # a year says how long
+    ("What's the budget of KFOR?", "KFOR keeps the peace.", "number"),
+    ("What are the costs of uneven funding?", "Uneven funding strains trust.", None),  # drawbacks, not money
+    ("What are the total costs of the missions?", "Missions strain budgets.", "number"),
     ("Who decides how far a mission can go?", "The council sets its mandate.", None),  # a degree, inside
     ("Who sets the mandate, and how long does it last?", "The council sets its mandate.", "number"),
     ("How often do they meet?", "They meet annually in Brussels.", None),
@@ -72,6 +77,8 @@ def test_a_question_needs_what_the_passage_lacks(question: str, passage: str, ne
     ("Which countries became more stable after UN missions?", "Missions helped Liberia and Mali.", False),  # ranks nothing
     ("Which country is the African Union headquartered in?", "The African Union’s efforts in Somalia.", True),
     ("Which country is KFOR in?", "The NATO-led Kosovo Force keeps the peace.", False),  # the body it asks about
+    ("which country is kfor in?", "The NATO-led Kosovo Force keeps the peace.", False),  # typed in lower case
+    ("Which country leads KFOR?", "The NATO-led Kosovo Force keeps the peace.", True),  # who acts, not where
     ("Which countries sent the most troops to Mali?", "Missions in Mali succeeded.\nChad and Niger sent the "
                                                        "largest contingents.", False),
     ("Which country was the most recent to join?", "Finland joined in 2023, the latest member.", False),
@@ -114,6 +121,12 @@ def test_a_question_naming_something_in_joined_words_needs_passages_that_mention
     ("How long has the KFOR Mission been active?", "The Kosovo Force has served since 1999.", False),
     ("What did UN Missions in Liberia achieve?", "United Nations missions in Liberia.", False),
     ("Where is NATO Article 5 written?", "Article 5 of the NATO Charter.", False),
+    # A stop word or a compass word breaks a name; a name of three words may drop its first or last
+    ("What is the Role Of The African Union in Somalia?", "The African Union’s peacekeeping in Somalia.", False),
+    ("Which East Asian country did the UN disarm?", "The UN disarmed North Korea.", False),
+    ("What does the Five Eyes Alliance do?", "The Five Eyes intelligence alliance shares data.", False),
+    ("Which UN missions in West Africa succeeded?", "Missions in Liberia and Mali.", False),  # a place
+    ("What does the Supreme Allied Commander Europe do?", "NATO commands forces.", True),
 ])
 def test_a_question_naming_something_in_capitalised_words_needs_passages_that_mention_it(
         question: str, passages: str, unmentioned: bool):
@@ -135,6 +148,7 @@ def test_a_question_naming_something_in_capitalised_words_needs_passages_that_me
     ("Who's the commander of KFOR?", "The NATO-led Kosovo Force keeps the peace.", True),
     ("Who is the KFOR commander?", "The NATO-led Kosovo Force keeps the peace.", True),
     ("Who currently commands KFOR?", "The NATO-led Kosovo Force keeps the peace.", True),
+    ("Who's NATO's secretary general?", "NATO (North Atlantic Treaty Organization) leads.", True),
     ("Who takes part in peace operations?", "Police and civilians take part.", False),  # no role asked
 ])
 def test_a_question_asking_who_holds_a_role_needs_an_answer_naming_a_person(question: str, answers: str,
@@ -181,6 +195,12 @@ def test_a_question_asking_where_something_is_needs_an_answer_naming_a_place(que
     ("What is NATO’s Article 5?", "NATO's Article 5 binds members.", False),  # either apostrophe
     ("What is the AUKUS security pact?", "Nothing on it.", False),  # not only a name: other rules judge it
     ("What are the key frameworks?", "Nothing on them.", False),
+    # A possessive or an acronym ends a name: each part is looked for
+    ("What is NATO's Article 5?", "Article 5 of the NATO Charter binds members.", False),
+    ("What are NATO Stabilisation Missions?", "NATO’s stabilization missions in Kosovo.", False),
+    ("What is the UN Security Council?", "The United Nations Security Council authorizes missions.", False),
+    ("What is NATO's Article 4?", "Article 5 of the NATO Charter binds members.", True),
+    ("What is the Partnership for Peace?", "Partnerships keep the peace.", True),  # joined words stay one name
 ])
 def test_a_question_asking_what_a_name_is_needs_passages_that_mention_it(question: str, passages: str,
                                                                          undefined: bool):
@@ -217,6 +237,7 @@ def test_how_much_asks_for_an_amount_unless_it_asks_how_far(question: str, amoun
     ("How many allies share the load?", "They help one another.", False),
     ("How much does funding matter for joint missions?", "Funding shapes joint missions.", True),  # how far
     ("How much more effective are alliances?", "Alliances are more effective.", True),
+    ("How many years has KFOR served?", "KFOR has kept the peace since 1999.", True),  # a year says how long
 ])
 def test_a_question_asking_how_many_needs_passages_that_hold_a_count(question: str, passages: str, counted: bool):
     assert uncounted(question, passages) is not counted
@@ -305,6 +326,13 @@ def test_out_of_scope_questions_are_flagged_and_answerable_ones_are_not(searcher
     # Capitals that tell no names
     "WHAT ARE THE CHALLENGES OF MULTINATIONAL OPERATIONS?",
     "What Are The Challenges Of Multinational Operations?",
+    # A second review of the seventeenth stop's rules
+    "Which country has NATO kept the peace in since 1999?",  # "Kosovo Force" in a line that restates it
+    "WHICH COUNTRY IS KFOR IN?",
+    "What is NATO's Article 5?",
+    "How far back does KFOR's mission go?",
+    "What does the Five Eyes Alliance do?",
+    "What role does the AU play in Somalia?",
 ])
 def test_answerable_questions_a_review_found_flagged_are_not(searcher: Searcher, question: str):
     assert not searcher.ask(question).low_confidence
@@ -319,6 +347,9 @@ def test_answerable_questions_a_review_found_flagged_are_not(searcher: Searcher,
     "In KFOR, how many troops serve?",
     "So when was NATO founded?",
     "How many troops can the NATO Response Force put on standby?",  # a name of several words, unmentioned
+    "Which country leads KFOR?",  # "Kosovo Force" names where KFOR is, not who leads it
+    "What's the budget of KFOR?",
+    "Who's NATO's secretary general?",
 ])
 def test_unanswerable_questions_a_review_found_unflagged_are_flagged(searcher: Searcher, question: str):
     assert searcher.ask(question).low_confidence
@@ -331,6 +362,9 @@ def test_a_capital_is_a_known_name_where_the_passages_name_its_country(searcher:
     assert unknown_names(question, lexical, "Sanctions helped.") == ["Pyongyang"]
     assert unknown_names("Were peacekeepers sent to Monrovia and Bamako?", lexical, "Missions in Liberia and Mali.") == []
     assert "Ababa" in unknown_names("Did Addis Ababa send troops?", lexical, "Troops from Africa.")  # no Ethiopia
+    # ... as is a short name of a body, and a compass word names nothing
+    assert unknown_names("What does the AU do in Somalia?", lexical, "The African Union in Somalia.") == []
+    assert unknown_names("Did KFOR serve in the Western Balkans?", lexical, "KFOR in the Balkans.") == []
 
 
 def test_names_are_corrected_by_one_edit_at_most_and_a_transposition_is_one(searcher: Searcher):
