@@ -30,6 +30,7 @@ its capitals name nothing.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import cache
@@ -492,13 +493,7 @@ def unmentioned_name(question: str, passages: str) -> bool:
     """True when the question names something in several words joined by "of"/"for"/... ("How does
     the Partnership for Peace work?") that the passages never mention, as undefined_name allows."""
     text: list[str] | None = None  # the passages' words, read only for a question with such a name
-    opening = re.match(r"\W*", question).end()
-    for match in JOINED_NAME.finditer(question):
-        if PLACE_BEFORE.search(question[: match.start()]):  # "In the Horn of Africa, ...": where, not what
-            continue
-        tokens = match.group().split()
-        if match.start() == opening:  # a question's first word is capitalised anyway
-            tokens = tokens[1:]
+    for tokens in _names_asked(JOINED_NAME, question):
         head = tokens[: next((i for i, t in enumerate(tokens) if t in CONNECTORS), len(tokens))]
         if not head or (len(head) == 1 and head[0].isupper()):  # "Which of NATO's", "NATO for European ..."
             continue
@@ -520,13 +515,7 @@ def unmentioned_phrase(question: str, passages: str) -> bool:
     if not ASKED.search(question):
         return False
     text: list[str] | None = None
-    opening = re.match(r"\W*", question).end()
-    for match in NAME_PHRASE.finditer(question):
-        if PLACE_BEFORE.search(question[: match.start()]):  # "in West Africa": where, not what
-            continue
-        tokens = match.group().split()
-        if match.start() == opening:  # a question's first word is capitalised anyway
-            tokens = tokens[1:]
+    for tokens in _names_asked(NAME_PHRASE, question):
         for name in _split_names(tokens):
             if " ".join(name) in _aliases_lower():  # a place or a short name, which unknown_names judges
                 continue
@@ -534,6 +523,16 @@ def unmentioned_phrase(question: str, passages: str) -> bool:
             if not (_mentions(text, name) or (len(name) >= 3 and (_mentions(text, name[1:]) or _mentions(text, name[:-1])))):
                 return True  # "Five Eyes Alliance" is mentioned as "Five Eyes", "Security Council Authorize" too
     return False
+
+
+def _names_asked(pattern: re.Pattern[str], question: str) -> Iterator[list[str]]:
+    """The tokens of each of the pattern's names in the question, without the question's first
+    word (capitalised anyway), nor a place after "in", "from", ... ("In the Horn of Africa, ...")."""
+    opening = re.match(r"\W*", question).end()
+    for match in pattern.finditer(question):
+        if not PLACE_BEFORE.search(question[: match.start()]):
+            tokens = match.group().split()
+            yield tokens[1:] if match.start() == opening else tokens
 
 
 def _split_names(tokens: list[str], shortest: int = 2, at_stop_words: bool = True) -> list[list[str]]:
