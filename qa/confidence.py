@@ -30,10 +30,10 @@ its capitals name nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from .lexical import STOPWORDS, LexicalIndex, stems
@@ -159,6 +159,7 @@ JOINED_NAME = re.compile(
     r"\b[A-Z][\w-]*(?:\s+[A-Z][\w-]*)*\s+(?:of|for|on|de)\s+(?:the\s+)?[A-Z][\w-]*(?:\s+[A-Z][\w-]*)*"
 )
 CONNECTORS = frozenset(("of", "for", "on", "de"))
+ACRONYM = re.compile(r"\b[A-Z]{2,}\b")
 NAME_PHRASE = re.compile(r"\b[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)+")
 """Capitalised words in a row ("NATO Response Force", "Tallinn Manual"): a name of several words."""
 ASKED = re.compile(
@@ -285,7 +286,7 @@ def no_new_name(question: str, answer: str) -> bool:
     if not WANTS_NAME.search(question) or not answer.strip():
         return False
     asked = _bare_words(question)
-    acronyms = set(re.findall(r"\b[A-Z]{2,}\b", question))
+    acronyms = set(ACRONYM.findall(question))
     countries_count = asks_country(question) or bool(NAME_OF_COUNTRY.search(question))
     for line in answer.splitlines():
         known = asked | spelled_out(acronyms, line)
@@ -334,8 +335,7 @@ def no_place(question: str, answers: str, passages: str = "") -> bool:
     lower case ("Regional")."""
     if not WANTS_PLACE.search(question):
         return False
-    if WANTS_SEAT.search(question):  # "in Somalia" says where a body works, not where it sits
-        answers = "\n".join(line for line in answers.splitlines() if SEAT.search(line))
+    answers = "\n".join(_answering_a_seat(question, answers.splitlines()))
     asked = _bare_words(question)
     if names_new_country(answers, asked, question):
         return False
@@ -369,14 +369,24 @@ def unnamed_country(question: str, answer: str, lexical: LexicalIndex | None = N
     if not asks_country(question):
         return False
     asked = _bare_words(question)
-    lines = answer.splitlines()
-    if WANTS_SEAT.search(question):  # "Which country is the African Union headquartered in?"
-        lines = [line for line in lines if SEAT.search(line)]
+    lines = _answering_a_seat(question, answer.splitlines())
     if RANKED.search(question):
         lines = [line for line in lines if RANKS.search(line)]
-    return not any(names_new_country(line, asked, question) or (lexical is not None and restates(question, line, lexical)
-                                                                  and names_new_country(line, asked, question, bodies=True))
-                   for line in lines)
+    for line in lines:
+        if names_new_country(line, asked, question):
+            return False
+        # "Which country has NATO kept the peace in since 1999?": "the Kosovo Force", in a line that restates it
+        if (lexical is not None and names_new_country(line, asked, question, bodies=True)
+                and restates(question, line, lexical)):
+            return False
+    return True
+
+
+def _answering_a_seat(question: str, lines: list[str]) -> list[str]:
+    """The answer lines that may say where something has its seat: for a question about a seat
+    ("Where / Which country is X headquartered?"), those that speak of one ("in Somalia" says where
+    a body works, not where it sits); for any other question, all."""
+    return [line for line in lines if SEAT.search(line)] if WANTS_SEAT.search(question) else lines
 
 
 def names_new_country(text: str, asked: set[str], question: str = "", bodies: bool = False) -> bool:
@@ -396,7 +406,7 @@ def _names_a_body(text: str, country: re.Match[str], question: str) -> bool:
     if not ASKS_WHERE.search(question):
         return True
     initials = country.group()[0] + following.group(1)[0]
-    acronyms = re.findall(r"\b[A-Z]{2,}\b", question)
+    acronyms = ACRONYM.findall(question)
     if not acronyms and question == question.lower():  # typed or read in lower case: "which country is kfor in?"
         acronyms = [w.upper() for w in re.findall(r"\b[a-z]{3,6}\b", question)]
     return not any(a[0] == initials[0] and initials[1] in a[1:] for a in acronyms)
@@ -430,7 +440,7 @@ def unknown_names(question: str, lexical: LexicalIndex, passages: str = "") -> l
     the passages name what it stands for."""
     known = _aliases_known_in(question, passages)
     return [name for name in names_in(question, acronym_first=True)
-            if name.lower() not in STOPWORDS and name.lower() not in COMPASS and _bare(name) not in known
+            if name.lower() not in BREAKS_NAMES and _bare(name) not in known
             and not lexical.knows(name)]
 
 
@@ -439,7 +449,7 @@ def _aliases_known_in(question: str, passages: str) -> set[str]:
     found = [m.group() for m in alias_names().finditer(question.replace("’", "'"))]
     if not found:
         return set()
-    text = [_bare(w) for w in _words(passages)]
+    text = _bare_word_list(passages)
     return {_bare(w) for alias in found if any(_mentions(text, _words(meaning)) for meaning in aliases()[alias])
             for w in _words(alias)}
 
@@ -480,7 +490,7 @@ def undefined_name(question: str, passages: str) -> bool:
     match = DEFINITION.match(question)
     if not match:
         return False
-    text = [_bare(w) for w in _words(passages)]
+    text = _bare_word_list(passages)
     # "NATO's Article 5" is NATO and Article 5; "NATO Stabilisation Missions" NATO and the missions
     tokens = match.group("name").split()
     names = _split_names(tokens, shortest=1, at_stop_words=False)
@@ -514,12 +524,11 @@ def unmentioned_phrase(question: str, passages: str) -> bool:
     are left to unknown_names."""
     if not ASKED.search(question):
         return False
-    text: list[str] | None = None
     for tokens in _names_asked(NAME_PHRASE, question):
         for name in _split_names(tokens):
             if " ".join(name) in _aliases_lower():  # a place or a short name, which unknown_names judges
                 continue
-            text = [_bare(w) for w in _words(passages)] if text is None else text
+            text = _bare_word_list(passages)
             if not (_mentions(text, name) or (len(name) >= 3 and (_mentions(text, name[1:]) or _mentions(text, name[:-1])))):
                 return True  # "Five Eyes Alliance" is mentioned as "Five Eyes", "Security Council Authorize" too
     return False
@@ -557,7 +566,7 @@ def _split_names(tokens: list[str], shortest: int = 2, at_stop_words: bool = Tru
     return [[_bare(w) for w in _words(" ".join(run))] for run in runs if len(run) >= shortest]
 
 
-def _mentions(text: list[str], name: list[str]) -> bool:
+def _mentions(text: Sequence[str], name: Sequence[str]) -> bool:
     """Whether the words of name occur in a row in text, allowing a spelling variant of each."""
     if f" {' '.join(name)} " in f" {' '.join(text)} ":
         return True
@@ -566,6 +575,13 @@ def _mentions(text: list[str], name: list[str]) -> bool:
 
 def _words(text: str) -> list[str]:
     return re.findall(r"[\w']+", text.replace("’", "'").lower())
+
+
+@lru_cache(maxsize=8)
+def _bare_word_list(text: str) -> tuple[str, ...]:
+    """The text's words as _bare makes them, in order: the passages of one question, tokenised once
+    for every rule that looks for a name in them."""
+    return tuple(_bare(w) for w in _words(text))
 
 
 def _bare_words(text: str) -> set[str]:
