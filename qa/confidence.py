@@ -36,6 +36,7 @@ from difflib import SequenceMatcher
 from functools import cache, lru_cache
 from pathlib import Path
 
+from .aliases import other_names
 from .lexical import STOPWORDS, LexicalIndex, stems
 
 LEAD = (r"^\W*(?:(?>(?:so|and|but|then|roughly|approximately|about|exactly|precisely|just|do you know"
@@ -130,7 +131,6 @@ WANTS_COUNTRY = re.compile(
     r"(?i:countr(y|ies)|nations?)\b"
 )
 COUNTRIES = Path(__file__).parent / "data" / "countries.txt"
-ALIASES = Path(__file__).parent / "data" / "aliases.txt"
 COMPASS = frozenset("north south east west northern southern eastern western northeast northwest southeast southwest "
                     "central".split())
 """Words of a region's name ("West Africa", "Western Balkans") that name nothing themselves."""
@@ -436,7 +436,7 @@ def restates(question: str, answer: str, lexical: LexicalIndex) -> bool:
 def unknown_names(question: str, lexical: LexicalIndex, passages: str = "") -> list[str]:
     """The question's names that the corpus lacks; an acronym may come first ("SEATO military
     exercises"), a capitalised stop word ("What Is The ...") or a compass word ("West Africa") is
-    no name, and another name of something (qa/data/aliases.txt: "Pyongyang", "AU") is known when
+    no name, and another name of something (qa/aliases.py: "Pyongyang", "AU") is known when
     the passages name what it stands for."""
     known = _aliases_known_in(question, passages)
     return [name for name in names_in(question, acronym_first=True)
@@ -450,26 +450,19 @@ def _aliases_known_in(question: str, passages: str) -> set[str]:
     if not found:
         return set()
     text = _bare_word_list(passages)
-    return {_bare(w) for alias in found if any(_mentions(text, _words(meaning)) for meaning in aliases()[alias])
+    return {_bare(w) for alias in found if any(_mentions(text, _words(meaning)) for meaning in other_names()[alias])
             for w in _words(alias)}
 
 
 @cache
-def aliases() -> dict[str, tuple[str, ...]]:
-    """Each alias, as written, and what it may stand for, from qa/data/aliases.txt."""
-    rows = (line.split("\t") for line in ALIASES.read_text(encoding="utf-8").splitlines() if not line.startswith("#"))
-    return {row[0].strip(): tuple(m.strip() for m in row[1].split("|")) for row in rows if len(row) == 2}
-
-
-@cache
 def _aliases_lower() -> frozenset[str]:
-    return frozenset(" ".join(_bare(w) for w in _words(a)) for a in aliases())
+    return frozenset(" ".join(_bare(w) for w in _words(a)) for a in other_names())
 
 
 @cache
 def alias_names() -> re.Pattern[str]:
     """Any alias as whole words, case as written."""
-    names = sorted(aliases(), key=len, reverse=True)
+    names = sorted(other_names(), key=len, reverse=True)
     return re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, names)) + r")(?!\w)")
 
 

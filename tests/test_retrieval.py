@@ -196,3 +196,12 @@ def test_a_lead_in_is_no_answer_when_its_section_has_other_sentences(searcher):
     passage = top.passages[0]
     assert passage.citation.section == "Case Studies of Successful International Security Initiatives"
     assert passage.answer.text and not passage.answer.text.endswith(":")
+
+
+def test_a_short_name_finds_the_passages_on_what_it_stands_for(searcher, monkeypatch):
+    """"The Atlantic alliance" is NATO: the question is embedded as "Atlantic alliance (NATO)"."""
+    question = "Does serving on Atlantic alliance operations help a soldier get ahead professionally?"
+    assert searcher.ask(question).passages[0].citation.section == "NATO and Its Collaborative Missions"
+    assert searcher.ask(question).question == question  # answered as asked
+    monkeypatch.setattr("qa.searcher.with_meanings", lambda q: q)
+    assert searcher.ask(question).passages[0].citation.section != "NATO and Its Collaborative Missions"
