@@ -12,7 +12,7 @@ people and places:
 - whatever the score, the best three passages can't give what the question asks for: it
   asks which country and none of their answer sentences names one (nor does the first
   answer restate the question about countries in general), or asks which one ranks ("sent
-  the most troops") and none names one in words that rank; it asks for the name
+  the most troops") or leads ("leads the mission") and none names one in words that do; it asks for the name
   of something and their answer sentences hold no name the question doesn't already
   have; it asks how many or how much and their texts hold no count; it asks what a
   name is ("What is the Warsaw Pact?"), or names something in joined words ("Partnership for
@@ -140,14 +140,14 @@ ASKS_WHERE = re.compile(r"\b(in|deployed|stationed|based|located|operat\w*|serv\
 """A which-country question about where something is ("Which country is KFOR in?"), not who acts."""
 RANKED = re.compile(
     r"\b(most|least|largest|biggest|smallest|highest|lowest|greatest|fewest|first|last|latest|newest|oldest"
-    r"|earliest|top|leading)\b",
+    r"|earliest|top|leading|leads?|led|heads|headed|commands|commanded|chairs|chaired|presides|presided)\b",
     re.IGNORECASE,
 )
-"""Words that rank: a which-country question with one ("sent the most troops", "the most recent to
-join") is answered only by a sentence that ranks too (RANKS). Not "more" or "main": "Which countries
-became more stable?" ranks nothing."""
-RANKS = re.compile(rf"{RANKED.pattern}|\b(more|fewer|recent|founding|original|main|chief|major|primary)\b",
-                   re.IGNORECASE)
+"""Words that rank or put one at the head: a which-country question with one ("sent the most troops",
+"the most recent to join", "leads the mission") is answered only by a sentence that does too (RANKS).
+Not "more" or "main": "Which countries became more stable?" ranks nothing."""
+RANKS = re.compile(rf"{RANKED.pattern}|\b(more|fewer|recent|founding|original|main|chief|major|primary"
+                   r"|lead\w*|head\w*|command\w*|chair\w*|presid\w*)\b", re.IGNORECASE)
 DEFINITION = re.compile(
     # The whole rest of the question is a name: capitalised words, joined by "of", "and", ...
     r"^\W*(?i:what (is|are|was|were) (the |an? )?)(?P<name>[A-Z][\w’'.-]*(\s+((of|for|and|on|the|de)\s+)*"

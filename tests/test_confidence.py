@@ -84,6 +84,10 @@ def test_a_question_needs_what_the_passage_lacks(question: str, passage: str, ne
     ("Which country was the most recent to join?", "Finland joined in 2023, the latest member.", False),
     ("Which country was the most recent to join?", "Troops have served in Kosovo since 1999.", True),
     ("Which countries sent troops to Mali?", "Troops from Chad served in Mali.", False),
+    # One that asks who leads is answered only by a sentence that says who leads
+    ("Which nation leads the African Union's mission?", "The African Union’s efforts in Somalia.", True),
+    ("Which nation leads the African Union's mission?", "The mission in Somalia is led by Uganda.", False),
+    ("Which country chaired the summit?", "Kenya hosted the summit.", True),
 ])
 def test_a_question_asking_which_country_needs_an_answer_that_names_one(question: str, answer: str,
                                                                        unnamed: bool):
@@ -309,7 +313,7 @@ def test_out_of_scope_questions_are_flagged_and_answerable_ones_are_not(searcher
     """Floors just under what the rules reach today, so a regression in either direction fails."""
     oos = evaluate(read_questions(DATA / "oos.jsonl"), lambda b: searcher.ask_many(b, k=5)).metrics()
     own = evaluate(read_questions(DATA / "own.jsonl"), lambda b: searcher.ask_many(b, k=5)).metrics()
-    assert oos["oos_flagged"] >= 0.95  # 0.983 today
+    assert oos["oos_flagged"] >= 0.98  # 1.0 today (all 57)
     assert own["in_scope_flagged"] <= 0.05
 
 
