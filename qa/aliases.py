@@ -8,18 +8,41 @@ stands for; the searcher embeds a question with each short name's meaning beside
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 DATA = Path(__file__).parent / "data"
 CAPITALS = DATA / "capitals.txt"
 SHORT_NAMES = DATA / "aliases.txt"
+BETWEEN_WORDS = r"[\s\-\u2010-\u2015]+"
+"""What may part the words of a name: "blue helmet", "blue-helmet", "blue\u2010helmet"."""
+
+
+SHOUTED_WORDS = 3
+"""A text in capitals of this many words is a sentence shouted ("TELL US ABOUT THE AU"), where an
+acronym may be a word; a shorter one is a keyword query ("AU", "US TROOPS")."""
+
+
+@dataclass(frozen=True)
+class Mention:
+    """Another name of something, as a text writes it."""
+
+    text: str
+    """The name as written ("blue-helmet", "AU"; in "the AU's", "AU")."""
+    end: int
+    """Where it ends in the text."""
+    meanings: tuple[str, ...]
 
 
 @cache
 def other_names() -> dict[str, tuple[str, ...]]:
-    """Each capital and short name, as written, and what it may stand for."""
-    return {**_read(CAPITALS), **_read(SHORT_NAMES)}
+    """Each capital and short name, as listed, and what it may stand for."""
+    capitals, short = _read(CAPITALS), _read(SHORT_NAMES)
+    both = set(capitals) & set(short)
+    if both:  # one meaning would silently replace the other
+        raise ValueError(f"{CAPITALS.name} and {SHORT_NAMES.name} both list {sorted(both)}")
+    return {**capitals, **short}
 
 
 @cache
@@ -28,47 +51,72 @@ def short_names() -> dict[str, tuple[str, ...]]:
     return _read(SHORT_NAMES)
 
 
-def with_meanings(question: str) -> str:
-    """The question with each short name followed by its first meaning in brackets ("Atlantic
-    alliance (NATO)"); capitals are left alone, where the seat may be what is asked."""
-    def spelled_out(match: re.Match[str]) -> str:
-        name = match.group()
-        meaning = short_names().get(name) or _by_lower_case().get(_singular(name))
-        return f"{name} ({meaning[0]})" if meaning else name
+def mentions(text: str, capitals: bool = True) -> list[Mention]:
+    """The other names in a text: a capital or an acronym as written ("Pyongyang", "AU"; no
+    acronym in a sentence in capitals, where "US" may be the word), any other short name in
+    any case, singular or plural, its words apart or hyphened ("Blue Helmets", "a blue-helmet
+    mission"). A name already followed by a bracket ("AU (African Union)") is explained."""
+    shouted = not any(c.islower() for c in text) and len(text.split()) >= SHOUTED_WORDS
+    found = []
+    for match in _pattern(capitals).finditer(text):
+        if match.lastgroup == "acronym" and shouted or re.match(r"\s*\(", text[match.end() :]):
+            continue
+        name = match.group(match.lastgroup)
+        found.append(Mention(name, match.end(), _meanings(name, match.lastgroup)))
+    return found
 
-    question = _words_in_any_case().sub(spelled_out, question)
-    # An acronym counts only in a question with lower case: in "TELL US ABOUT NATO", "US" is a word.
-    if any(c.islower() for c in question):
-        question = _acronyms().sub(spelled_out, question)
-    return question
+
+def with_meanings(question: str) -> str:
+    """The question with each short name, the first time it comes, followed by its first meaning
+    in brackets ("Atlantic alliance (NATO)"); not a capital, as the seat may be what is asked."""
+    pieces, last, seen = [], 0, set()
+    for mention in mentions(question, capitals=False):
+        meaning = mention.meanings[0]
+        # Once is enough (the encoder reads 256 word pieces at most), and not where the question says it.
+        if meaning in seen or re.search(rf"(?<!\w){re.escape(meaning)}(?!\w)", question, re.IGNORECASE):
+            continue
+        seen.add(meaning)
+        pieces += [question[last : mention.end], f" ({meaning})"]
+        last = mention.end
+    return "".join(pieces) + question[last:]
+
+
+def is_other_name(words: str) -> bool:
+    """Whether the words ("addis ababa", "blue helmets") are one of the other names, in any case."""
+    return _key(words) in _keys()
 
 
 def _read(path: Path) -> dict[str, tuple[str, ...]]:
+    """Name -> meanings, from lines "name<TAB>meaning|meaning"; "#" starts a comment line."""
     rows = (line.split("\t") for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("#"))
     return {row[0].strip(): tuple(m.strip() for m in row[1].split("|")) for row in rows if len(row) == 2}
 
 
-def _singular(name: str) -> str:
-    """The name's key in _by_lower_case: "Blue Helmets", "blue-helmet" -> "blue helmet"."""
-    return " ".join(re.split(r"[\s-]+", name.lower())).removesuffix("s")
+def _key(name: str) -> str:
+    """What a name is looked up by, whatever its case, hyphens or plural: "Blue-Helmets" -> "blue helmet"."""
+    return " ".join(re.split(BETWEEN_WORDS, name.strip().lower())).removesuffix("s")
 
 
 @cache
-def _by_lower_case() -> dict[str, tuple[str, ...]]:
-    return {_singular(name): meaning for name, meaning in short_names().items() if not name.isupper()}
+def _keys() -> dict[str, tuple[str, ...]]:
+    """Every other name's meanings by its _key."""
+    return {_key(name): meaning for name, meaning in other_names().items()}
+
+
+def _meanings(name: str, kind: str) -> tuple[str, ...]:
+    return _keys()[_key(name)] if kind == "words" else other_names()[name]
 
 
 @cache
-def _words_in_any_case() -> re.Pattern[str]:
-    """Short names with lower case ("Blue Helmets"): in any case, singular or plural, words
-    apart or hyphened ("a blue-helmet mission")."""
-    names = sorted(_by_lower_case(), key=len, reverse=True)
-    forms = (r"[\s-]+".join(map(re.escape, name.split())) for name in names)
-    return re.compile(r"(?<![\w.])(?:" + "|".join(forms) + r")s?(?!\w)", re.IGNORECASE)
+def _pattern(capitals: bool) -> re.Pattern[str]:
+    """Capitals and acronyms as written, other short names in any case (group "words")."""
+    def alternatives(names: list[str]) -> str:
+        return "|".join(BETWEEN_WORDS.join(map(re.escape, name.split())) for name in sorted(names, key=len, reverse=True))
 
-
-@cache
-def _acronyms() -> re.Pattern[str]:
-    """Short names in capitals ("AU", "US"), as written."""
-    names = sorted((n for n in short_names() if n.isupper()), key=len, reverse=True)
-    return re.compile(r"(?<![\w.])(?:" + "|".join(map(re.escape, names)) + r")(?![\w.])")
+    acronyms = [n for n in short_names() if n.isupper()]
+    words = [n.removesuffix("s") for n in short_names() if not n.isupper()]
+    groups = [rf"(?P<acronym>{alternatives(acronyms)})", rf"(?P<words>(?i:{alternatives(words)})(?i:s)?)"]
+    if capitals:
+        groups.insert(0, rf"(?P<capital>{alternatives(list(_read(CAPITALS)))})")
+    # "AU.x" is another token, "the AU." the end of a sentence.
+    return re.compile(rf"(?<![\w.])(?:{'|'.join(groups)})(?!\w|\.\w)")

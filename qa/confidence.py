@@ -11,12 +11,12 @@ people and places:
   capitalised words ("NATO Response Force") that none of the best three passages mentions;
 - whatever the score, the best three passages can't give what the question asks for: it
   asks which country and none of their answer sentences names one (nor does the first
-  answer restate the question about countries in general), or asks which one ranks ("sent
-  the most troops") or leads ("leads the mission") and none names one in words that do; it asks for the name
-  of something and their answer sentences hold no name the question doesn't already
-  have; it asks how many or how much and their texts hold no count; it asks what a
-  name is ("What is the Warsaw Pact?"), or names something in joined words ("Partnership for
-  Peace"), and none of them mentions that name; it asks who holds a role of something and
+  answer restate the question about countries in general), or asks which one ranks
+  ("sent the most troops") or leads ("leads the mission") and none names one in words
+  that do; it asks for the name of something and their answer sentences hold no name the
+  question doesn't already have; it asks how many or how much and their texts hold no
+  count; it asks what a name is ("What is the Warsaw Pact?"), or names something in joined
+  words ("Partnership for Peace"), and none of them mentions that name; it asks who holds a role of something and
   no answer names a person; or it asks where something has its seat ("Where is NATO
   headquartered?", "Which city ...?") and no answer has a capitalised word the question doesn't,
   outside a body's name (for a seat, no answer that speaks of one: "headquarters", "based").
@@ -36,7 +36,7 @@ from difflib import SequenceMatcher
 from functools import cache, lru_cache
 from pathlib import Path
 
-from .aliases import other_names
+from . import aliases
 from .lexical import STOPWORDS, LexicalIndex, stems
 
 LEAD = (r"^\W*(?:(?>(?:so|and|but|then|roughly|approximately|about|exactly|precisely|just|do you know"
@@ -140,14 +140,24 @@ ASKS_WHERE = re.compile(r"\b(in|deployed|stationed|based|located|operat\w*|serv\
 """A which-country question about where something is ("Which country is KFOR in?"), not who acts."""
 RANKED = re.compile(
     r"\b(most|least|largest|biggest|smallest|highest|lowest|greatest|fewest|first|last|latest|newest|oldest"
-    r"|earliest|top|leading|leads?|led|heads|headed|commands|commanded|chairs|chaired|presides|presided)\b",
+    r"|earliest|top|leading)\b",
     re.IGNORECASE,
 )
-"""Words that rank or put one at the head: a which-country question with one ("sent the most troops",
-"the most recent to join", "leads the mission") is answered only by a sentence that does too (RANKS).
-Not "more" or "main": "Which countries became more stable?" ranks nothing."""
-RANKS = re.compile(rf"{RANKED.pattern}|\b(more|fewer|recent|founding|original|main|chief|major|primary"
-                   r"|lead\w*|head\w*|command\w*|chair\w*|presid\w*)\b", re.IGNORECASE)
+"""Words that rank: a which-country question with one ("sent the most troops", "the most recent to
+join") is answered only by a sentence that ranks too (RANKS). Not "more" or "main": "Which countries
+became more stable?" ranks nothing."""
+RANKS = re.compile(rf"{RANKED.pattern}|\b(more|fewer|recent|founding|original|main|chief|major|primary)\b",
+                   re.IGNORECASE)
+ASKS_WHO_LEADS = re.compile(
+    r"\b(which|what)\s+(countr(y|ies)|nations?|states?)\s+(\w+\s+)?(leads?|led|heads|headed|commands|commanded"
+    r"|chairs|chaired|presides|presided)\b(?!\s+to\b)",
+    re.IGNORECASE,
+)
+"""A which-country question whose verb puts one at the head ("Which nation leads the mission?"), not
+one that only mentions leading ("the AU-led mission", "Which country's invasion led to ...?")."""
+LEADS = re.compile(r"\b(lead(s|ing|er|ers)?|led|(spear)?head(s|ed|ing)?|command(s|ed|er|ers|ing)?"
+                   r"|chair(s|ed|man|woman|ing)?|presid(es|ed|ing))\b", re.IGNORECASE)
+"""Words that say who leads: what an answer to ASKS_WHO_LEADS has (not "headquarters", "President")."""
 DEFINITION = re.compile(
     # The whole rest of the question is a name: capitalised words, joined by "of", "and", ...
     r"^\W*(?i:what (is|are|was|were) (the |an? )?)(?P<name>[A-Z][\w’'.-]*(\s+((of|for|and|on|the|de)\s+)*"
@@ -365,13 +375,16 @@ def names_country(text: str) -> bool:
 def unnamed_country(question: str, answer: str, lexical: LexicalIndex | None = None) -> bool:
     """True when the question asks which country and the answer (sentences) names none besides
     those the question names ("Which countries sent troops to Mali?" is not answered by "in Mali");
-    when it asks which one is first or most, none in a sentence that ranks ("the largest", "first")."""
+    when it asks which one is first or most, none in a sentence that ranks ("the largest", "first"),
+    and when it asks which one leads, none in a sentence that says who leads ("led by")."""
     if not asks_country(question):
         return False
     asked = _bare_words(question)
     lines = _answering_a_seat(question, answer.splitlines())
     if RANKED.search(question):
         lines = [line for line in lines if RANKS.search(line)]
+    if ASKS_WHO_LEADS.search(question):
+        lines = [line for line in lines if LEADS.search(line)]
     for line in lines:
         if names_new_country(line, asked, question):
             return False
@@ -445,25 +458,14 @@ def unknown_names(question: str, lexical: LexicalIndex, passages: str = "") -> l
 
 
 def _aliases_known_in(question: str, passages: str) -> set[str]:
-    """The words of the question's aliases one of whose meanings the passages mention."""
-    found = [m.group() for m in alias_names().finditer(question.replace("’", "'"))]
+    """The words of the question's other names ("Pyongyang", "Blue Helmets") one of whose meanings
+    the passages mention, each word alone and the name whole ("blue-helmet")."""
+    found = aliases.mentions(question.replace("’", "'"))
     if not found:
         return set()
     text = _bare_word_list(passages)
-    return {_bare(w) for alias in found if any(_mentions(text, _words(meaning)) for meaning in other_names()[alias])
-            for w in _words(alias)}
-
-
-@cache
-def _aliases_lower() -> frozenset[str]:
-    return frozenset(" ".join(_bare(w) for w in _words(a)) for a in other_names())
-
-
-@cache
-def alias_names() -> re.Pattern[str]:
-    """Any alias as whole words, case as written."""
-    names = sorted(other_names(), key=len, reverse=True)
-    return re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, names)) + r")(?!\w)")
+    return {word for mention in found if any(_mentions(text, _words(meaning)) for meaning in mention.meanings)
+            for word in [_bare(mention.text), *map(_bare, _words(mention.text))]}
 
 
 def as_written(question: str) -> str:
@@ -519,7 +521,7 @@ def unmentioned_phrase(question: str, passages: str) -> bool:
         return False
     for tokens in _names_asked(NAME_PHRASE, question):
         for name in _split_names(tokens):
-            if " ".join(name) in _aliases_lower():  # a place or a short name, which unknown_names judges
+            if aliases.is_other_name(" ".join(name)):  # a place or a short name, which unknown_names judges
                 continue
             text = _bare_word_list(passages)
             if not (_mentions(text, name) or (len(name) >= 3 and (_mentions(text, name[1:]) or _mentions(text, name[:-1])))):

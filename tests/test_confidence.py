@@ -88,6 +88,14 @@ def test_a_question_needs_what_the_passage_lacks(question: str, passage: str, ne
     ("Which nation leads the African Union's mission?", "The African Union’s efforts in Somalia.", True),
     ("Which nation leads the African Union's mission?", "The mission in Somalia is led by Uganda.", False),
     ("Which country chaired the summit?", "Kenya hosted the summit.", True),
+    ("Which nation leads the African Union's mission?", "The mission is headquartered in Mogadishu, Somalia.", True),
+    ("Which nation leads the African Union's mission?", "The President of Kenya visited the mission.", True),
+    ("Which country headed the coalition?", "The coalition was spearheaded by France.", False),
+    # ... but a question that only mentions leading asks no leader
+    ("Which countries contributed troops to the AU-led mission?", "Uganda and Kenya contributed troops.", False),
+    ("Which country's invasion led to Finland joining NATO?", "Russia's invasion of Ukraine prompted it.", False),
+    ("Which country hosted the meeting of NATO heads of state?", "Lithuania hosted the summit.", False),
+    ("Which countries are under NATO's regional commands?", "Poland and the Baltic states host forces.", False),
 ])
 def test_a_question_asking_which_country_needs_an_answer_that_names_one(question: str, answer: str,
                                                                        unnamed: bool):
