@@ -8,6 +8,7 @@ stands for; the searcher embeds a question with each short name's meaning beside
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -66,14 +67,17 @@ def mentions(text: str, capitals: bool = True) -> list[Mention]:
     return found
 
 
-def with_meanings(question: str) -> str:
+def with_meanings(question: str, used: Callable[[str], bool] = lambda acronym: False) -> str:
     """The question with each short name, the first time it comes, followed by its first meaning
-    in brackets ("Atlantic alliance (NATO)"); not a capital, as the seat may be what is asked."""
+    in brackets ("Atlantic alliance (NATO)"); not a capital, as the seat may be what is asked, nor
+    an acronym the corpus `used` itself (spelling out NATO, UN, ASEAN, KFOR, RIMPAC and WMD, which
+    the seed corpus uses, cost own.jsonl recall@1 .932 -> .898 and independent .825 -> .800)."""
     pieces, last, seen = [], 0, set()
     for mention in mentions(question, capitals=False):
         meaning = mention.meanings[0]
         # Once is enough (the encoder reads 256 word pieces at most), and not where the question says it.
-        if meaning in seen or re.search(rf"(?<!\w){re.escape(meaning)}(?!\w)", question, re.IGNORECASE):
+        if (meaning in seen or re.search(rf"(?<!\w){re.escape(meaning)}(?!\w)", question, re.IGNORECASE)
+                or mention.text.isupper() and used(mention.text)):
             continue
         seen.add(meaning)
         pieces += [question[last : mention.end], f" ({meaning})"]

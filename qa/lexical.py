@@ -207,6 +207,10 @@ class LexicalIndex:
         df = int(self._df[tid]) if tid is not None and tid < len(self._df) else 0
         return math.log(1 + (self._docs - df + 0.5) / (df + 0.5))
 
+    def has(self, word: str) -> bool:
+        """True when the corpus has the word as such, in any case ("NATO"; not "Natos" or "NAT0")."""
+        return word.lower() in self._known
+
     def knows(self, word: str) -> bool:
         """True when the corpus has the word, a misspelling of it, or a close inflection (Africa/African);
         a name (capitalised) is misspelt by one edit at most: "Nigeria" is no misspelling of "Liberia"."""

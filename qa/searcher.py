@@ -138,8 +138,9 @@ class Searcher:
         """The question as the encoder reads it: its typos corrected ("cybr" -> "cyber"; own.jsonl
         recall@1 0.84 -> 0.87, recall@5 0.96 -> 0.98) and its short names spelt out ("Atlantic
         alliance (NATO)"; see README, Choosing the model, for what that bought)."""
+        lexical = self.retriever.lexical
         knows = getattr(self.encoder, "knows_word", None)
-        return with_meanings(self.retriever.lexical.respell(question, knows) if knows else question)
+        return with_meanings(lexical.respell(question, knows) if knows else question, lexical.has)
 
     def answer(self, question: str, vector: np.ndarray, k: int, pieces: Tokens | None = None,
                lexical_hits: Future[LexicalHits] | None = None) -> AskResponse:

@@ -60,3 +60,16 @@ def test_a_short_name_in_any_case_is_known_when_the_passages_name_its_meaning(qu
     lexical = searcher.retriever.lexical
     assert unknown_names(question, lexical, "Peacekeepers patrol the zone.") == []
     assert unknown_names(question, lexical, "Troops patrol the zone.") != []
+
+
+def test_an_acronym_the_corpus_uses_is_left_as_it_is():
+    uses_au = {"au"}.__contains__
+    assert with_meanings("What does the AU do?", lambda word: uses_au(word.lower())) == "What does the AU do?"
+    assert with_meanings("Do blue helmets and the AU help?", lambda word: uses_au(word.lower())) == (
+        "Do blue helmets (peacekeepers) and the AU help?")
+
+
+def test_the_searcher_spells_out_only_what_the_corpus_lacks(searcher):
+    lexical = searcher.retriever.lexical
+    assert lexical.has("NATO") and lexical.has("nato") and not lexical.has("AU") and not lexical.has("Natos")
+    assert searcher._as_encoded("Does the AU work with NATO?") == "Does the AU (African Union) work with NATO?"
