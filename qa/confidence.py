@@ -16,10 +16,11 @@ people and places:
   that do; it asks for the name of something and their answer sentences hold no name the
   question doesn't already have; it asks how many or how much and their texts hold no
   count; it asks what a name is ("What is the Warsaw Pact?"), or names something in joined
-  words ("Partnership for Peace"), and none of them mentions that name; it asks who holds a role of something and
-  no answer names a person; or it asks where something has its seat ("Where is NATO
-  headquartered?", "Which city ...?") and no answer has a capitalised word the question doesn't,
-  outside a body's name (for a seat, no answer that speaks of one: "headquarters", "based").
+  words ("Partnership for Peace"), and none of them mentions that name; it asks who holds a
+  role of something and no answer names a person; or it asks where something has its seat
+  ("Where is NATO headquartered?", "Which city ...?", "Where is NATO based?") and no answer
+  has a capitalised word the question doesn't, outside a body's name (for a seat, no answer
+  that speaks of one: "headquarters", "based").
 The last kind catches on-topic questions the articles never answer ("Which countries
 belong to the Five Eyes?", "How many troops serve in KFOR?"), which a score threshold
 alone cannot tell from paraphrases. The passages are read with their headings. A question
@@ -212,10 +213,12 @@ ORGANISATION_WORDS = frozenset(
 ) | DETERMINERS
 WANTS_PLACE = re.compile(
     # Where something has its seat, as only a place's name answers it ("Where is NATO headquartered?",
-    # "Which city hosts the summit?"); not where something happens or is located, which a kind of
-    # place may answer ("Where are peacekeepers located?" -> "in conflict zones").
+    # "Which city hosts the summit?"), or where a body named by its own name is based or located
+    # ("Where is NATO based?"); not where something happens or is located, which a kind of place may
+    # answer ("Where are peacekeepers based?" -> "in conflict zones").
     r"^\W*where\b[^?]*\b(headquartered|headquarters|seated)\b"
     r"|^\W*where\s+(is|are|was|were)\s+(the\s+|its\s+|their\s+|\S+['’]s\s+)?(headquarters|seat)\b"
+    r"|^\W*where\s+(is|are|was|were)\s+(the\s+)?(?-i:(?:[A-Z][\w’'-]*\s+)*[A-Z][\w’'-]*)\s+(based|located)\W*$"
     r"|\b(which|what)\s+(city|town)\b",
     re.IGNORECASE,
 )

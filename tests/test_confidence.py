@@ -189,6 +189,12 @@ def test_a_question_asking_who_holds_a_role_needs_an_answer_naming_a_person(ques
     ("Where is the seat of the court in Mali?", "The court in Mali rules on crimes.", True),  # the question's own
     ("Where is the seat of the court?", "It sits in Senegal.", False),  # a country
     ("Where are peacekeepers located?", "They serve in conflict zones.", False),  # a kind of place may answer
+    # ... but where a body named by its name is based, only a place's name answers
+    ("Where is NATO based?", "NATO stands as a primary organization in collective defense.", True),
+    ("Where is the European Defence Agency located?", "The agency runs joint drills.", True),
+    ("Where is NATO based?", "NATO's headquarters are in Brussels.", False),
+    ("Where is KFOR based?", "The NATO-led Kosovo Force (KFOR) keeps the peace.", False),  # Kosovo, where it is
+    ("Where are peacekeepers usually based?", "They serve in conflict zones.", False),
     ("Where was the treaty signed?", "It was signed by members.", False),  # left to the other rules
     ("What capital investment do joint exercises need?", "Exercises need funding.", False),  # money, not a city
     ("Why do allies meet in Brussels?", "They meet to plan.", False),  # not asking where
