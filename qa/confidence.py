@@ -82,6 +82,11 @@ WANTS_NUMBER = re.compile(
 )
 ASKS_DURATION = re.compile(r"\bhow (long|old|far back)\b|\bhow many (years|decades|months)\b", re.IGNORECASE)
 """A duration or an age, which a year answers ("since 1999"), as it answers no other number."""
+ASKS_TIMES = re.compile(r"\bhow many times\b", re.IGNORECASE)
+"""A number of occasions, which only a count of them answers: in "an attack against one member",
+"one" counts members."""
+HAS_TIMES = re.compile(r"\b(once|twice|thrice|(\d+|one|two|three|four|five|six|seven|eight|nine|ten|several|many"
+                       r"|multiple|numerous|dozens of|hundreds of)\s+(times|occasions))\b", re.IGNORECASE)
 WANTS_FREQUENCY = re.compile(LEAD + r"how often\b", re.IGNORECASE)
 HAS_DATE = re.compile(
     r"\b(1[0-9]|20)\d\d\b|\b(january|february|march|april|may|june|july|august|september|october|november"
@@ -281,7 +286,10 @@ def asks_amount(question: str) -> bool:
 
 
 def uncounted(question: str, passages: str) -> bool:
-    """True when the question asks how many or how much and the passages hold no count."""
+    """True when the question asks how many or how much and the passages hold no count (of
+    occasions, when it asks how many times)."""
+    if ASKS_TIMES.search(question):
+        return not HAS_TIMES.search(passages)
     return (asks_amount(question) and not has_count(passages)
             and not (ASKS_DURATION.search(question) and HAS_DATE.search(passages)))
 

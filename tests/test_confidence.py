@@ -256,6 +256,11 @@ def test_how_much_asks_for_an_amount_unless_it_asks_how_far(question: str, amoun
     ("How much does funding matter for joint missions?", "Funding shapes joint missions.", True),  # how far
     ("How much more effective are alliances?", "Alliances are more effective.", True),
     ("How many years has KFOR served?", "KFOR has kept the peace since 1999.", True),  # a year says how long
+    # How many times: a count of occasions
+    ("How many times has Article 5 been invoked?", "An attack against one member is an attack against all.", False),
+    ("How many times has Article 5 been invoked?", "Article 5 has been invoked once, after 9/11.", True),
+    ("How many times did the allies meet?", "They met three times in 2020.", True),
+    ("How many times did the allies meet?", "They met on several occasions.", True),
 ])
 def test_a_question_asking_how_many_needs_passages_that_hold_a_count(question: str, passages: str, counted: bool):
     assert uncounted(question, passages) is not counted
