@@ -221,14 +221,15 @@ WANTS_PLACE = re.compile(
     # "Which city hosts the summit?"), or where a body named by its own name is based or located
     # ("Where is NATO based?"); not where something happens or is located, which a kind of place may
     # answer ("Where are peacekeepers based?" -> "in conflict zones").
-    r"^\W*where\b[^?]*\b(headquartered|headquarters|seated)\b"
+    r"^\W*where\b[^?]*\b(headquartered|headquarters|seated|secretariat)\b"
     r"|^\W*where\s+(is|are|was|were)\s+(the\s+|its\s+|their\s+|\S+['’]s\s+)?(headquarters|seat)\b"
     r"|^\W*where\s+(is|are|was|were)\s+(the\s+)?(?-i:(?:[A-Z][\w’'-]*\s+)*[A-Z][\w’'-]*)\s+(based|located)\W*$"
     r"|\b(which|what)\s+(city|town)\b",
     re.IGNORECASE,
 )
-WANTS_SEAT = re.compile(r"\b(headquartered|headquarters|seat|seated)\b", re.IGNORECASE)
-SEAT = re.compile(r"\b(headquarter\w*|seat\w*|sits?|based|hosts?|hosted|hosting|located|housed)\b", re.IGNORECASE)
+WANTS_SEAT = re.compile(r"\b(headquartered|headquarters|seat|seated|secretariat)\b", re.IGNORECASE)
+SEAT = re.compile(r"\b(headquarter\w*|seat\w*|secretariat|sits?|based|hosts?|hosted|hosting|located|housed)\b",
+                  re.IGNORECASE)
 """Words that place a body's seat: an answer to "Where is X headquartered?" says so."""
 CAPITALISED_RUN = re.compile(rf"\b{NAME_WORD}(?:\s+{NAME_WORD})*")
 SENTENCE_START = re.compile(r"(?:^|\n|[.!?:]['\"’”)]*\s+)['\"‘“(]*$")

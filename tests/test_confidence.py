@@ -193,6 +193,8 @@ def test_a_question_asking_who_holds_a_role_needs_an_answer_naming_a_person(ques
     ("Where is NATO based?", "NATO stands as a primary organization in collective defense.", True),
     ("Where is the European Defence Agency located?", "The agency runs joint drills.", True),
     ("Where is NATO based?", "NATO's headquarters are in Brussels.", False),
+    ("Where is the ASEAN secretariat?", "ASEAN's regional forums build trust.", True),
+    ("Where is the ASEAN secretariat?", "The ASEAN Secretariat is in Jakarta.", False),
     ("Where is KFOR based?", "The NATO-led Kosovo Force (KFOR) keeps the peace.", False),  # Kosovo, where it is
     ("Where are peacekeepers usually based?", "They serve in conflict zones.", False),
     ("Where was the treaty signed?", "It was signed by members.", False),  # left to the other rules
