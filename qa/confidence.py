@@ -142,6 +142,9 @@ COMPASS = frozenset("north south east west northern southern eastern western nor
 """Words of a region's name ("West Africa", "Western Balkans") that name nothing themselves."""
 BREAKS_NAMES = STOPWORDS | COMPASS
 """Capitalised words that end a name of several words ("the Role Of The African Union", "East Asian")."""
+TITLE_CASE_RUN = 4
+"""Capitalised words in a row, with no stop word, acronym or possessive to break them, that read as
+a question written in title case rather than a name: "Joint Exercises Improve Interoperability"."""
 ASKS_WHERE = re.compile(r"\b(in|deployed|stationed|based|located|operat\w*|serv\w*)\W*$|\bwhere\b", re.IGNORECASE)
 """A which-country question about where something is ("Which country is KFOR in?"), not who acts."""
 RANKED = re.compile(
@@ -527,8 +530,9 @@ def unmentioned_phrase(question: str, passages: str) -> bool:
     troops can the NATO Response Force put on standby?") that the passages never mention in a row,
     as undefined_name allows. _split_names says where a name ends ("NATO's Article 5", "UN
     Missions", "Role Of The African Union"); one of three words or more may lack its first or last
-    ("Five Eyes Alliance"); a place ("in West Africa") and an alias ("Addis Ababa", "Blue Helmets")
-    are left to unknown_names."""
+    ("Five Eyes Alliance"); a run of TITLE_CASE_RUN words or more needs only each word somewhere
+    ("Why do Joint Exercises Improve Interoperability?" is a question in title case, not a name);
+    a place ("in West Africa") and an alias ("Addis Ababa", "Blue Helmets") are left to unknown_names."""
     if not ASKED.search(question):
         return False
     for tokens in _names_asked(NAME_PHRASE, question):
@@ -536,6 +540,8 @@ def unmentioned_phrase(question: str, passages: str) -> bool:
             if aliases.is_other_name(" ".join(name)):  # a place or a short name, which unknown_names judges
                 continue
             text = _bare_word_list(passages)
+            if len(name) >= TITLE_CASE_RUN and all(any(_same_word(w, t) for t in set(text)) for w in name):
+                continue
             if not (_mentions(text, name) or (len(name) >= 3 and (_mentions(text, name[1:]) or _mentions(text, name[:-1])))):
                 return True  # "Five Eyes Alliance" is mentioned as "Five Eyes", "Security Council Authorize" too
     return False

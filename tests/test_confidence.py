@@ -139,6 +139,10 @@ def test_a_question_naming_something_in_joined_words_needs_passages_that_mention
     ("What does the Five Eyes Alliance do?", "The Five Eyes intelligence alliance shares data.", False),
     ("Which UN missions in West Africa succeeded?", "Missions in Liberia and Mali.", False),  # a place
     ("What does the Supreme Allied Commander Europe do?", "NATO commands forces.", True),
+    # Four capitalised words or more may be a question in title case: each word somewhere is enough
+    ("Why do Joint Exercises Improve Interoperability?", "Allies train in joint drills. Such exercises "
+                                                         "improve their interoperability.", False),
+    ("Why do Joint Exercises Improve Interoperability?", "Allies train in joint drills.", True),
 ])
 def test_a_question_naming_something_in_capitalised_words_needs_passages_that_mention_it(
         question: str, passages: str, unmentioned: bool):
