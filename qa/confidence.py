@@ -540,7 +540,7 @@ def unmentioned_phrase(question: str, passages: str) -> bool:
             if aliases.is_other_name(" ".join(name)):  # a place or a short name, which unknown_names judges
                 continue
             text = _bare_word_list(passages)
-            if len(name) >= TITLE_CASE_RUN and all(any(_same_word(w, t) for t in set(text)) for w in name):
+            if len(name) >= TITLE_CASE_RUN and all(_somewhere(word, text) for word in name):
                 continue
             if not (_mentions(text, name) or (len(name) >= 3 and (_mentions(text, name[1:]) or _mentions(text, name[:-1])))):
                 return True  # "Five Eyes Alliance" is mentioned as "Five Eyes", "Security Council Authorize" too
@@ -577,6 +577,17 @@ def _split_names(tokens: list[str], shortest: int = 2, at_stop_words: bool = Tru
         if re.search(r"['’]s$", token):
             runs.append([])
     return [[_bare(w) for w in _words(" ".join(run))] for run in runs if len(run) >= shortest]
+
+
+def _somewhere(word: str, text: tuple[str, ...]) -> bool:
+    """Whether the word, or a spelling variant of it, is one of the text's words."""
+    known = _word_set(text)
+    return word in known or any(_same_word(word, other) for other in known)
+
+
+@lru_cache(maxsize=8)
+def _word_set(text: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(text)
 
 
 def _mentions(text: Sequence[str], name: Sequence[str]) -> bool:
