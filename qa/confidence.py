@@ -179,7 +179,9 @@ JOINED_NAME = re.compile(
 )
 CONNECTORS = frozenset(("of", "for", "on", "de"))
 ACRONYM = re.compile(r"\b[A-Z]{2,}\b")
-NAME_PHRASE = re.compile(r"\b[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)+")
+UPPER = "A-ZÀ-ÖØ-Þ"
+"""Capital letters a name may start with: "Élysée Treaty", "Ødegaard" too."""
+NAME_PHRASE = re.compile(rf"\b[{UPPER}][\w’'-]*(?:\s+[{UPPER}][\w’'-]*)+")
 """Capitalised words in a row ("NATO Response Force", "Tallinn Manual"): a name of several words."""
 ASKED = re.compile(
     r"\?\s*$|^\W*(what|which|who|whom|whose|how|when|where|why|is|are|was|were|do|does|did|can|could|should"
@@ -204,7 +206,7 @@ WANTS_PERSON = re.compile(
     rf"{ROLE}\b",
     re.IGNORECASE,
 )
-NAME_WORD = r"[A-ZÀ-ÖØ-Þ][^\W\d_]*[a-zß-öø-ÿ]"
+NAME_WORD = rf"[{UPPER}][^\W\d_]*[a-zß-öø-ÿ]"
 PERSON = re.compile(
     rf"\b{NAME_WORD}(?:\s+[A-Z]\.)?(?:\s+(?:von|van|der|den|de|da|di|du|la|le|al|bin|ibn|dos|das))*\s+{NAME_WORD}\b"
 )
@@ -244,7 +246,7 @@ NOT_PLACES = frozenset(
     "january february march april may june july august september october november december monday tuesday "
     "wednesday thursday friday saturday sunday".split()
 )
-NAME_RE = re.compile(r"\b([A-Z][\w’'-]*[A-Za-z]|[A-Z]{2,}|\d+)\b")
+NAME_RE = re.compile(rf"\b([{UPPER}][\w’'-]*[^\W\d_]|[A-Z]{{2,}}|\d+)\b")
 SPELLED_OUT = re.compile(r"\b[A-Z][a-z]+(?:\s+(?:(?:of|for|and|the)\s+)*[A-Z][a-z]+)+")
 """Capitalised words in a row, maybe joined by "of", "for", "and": what an acronym may spell out."""
 

@@ -452,3 +452,9 @@ def test_questions_written_without_the_code_keep_their_floors(searcher: Searcher
     ceiling = floors.get("in_scope_flagged", 0.05)
     assert {name: m[name] for name in floors if name != "in_scope_flagged" and m[name] < floors[name]} == {}
     assert m["in_scope_flagged"] <= ceiling
+
+
+def test_a_name_may_start_with_a_capital_outside_ascii():
+    assert names_in("What did the Élysée Treaty do?") == ["Élysée", "Treaty"]
+    assert unmentioned_phrase("What did the Élysée Treaty establish?", "Treaties matter.")
+    assert not unmentioned_phrase("What did the Élysée Treaty establish?", "The Élysée Treaty set up meetings.")
