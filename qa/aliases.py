@@ -1,4 +1,5 @@
-"""Other names of places and bodies (qa/data): a capital for its country, a short name for a body.
+"""Other names of places and bodies (qa/data): a capital or a region for its countries, a short
+name for a body.
 
 confidence.py counts such a name in a question as known when the best passages name what it
 stands for; the searcher embeds a question with each short name's meaning beside it, so that
@@ -15,6 +16,7 @@ from pathlib import Path
 
 DATA = Path(__file__).parent / "data"
 CAPITALS = DATA / "capitals.txt"
+REGIONS = DATA / "regions.txt"
 SHORT_NAMES = DATA / "aliases.txt"
 BETWEEN_WORDS = r"[\s\-\u2010-\u2015]+"
 """What may part the words of a name: "blue helmet", "blue-helmet", "blue\u2010helmet"."""
@@ -38,12 +40,21 @@ class Mention:
 
 @cache
 def other_names() -> dict[str, tuple[str, ...]]:
-    """Each capital and short name, as listed, and what it may stand for."""
-    capitals, short = _read(CAPITALS), _read(SHORT_NAMES)
-    both = set(capitals) & set(short)
+    """Each capital, region and short name, as listed, and what it may stand for."""
+    places, short = _places(), _read(SHORT_NAMES)
+    both = set(places) & set(short)
     if both:  # one meaning would silently replace the other
-        raise ValueError(f"{CAPITALS.name} and {SHORT_NAMES.name} both list {sorted(both)}")
-    return {**capitals, **short}
+        raise ValueError(f"{SHORT_NAMES.name} lists places too: {sorted(both)}")
+    return {**places, **short}
+
+
+@cache
+def _places() -> dict[str, tuple[str, ...]]:
+    """Capitals and regions ("Pyongyang", "the Horn of Africa"), and the countries they stand for."""
+    capitals, regions = _read(CAPITALS), _read(REGIONS)
+    if set(capitals) & set(regions):
+        raise ValueError(f"{CAPITALS.name} and {REGIONS.name} both list {sorted(set(capitals) & set(regions))}")
+    return {**capitals, **regions}
 
 
 @cache
@@ -52,14 +63,15 @@ def short_names() -> dict[str, tuple[str, ...]]:
     return _read(SHORT_NAMES)
 
 
-def mentions(text: str, capitals: bool = True) -> list[Mention]:
-    """The other names in a text: a capital or an acronym as written ("Pyongyang", "AU"; no
-    acronym in a sentence in capitals, where "US" may be the word), any other short name in
-    any case, singular or plural, its words apart or hyphened ("Blue Helmets", "a blue-helmet
-    mission"). A name already followed by a bracket ("AU (African Union)") is explained."""
+def mentions(text: str, places: bool = True) -> list[Mention]:
+    """The other names in a text: a place (unless not `places`) or an acronym as written
+    ("Pyongyang", "Horn of Africa", "AU"; no acronym in a sentence in capitals, where "US" may be
+    the word), any other short name in any case, singular or plural, its words apart or hyphened
+    ("Blue Helmets", "a blue-helmet mission"). A name already followed by a bracket ("AU
+    (African Union)") is explained."""
     shouted = not any(c.islower() for c in text) and len(text.split()) >= SHOUTED_WORDS
     found = []
-    for match in _pattern(capitals).finditer(text):
+    for match in _pattern(places).finditer(text):
         if match.lastgroup == "acronym" and shouted or re.match(r"\s*\(", text[match.end() :]):
             continue
         name = match.group(match.lastgroup)
@@ -69,11 +81,11 @@ def mentions(text: str, capitals: bool = True) -> list[Mention]:
 
 def with_meanings(question: str, used: Callable[[str], bool] = lambda acronym: False) -> str:
     """The question with each short name, the first time it comes, followed by its first meaning
-    in brackets ("Atlantic alliance (NATO)"); not a capital, as the seat may be what is asked, nor
-    an acronym the corpus `used` itself (spelling out NATO, UN, ASEAN, KFOR, RIMPAC and WMD, which
+    in brackets ("Atlantic alliance (NATO)"); not a capital or a region, as the place may be what
+    is asked, nor an acronym the corpus `used` itself (spelling out NATO, UN, ASEAN, KFOR, RIMPAC and WMD, which
     the seed corpus uses, cost own.jsonl recall@1 .932 -> .898 and independent .825 -> .800)."""
     pieces, last, seen = [], 0, set()
-    for mention in mentions(question, capitals=False):
+    for mention in mentions(question, places=False):
         meaning = mention.meanings[0]
         # Once is enough (the encoder reads 256 word pieces at most), and not where the question says it.
         if (meaning in seen or re.search(rf"(?<!\w){re.escape(meaning)}(?!\w)", question, re.IGNORECASE)
@@ -112,15 +124,15 @@ def _meanings(name: str, kind: str) -> tuple[str, ...]:
 
 
 @cache
-def _pattern(capitals: bool) -> re.Pattern[str]:
-    """Capitals and acronyms as written, other short names in any case (group "words")."""
+def _pattern(places: bool) -> re.Pattern[str]:
+    """Places and acronyms as written, other short names in any case (group "words")."""
     def alternatives(names: list[str]) -> str:
         return "|".join(BETWEEN_WORDS.join(map(re.escape, name.split())) for name in sorted(names, key=len, reverse=True))
 
     acronyms = [n for n in short_names() if n.isupper()]
     words = [n.removesuffix("s") for n in short_names() if not n.isupper()]
     groups = [rf"(?P<acronym>{alternatives(acronyms)})", rf"(?P<words>(?i:{alternatives(words)})(?i:s)?)"]
-    if capitals:
-        groups.insert(0, rf"(?P<capital>{alternatives(list(_read(CAPITALS)))})")
+    if places:
+        groups.insert(0, rf"(?P<place>{alternatives(list(_places()))})")
     # "AU.x" is another token, "the AU." the end of a sentence.
     return re.compile(rf"(?<![\w.])(?:{'|'.join(groups)})(?!\w|\.\w)")

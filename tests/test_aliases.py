@@ -50,7 +50,7 @@ def test_capitals_are_other_names_but_not_short_names():
     assert "Pyongyang" not in short_names()
     assert set(short_names()) <= set(other_names())
     assert [m.text for m in mentions("Did Pyongyang and the Blue-Helmets comply?")] == ["Pyongyang", "Blue-Helmets"]
-    assert [m.text for m in mentions("Did Pyongyang comply?", capitals=False)] == []
+    assert [m.text for m in mentions("Did Pyongyang comply?", places=False)] == []
     assert is_other_name("blue helmets") and is_other_name("Addis Ababa") and not is_other_name("nato force")
 
 

@@ -384,6 +384,14 @@ def test_unanswerable_questions_a_review_found_unflagged_are_flagged(searcher: S
     assert searcher.ask(question).low_confidence
 
 
+def test_a_region_is_a_known_name_where_the_passages_name_a_country_in_it(searcher: Searcher):
+    lexical = searcher.retriever.lexical
+    question = "In the Horn of Africa, did troops from several countries help steady fragile states?"
+    assert unknown_names(question, lexical, "The African Union's efforts in Somalia helped.") == []
+    assert "Horn" in unknown_names(question, lexical, "Troops helped fragile states.")
+    assert unknown_names("Did the Sahel missions work?", lexical, "The mission in Mali worked.") == []
+
+
 def test_a_capital_is_a_known_name_where_the_passages_name_its_country(searcher: Searcher):
     lexical = searcher.retriever.lexical
     question = "Did sanctions make Pyongyang disarm?"
@@ -438,8 +446,9 @@ def test_names_are_corrected_by_one_edit_at_most_and_a_transposition_is_one(sear
     ("independent9.jsonl", {"recall@1": 0.9, "recall@5": 0.95, "oos_flagged": 0.9}),
     # written at the end of the seventeenth stop as a last check: recall@1 0.90, recall@5 0.975,
     # oos_flagged 0.933 (0.90 with the session-start rules), in_scope_flagged 0.075 (the same with
-    # them: over the 0.05 the others keep)
-    ("independent10.jsonl", {"recall@1": 0.85, "recall@5": 0.95, "oos_flagged": 0.9, "in_scope_flagged": 0.08}),
+    # them); in the eighteenth: recall@1 0.875 with short names spelt out, in_scope_flagged 0.05
+    # once a region counted as its countries
+    ("independent10.jsonl", {"recall@1": 0.85, "recall@5": 0.95, "oos_flagged": 0.9}),
     # written in the eighteenth stop, after short names were spelt out for the encoder, and never
     # read: recall@1 0.875 (0.85 without them), recall@5 1.0, oos_flagged 0.90, in_scope_flagged 0.025
     ("independent11.jsonl", {"recall@1": 0.85, "recall@5": 0.95, "oos_flagged": 0.85}),
