@@ -55,8 +55,11 @@ stop, after a review of its rules, as a last check: run, never read for tuning."
 INDEPENDENT11 = DATA / "independent11.jsonl"
 """40 answerable and 30 unanswerable questions, written the same way in the eighteenth stop, after
 short names of bodies were spelt out for the encoder: only ever run, never read."""
+INDEPENDENT12 = DATA / "independent12.jsonl"
+"""40 answerable and 30 unanswerable questions, written the same way at the end of the eighteenth
+stop, after its confidence rules, as a last check: only ever run, never read."""
 WRITTEN_WITHOUT_CODE = (INDEPENDENT, INDEPENDENT2, INDEPENDENT3, INDEPENDENT4, INDEPENDENT5, INDEPENDENT6,
-                        INDEPENDENT7, INDEPENDENT8, INDEPENDENT9, INDEPENDENT10, INDEPENDENT11)
+                        INDEPENDENT7, INDEPENDENT8, INDEPENDENT9, INDEPENDENT10, INDEPENDENT11, INDEPENDENT12)
 
 IN_SCOPE_KINDS = {"lexical", "keyword", "paraphrase", "typo", "multi"}
 OUT_OF_SCOPE_KINDS = {"off_topic", "on_topic_unanswered", "oos"}
@@ -91,7 +94,7 @@ def test_the_independent_file_has_both_kinds_of_question() -> None:
     questions = read_questions(INDEPENDENT2)
     assert sum(q.in_scope for q in questions) == 60 and sum(not q.in_scope for q in questions) == 20
     for path in (INDEPENDENT3, INDEPENDENT4, INDEPENDENT7, INDEPENDENT8, INDEPENDENT9, INDEPENDENT10,
-                 INDEPENDENT11):
+                 INDEPENDENT11, INDEPENDENT12):
         questions = read_questions(path)
         assert sum(q.in_scope for q in questions) == 40 and sum(not q.in_scope for q in questions) == 30
 
