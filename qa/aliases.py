@@ -41,20 +41,24 @@ class Mention:
 @cache
 def other_names() -> dict[str, tuple[str, ...]]:
     """Each capital, region and short name, as listed, and what it may stand for."""
-    places, short = _places(), _read(SHORT_NAMES)
-    both = set(places) & set(short)
-    if both:  # one meaning would silently replace the other
-        raise ValueError(f"{SHORT_NAMES.name} lists places too: {sorted(both)}")
-    return {**places, **short}
+    return _merged(_places(), short_names())
 
 
 @cache
 def _places() -> dict[str, tuple[str, ...]]:
     """Capitals and regions ("Pyongyang", "the Horn of Africa"), and the countries they stand for."""
-    capitals, regions = _read(CAPITALS), _read(REGIONS)
-    if set(capitals) & set(regions):
-        raise ValueError(f"{CAPITALS.name} and {REGIONS.name} both list {sorted(set(capitals) & set(regions))}")
-    return {**capitals, **regions}
+    return _merged(_read(CAPITALS), _read(REGIONS))
+
+
+def _merged(*tables: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """The tables as one; a name in two of them is an error, as one meaning would silently replace the other."""
+    merged: dict[str, tuple[str, ...]] = {}
+    for table in tables:
+        twice = sorted(set(merged) & set(table))
+        if twice:
+            raise ValueError(f"{DATA}: names listed in two files: {twice}")
+        merged.update(table)
+    return merged
 
 
 @cache

@@ -274,8 +274,7 @@ def unmet_need(question: str, passage: str) -> str | None:
     """What the question asks for that the passage lacks ('date', 'number', 'frequency'), if anything."""
     if WANTS_DATE.search(question) and not HAS_DATE.search(passage):
         return "date"
-    if ((asks_amount(question) or WANTS_NUMBER.search(question)) and not has_count(passage)
-            and not (ASKS_DURATION.search(question) and HAS_DATE.search(passage))):
+    if (asks_amount(question) or WANTS_NUMBER.search(question)) and not _gives_count(question, passage):
         return "number"
     if WANTS_FREQUENCY.search(question) and not HAS_FREQUENCY.search(passage):
         return "frequency"
@@ -296,8 +295,13 @@ def uncounted(question: str, passages: str) -> bool:
     occasions, when it asks how many times)."""
     if ASKS_TIMES.search(question):
         return not HAS_TIMES.search(passages)
-    return (asks_amount(question) and not has_count(passages)
-            and not (ASKS_DURATION.search(question) and HAS_DATE.search(passages)))
+    return asks_amount(question) and not _gives_count(question, passages)
+
+
+def _gives_count(question: str, text: str) -> bool:
+    """Whether the text holds a count the question may take: any count, or a year for one that
+    asks how long (ASKS_DURATION)."""
+    return has_count(text) or bool(ASKS_DURATION.search(question) and HAS_DATE.search(text))
 
 
 def has_count(text: str) -> bool:

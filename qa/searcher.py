@@ -137,7 +137,7 @@ class Searcher:
     def _as_encoded(self, question: str) -> str:
         """The question as the encoder reads it: its typos corrected ("cybr" -> "cyber"; own.jsonl
         recall@1 0.84 -> 0.87, recall@5 0.96 -> 0.98) and its short names spelt out ("Atlantic
-        alliance (NATO)"; see README, Choosing the model, for what that bought)."""
+        alliance (NATO)"; README, How it works, says what that bought)."""
         lexical = self.retriever.lexical
         knows = getattr(self.encoder, "knows_word", None)
         return with_meanings(lexical.respell(question, knows) if knows else question, lexical.has)
