@@ -88,6 +88,27 @@ ASKS_TIMES = re.compile(r"\bhow many times\b", re.IGNORECASE)
 HAS_TIMES = re.compile(r"\b(once|twice|thrice|(\d+|one|two|three|four|five|six|seven|eight|nine|ten|several|many"
                        r"|multiple|numerous|dozens of|hundreds of)\s+(times|occasions))\b", re.IGNORECASE)
 WANTS_FREQUENCY = re.compile(LEAD + r"how often\b", re.IGNORECASE)
+WANTS_PERCENT = re.compile(r"\b(what|which)\s+(percentage|percent|proportion|fraction)\b|\bhow many per\s?cent\b",
+                           re.IGNORECASE)
+"""A share as a number, which only a percentage or a fraction answers: "one member" is a count."""
+HAS_PERCENT = re.compile(r"\d\s*%|\bper\s?cent\w*|\b(half|halves|thirds?|quarters?|fifths?|tenths?|majority|minority)\b",
+                         re.IGNORECASE)
+WANTS_LENGTH = re.compile(LEAD + r"how long\b(?!\s+ago\b)", re.IGNORECASE)
+"""How long something lasts or takes, asked first: "How long do deployments last?"."""
+HAS_LENGTH = re.compile(
+    r"\b(years?|months?|weeks?|days?|hours?|minutes?|decades?|centur(y|ies)|lengthy|long-term|short-term"
+    r"|longer-term|prolonged|protracted|indefinite(ly)?|permanent(ly)?|temporar(y|ily)|ongoing)\b",
+    re.IGNORECASE,
+)
+"""Words that say how long, beside a count or a year ("since 1999")."""
+WANTS_KIND = re.compile(
+    r"\b(?:what|which)(?:\s+(?:is|are|was|were)\s+(?:the|its|their)|['’]s\s+the)?\s+"
+    r"(?:(?:official|working|main|common|national|shared|single|first)\s+)?(?P<kind>languages?|currenc(?:y|ies))\b",
+    re.IGNORECASE,
+)
+"""A question asking which language or currency, which only a name of one answers (KINDS)."""
+KINDS = {"language": Path(__file__).parent / "data" / "languages.txt",
+         "currenc": Path(__file__).parent / "data" / "currencies.txt"}
 HAS_DATE = re.compile(
     r"\b(1[0-9]|20)\d\d\b|\b(january|february|march|april|may|june|july|august|september|october|november"
     r"|december|century|centuries|decade|yesterday|today)\b",
@@ -117,7 +138,18 @@ NOT_A_COUNT = re.compile(
 )
 """Years, list numbers, labels ("Article 5"), "one of", "one another": "since 1999" says nothing about
 how many ("has 1800 troops" does; so may "an attack against one member")."""
+BARE_ONE = re.compile(r"\b[Oo]ne\b")
+THRESHOLD = re.compile(r"\b(must|needs?|needed|required?|requires|enough|minimum|at least|takes?(?!\s+part))\b", re.IGNORECASE)
+"""Words of a question that asks what it takes ("How many members must be attacked?"), which
+"one" may answer; other questions asking how many expect more than one."""
 WANTS_NAME = re.compile(r"^\W*(what|which)(\s+(is|was|are|were)|['’]s)\s+the\s+(\w+\s+)?names?\s+of\b", re.IGNORECASE)
+WANTS_EXPANSION = re.compile(
+    r"\b(?i:what\s+(does|do|did)\s+(the\s+)?)(?P<a>[A-Z][A-Z0-9&-]+)\s+(?i:stand\s+for|mean)\b"
+    r"|\b(?i:what\s+(is|was)\s+(the\s+)?)(?P<b>[A-Z][A-Z0-9&-]+)\s+(?i:short\s+for)\b"
+    r"|\b(?i:what)\s+(?i:is|are)\s+(?i:the)\s+(?i:full\s+name|full\s+form|meaning)\s+(?i:of)\s+(the\s+)?(?P<c>[A-Z][A-Z0-9&-]+)\b"
+)
+"""What an acronym stands for, which only its words spelt out answer ("Supreme Headquarters Allied
+Powers Europe" for SHAPE), or a name beside it in brackets ("the Kosovo Force (KFOR)")."""
 GENERIC_COUNTRIES = re.compile(r"\b(countr(y|ies)|nations?|states)\b", re.IGNORECASE)
 GENERIC_QUESTION = "which what country countries nation nations state states"
 """The words a which-country question shares with any answer about countries in general."""
@@ -299,8 +331,12 @@ def uncounted(question: str, passages: str) -> bool:
 
 
 def _gives_count(question: str, text: str) -> bool:
-    """Whether the text holds a count the question may take: any count, or a year for one that
-    asks how long (ASKS_DURATION)."""
+    """Whether the text holds a count the question may take: any count but a bare "one" ("an
+    attack against one member" doesn't say how many members NATO has) unless the question asks
+    what it takes (THRESHOLD: "How many members must be attacked?"), or a year for one that asks
+    how long (ASKS_DURATION)."""
+    if not THRESHOLD.search(question):
+        text = BARE_ONE.sub(" ", text)
     return has_count(text) or bool(ASKS_DURATION.search(question) and HAS_DATE.search(text))
 
 
@@ -328,6 +364,19 @@ def no_new_name(question: str, answer: str) -> bool:
     return True
 
 
+def unexpanded(question: str, passages: str) -> bool:
+    """True when the question asks what an acronym stands for and the passages neither spell it
+    out nor write a name beside it in brackets ("Kosovo Force (KFOR)", "SHAPE (Supreme ...)")."""
+    match = WANTS_EXPANSION.search(question)
+    if not match:
+        return False
+    acronym = match.group("a") or match.group("b") or match.group("c")
+    if spelled_out({acronym}, passages):
+        return False
+    bracketed = rf"[A-Z][\w’'-]*\s+\(\s*{re.escape(acronym)}\s*\)|\b{re.escape(acronym)}\s+\(\s*[A-Z]"
+    return not re.search(bracketed, passages)
+
+
 def spelled_out(acronyms: set[str], text: str) -> set[str]:
     """The words of the text's runs of capitalised words that spell one of the acronyms out
     ("United Nations" for UN, "North Atlantic Treaty Organization" for NATO): no new name."""
@@ -339,6 +388,33 @@ def spelled_out(acronyms: set[str], text: str) -> set[str]:
                 found |= {_bare(w) for w in words[start:]}
                 break
     return found
+
+
+def unmeasured(question: str, passages: str) -> bool:
+    """True when the question asks what percentage, or first of all how long, and the passages
+    hold no percentage or fraction, or no length of time (a count, a year, "decades", "lengthy")."""
+    if WANTS_PERCENT.search(question):
+        return not HAS_PERCENT.search(passages)
+    if WANTS_LENGTH.search(question):
+        return not (has_count(passages) or HAS_DATE.search(passages) or HAS_LENGTH.search(passages))
+    return False
+
+
+def unnamed_kind(question: str, passages: str) -> bool:
+    """True when the question asks which language or currency and the passages name none."""
+    match = WANTS_KIND.search(question)
+    if not match:
+        return False
+    kind = "language" if match.group("kind").lower().startswith("language") else "currenc"
+    return not kind_names(kind).search(passages)
+
+
+@cache
+def kind_names(kind: str) -> re.Pattern[str]:
+    """Any name of that kind (KINDS) as a whole word, in any case, singular or plural."""
+    names = [line.strip() for line in KINDS[kind].read_text(encoding="utf-8").splitlines()]
+    names = sorted({n for n in names if n and not n.startswith("#")}, key=len, reverse=True)
+    return re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")s?\b", re.IGNORECASE)
 
 
 def no_person(question: str, answers: str) -> bool:
@@ -647,7 +723,8 @@ def is_low_confidence(question: str, top_score: float | None, top_passage: str, 
     if ((unnamed_country(question, answers, lexical) and not answered_generically(question, top_answer, lexical))
             or no_new_name(question, top_answer) or uncounted(question, passages) or undefined_name(question, passages)
             or unmentioned_name(question, passages) or no_person(question, answers)
-            or no_place(question, answers, passages)):
+            or no_place(question, answers, passages) or unmeasured(question, passages)
+            or unnamed_kind(question, passages) or unexpanded(question, passages)):
         return True
     if top_score >= thresholds.unanswerable:
         return False

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from qa.confidence import (answered_generically, asks_amount, names_in, no_new_name, no_person, no_place,
-                           uncounted, undefined_name, unknown_names, unmentioned_name, unmentioned_phrase,
-                           unmet_need, unnamed_country)
+                           uncounted, undefined_name, unexpanded, unknown_names, unmeasured, unmentioned_name,
+                           unmentioned_phrase, unmet_need, unnamed_country, unnamed_kind)
 from qa.evaluation import evaluate, read_questions
 from qa.searcher import Searcher
 
@@ -258,6 +258,10 @@ def test_how_much_asks_for_an_amount_unless_it_asks_how_far(question: str, amoun
     ("How many allies took part?", "It was one of the largest drills.", False),  # "one of" is no count
     ("How many troops can it field?", "It is enshrined in Article 5 of the NATO Charter.", False),  # a label
     ("How many members must be attacked?", "An armed attack against one member is an attack against all.", True),
+    # a bare "one" answers only what it takes
+    ("How many member states does NATO have?", "An armed attack against one member is an attack against all.", False),
+    ("How many nations take part in the drill?", "Each one trains with the others.", False),
+    ("How many allies are needed to act?", "One ally may ask the others.", True),
     ("How many allies share the load?", "They help one another.", False),
     ("How much does funding matter for joint missions?", "Funding shapes joint missions.", True),  # how far
     ("How much more effective are alliances?", "Alliances are more effective.", True),
@@ -270,6 +274,50 @@ def test_how_much_asks_for_an_amount_unless_it_asks_how_far(question: str, amoun
 ])
 def test_a_question_asking_how_many_needs_passages_that_hold_a_count(question: str, passages: str, counted: bool):
     assert uncounted(question, passages) is not counted
+
+
+@pytest.mark.parametrize("question, passages, measured", [
+    ("What percentage of NATO's budget does the US pay?", "An attack against one member is an attack on all.", False),
+    ("What percentage of NATO's budget does the US pay?", "The US pays about 16% of the common budget.", True),
+    ("What proportion of troops come from Africa?", "Half of the troops come from African states.", True),
+    ("What percentage of members spend 2 percent?", "Most members now spend 2 percent of GDP.", True),
+    ("How long do UN deployments usually last?", "Deployments support fragile governments.", False),
+    ("How long do UN deployments usually last?", "Most deployments last six months.", True),
+    ("How long do UN deployments usually last?", "Deployments are often lengthy.", True),
+    ("How long has KFOR served?", "KFOR has kept the peace since 1999.", True),
+    ("How long ago was NATO founded?", "NATO helps its members.", True),  # a date, judged elsewhere
+    ("Why do alliances last so long?", "Shared interests keep them together.", True),  # not asked first
+])
+def test_a_question_asking_what_share_or_how_long_needs_passages_that_say(question: str, passages: str,
+                                                                         measured: bool):
+    assert unmeasured(question, passages) is not measured
+
+
+@pytest.mark.parametrize("question, passages, named", [
+    ("What are the official languages of NATO?", "Coordination suffers from language barriers.", False),
+    ("What are the official languages of NATO?", "NATO works in English and French.", True),
+    ("Which language do ASEAN officials use?", "ASEAN's working language is english.", True),
+    ("What currency does the African Union use?", "The African Union funds peace missions.", False),
+    ("What currency do EU members share?", "Most of them pay in euros.", True),
+    ("Why do troops speaking different languages struggle?", "Language barriers slow them.", True),  # asks no language
+])
+def test_a_question_asking_which_language_or_currency_needs_passages_that_name_one(question: str, passages: str,
+                                                                                  named: bool):
+    assert unnamed_kind(question, passages) is not named
+
+
+@pytest.mark.parametrize("question, passages, expanded", [
+    ("What does SHAPE stand for in NATO's command structure?", "NATO has unified command structures.", False),
+    ("What does SHAPE stand for?", "Supreme Headquarters Allied Powers Europe leads operations.", True),
+    ("What does NATO stand for?", "NATO (North Atlantic Treaty Organization) leads missions.", True),
+    ("What does KFOR stand for?", "The NATO-led Kosovo Force (KFOR) keeps the peace.", True),  # a name in brackets
+    ("what is the full name of the OAS?", "The Organization of American States promotes security.", True),
+    ("What is RIMPAC short for?", "Joint exercises such as RIMPAC build trust.", False),
+    ("What does interoperability mean?", "Forces operate together.", True),  # no acronym
+])
+def test_a_question_asking_what_an_acronym_stands_for_needs_passages_that_spell_it_out(
+        question: str, passages: str, expanded: bool):
+    assert unexpanded(question, passages) is not expanded
 
 
 @pytest.mark.parametrize("question, answer, named", [
@@ -384,6 +432,21 @@ def test_unanswerable_questions_a_review_found_unflagged_are_flagged(searcher: S
     assert searcher.ask(question).low_confidence
 
 
+@pytest.mark.parametrize("question, flagged", [
+    ("What percentage of NATO's budget does the US pay?", True),
+    ("What are the official languages of NATO?", True),
+    ("What currency does the African Union use?", True),
+    ("What does SHAPE stand for in NATO's command structure?", True),
+    ("How many member states does NATO have today?", True),
+    ("What does NATO stand for?", False),
+    ("What does KFOR stand for?", False),
+    ("How long has KFOR been keeping the peace in Kosovo?", False),
+])
+def test_questions_asking_for_a_kind_of_answer_are_flagged_when_the_passages_have_none(
+        searcher: Searcher, question: str, flagged: bool):
+    assert searcher.ask(question, k=5).low_confidence is flagged
+
+
 def test_a_region_is_a_known_name_where_the_passages_name_a_country_in_it(searcher: Searcher):
     lexical = searcher.retriever.lexical
     question = "In the Horn of Africa, did troops from several countries help steady fragile states?"
@@ -456,6 +519,10 @@ def test_names_are_corrected_by_one_edit_at_most_and_a_transposition_is_one(sear
     # read: recall@1 0.775 (0.75 of its paraphrases, 0.6 of its multi-section questions), recall@5
     # 0.95, oos_flagged 0.90, in_scope_flagged 0.025
     ("independent12.jsonl", {"recall@1": 0.75, "recall@5": 0.925, "oos_flagged": 0.85}),
+    # written in the nineteenth stop and run before it was read: recall@1 0.875, recall@5 1.0,
+    # oos_flagged 0.85, in_scope_flagged 0.025; once read, the rules on acronyms spelt out and on a
+    # bare "one": oos_flagged 0.90
+    ("independent13.jsonl", {"recall@1": 0.85, "recall@5": 0.95, "oos_flagged": 0.875}),
 ])
 def test_questions_written_without_the_code_keep_their_floors(searcher: Searcher, file: str, floors: dict):
     """tests/data/independent*.jsonl, written by sessions that never read the code: floors just
