@@ -75,8 +75,8 @@ WANTS_NUMBER = re.compile(
     # a mission can go?" a degree. "The costs of ..." may be drawbacks; "the total costs" are money.
     r"\b(what|which) (percentage|share|proportion|fraction|number)\b"
     r"|\bhow (large|big|long|old|tall|heavy)\b|\bhow far\s+(away|apart|from|is|are|was|were|can|could|will|would)\b"
-    r"|\bwhat(\s+(is|was|are|were)|['’]s) the ((annual|total|average|overall|yearly|current)\s+)*"
-    r"(budget|cost|size|population|number|amount|price)\b"
+    r"|\bwhat(\s+(is|was|are|were)|['’]s) (the |(the )?([\w-]+\s+){0,3}[\w-]+['’]s )"
+    r"((annual|total|average|overall|yearly|current)\s+)*(budget|cost|size|population|number|amount|price)\b"
     r"|\bwhat(\s+(is|was|are|were)|['’]s) the ((annual|total|average|overall|yearly|current)\s+)+costs\b",
     re.IGNORECASE,
 )
