@@ -9,8 +9,10 @@ people and places:
   passage cannot give: a date, a number or a frequency it does not contain, a name
   (proper noun, acronym, number) that appears nowhere in the corpus, or a name of several
   capitalised words ("NATO Response Force") that none of the best three passages mentions;
-- whatever the score, the best three passages can't give what the question asks for: it
-  asks which country and none of their answer sentences names one (nor does the first
+- whatever the score, the best three passages can't give what the question asks for: a
+  date, a number or a frequency that none of them contains (independent13 and 14, once
+  read, led to this and the rules on shares, lengths of time, languages, currencies and
+  acronyms); it asks which country and none of their answer sentences names one (nor does the first
   answer restate the question about countries in general), or asks which one ranks
   ("sent the most troops") or leads ("leads the mission") and none names one in words
   that do; it asks for the name of something and their answer sentences hold no name the
@@ -20,7 +22,9 @@ people and places:
   role of something and no answer names a person; or it asks where something has its seat
   ("Where is NATO headquartered?", "Which city ...?", "Where is NATO based?") and no answer
   has a capitalised word the question doesn't, outside a body's name (for a seat, no answer
-  that speaks of one: "headquarters", "based").
+  that speaks of one: "headquarters", "based"); it asks what percentage or how long and none
+  holds a percentage or a length of time; it asks which language or currency and none names
+  one; it asks what an acronym stands for and none spells it out.
 The last kind catches on-topic questions the articles never answer ("Which countries
 belong to the Five Eyes?", "How many troops serve in KFOR?"), which a score threshold
 alone cannot tell from paraphrases. The passages are read with their headings. A question
@@ -54,9 +58,10 @@ WANTS_DATE = re.compile(
     LEAD + r"(when\b(?!\s+(do|does|is|are|should|can|could|must|might|would|need|needs)\b)"
     r"(?!(?!\s+(did|was|were|had)\b)[^?,]*,\s*(what|which|who|whom|how|why|where|do|does|did|is|are|was|were"
     r"|can|could|should|would|will|has|have)\b)"
-    r"|when\s+(is|are)\s+(the\s+)?(next|first|last)\b|since when\b|in (what|which) year\b|(what|which) year\b|on what date\b|what date\b|how long ago\b)"
+    r"|when\s+(is|are)\s+(the\s+)?(next|first|last)\b|since when\b|in (what|which) years?\b|(what|which) years?\b|on what date\b|what date\b|how long ago\b)"
     r"|\bwhen\W*$"  # "..., and when?"; a "when" inside the question is usually a condition,
-    r"|,\s*and\s+when\s+(did|was|were)\b",  # unless it asks about the past: "..., and when was it signed?"
+    r"|,\s*and\s+when\s+(did|was|were)\b"  # unless it asks about the past: "..., and when was it signed?",
+    r"|\bwhere\s+and\s+when\b|\bwhen\s+and\s+where\b",  # or together with where
     re.IGNORECASE,
 )
 HOW_MANY = re.compile(LEAD + r"how (many|much)\b(.*)", re.IGNORECASE | re.DOTALL)
@@ -102,8 +107,8 @@ HAS_LENGTH = re.compile(
 )
 """Words that say how long, beside a count or a year ("since 1999")."""
 WANTS_KIND = re.compile(
-    r"\b(?:what|which)(?:\s+(?:is|are|was|were)\s+(?:the|its|their)|['’]s\s+the)?\s+"
-    r"(?:(?:official|working|main|common|national|shared|single|first)\s+)?(?P<kind>languages?|currenc(?:y|ies))\b",
+    r"\b(?:what|which)(?:\s+(?:is|are|was|were)\s+(?:the|its|their|[\w-]+['’]s)|['’]s\s+the)?\s+"
+    r"(?:(?:official|working|main|common|national|shared|single|first)\s+){0,2}(?P<kind>languages?|currenc(?:y|ies))\b",
     re.IGNORECASE,
 )
 """A question asking which language or currency, which only a name of one answers (KINDS)."""
@@ -167,6 +172,8 @@ WANTS_COUNTRY = re.compile(
     r"\b(?i:which|what)\s+((?i:other|member|founding|partner|allied|participating|contributing|neighbou?ring|"
     rf"{'|'.join(NUMBER_WORDS)})\s+|(?!United\b)(?:[A-Z][a-z]+|[A-Z]{{2,}})(?:\s+[A-Z][a-z]+)?\s+|\d+\s+)?"
     r"(?i:countr(y|ies)|nations?)\b"
+    # A member or ally of a body named by its acronym: "Which NATO member spends the most?"
+    r"|\b(?i:which|what)\s+[A-Z]{2,}\s+(?i:member(\s+(states?|countr(y|ies)))?s?|ally|allies)\b"
 )
 COUNTRIES = Path(__file__).parent / "data" / "countries.txt"
 COMPASS = frozenset("north south east west northern southern eastern western northeast northwest southeast southwest "
@@ -261,7 +268,7 @@ WANTS_PLACE = re.compile(
     r"^\W*where\b[^?]*\b(headquartered|headquarters|seated|secretariat)\b"
     r"|^\W*where\s+(is|are|was|were)\s+(the\s+|its\s+|their\s+|\S+['’]s\s+)?(headquarters|seat)\b"
     r"|^\W*where\s+(is|are|was|were)\s+(the\s+)?(?-i:(?:[A-Z][\w’'-]*\s+)*[A-Z][\w’'-]*)\s+(based|located)\W*$"
-    r"|\b(which|what)\s+(city|town)\b",
+    r"|\b(which|what|name\s+the)\s+(city|town)\b",
     re.IGNORECASE,
 )
 WANTS_SEAT = re.compile(r"\b(headquartered|headquarters|seat|seated|secretariat)\b", re.IGNORECASE)
@@ -717,10 +724,10 @@ def is_low_confidence(question: str, top_score: float | None, top_passage: str, 
     question = as_written(question)
     if top_score is None or top_score < thresholds.off_topic:
         return True
-    # At any score: unlike a date, which a close passage may give in words the patterns miss,
-    # a country or a name is there or it isn't, and a count is a number; the best three are
-    # read because the right section is often second or third.
-    if ((unnamed_country(question, answers, lexical) and not answered_generically(question, top_answer, lexical))
+    # At any score: a country or a name is there or it isn't, a count is a number, a date a year
+    # or a month; the best three are read because the right section is often second or third.
+    if (unmet_need(question, passages) is not None
+            or (unnamed_country(question, answers, lexical) and not answered_generically(question, top_answer, lexical))
             or no_new_name(question, top_answer) or uncounted(question, passages) or undefined_name(question, passages)
             or unmentioned_name(question, passages) or no_person(question, answers)
             or no_place(question, answers, passages) or unmeasured(question, passages)

@@ -19,6 +19,9 @@ DATA = Path(__file__).parent / "data"
 
 @pytest.mark.parametrize("question, passage, need", [
     ("When was the alliance founded?", "It was founded to deter aggression.", "date"),
+    ("Tell me where and when the treaty was signed", "The treaty binds its members.", "date"),
+    ("In which years were sanctions imposed?", "Sanctions were imposed in 2006 and 2017.", None),
+    ("In which years were sanctions imposed?", "Sanctions curb weapons programmes.", "date"),
     ("What is the European Defence Agency's annual budget?", "Its drills are common.", "number"),  # a possessive
     ("What is NATO's budget?", "NATO's budget is 3.8 billion euros.", None),
     ("What is NATO's role?", "NATO leads missions.", None),
@@ -65,6 +68,8 @@ def test_a_question_needs_what_the_passage_lacks(question: str, passage: str, ne
     ("Which countries belong to the Five Eyes?", "Alliances like the Five Eyes share intelligence.", True),
     ("Which countries belong to the Five Eyes?", "It joins Australia, Canada, New Zealand, the UK and the US.", False),
     ("In what country did the mission serve?", "The mission served in Somalia.", False),
+    ("Which NATO member spends the most?", "Members fund joint missions.", True),  # a member of a body
+    ("Which NATO allies joined?", "Norway and Canada joined.", False),
     ("Which nation leads it?", "It is led by us, the members.", True),  # "us" is not the US
     ("Which nations joined in the Americas?", "Nations of the Americas joined.", True),
     ("Which alliance protects Europe?", "An alliance protects it.", False),  # not asking for a country
@@ -437,6 +442,13 @@ def test_unanswerable_questions_a_review_found_unflagged_are_flagged(searcher: S
 
 @pytest.mark.parametrize("question, flagged", [
     ("What percentage of NATO's budget does the US pay?", True),
+    ("What are NATO's official working languages?", True),
+    ("Name the city where the African Union is headquartered.", True),
+    ("Which NATO member spends the most on its military?", True),
+    ("Tell me where and when the treaty establishing NATO was signed", True),
+    ("what is the annual budget of UN peacekeeping operations", True),  # a number, at any score
+    ("When was the African Union's mission in Somalia first deployed?", True),  # a date, at any score
+    ("Since when has KFOR kept the peace in the Balkans?", False),
     ("What are the official languages of NATO?", True),
     ("What currency does the African Union use?", True),
     ("What does SHAPE stand for in NATO's command structure?", True),
@@ -526,6 +538,10 @@ def test_names_are_corrected_by_one_edit_at_most_and_a_transposition_is_one(sear
     # oos_flagged 0.85, in_scope_flagged 0.025; once read, the rules on acronyms spelt out and on a
     # bare "one" and on budgets named with a possessive: oos_flagged 0.925
     ("independent13.jsonl", {"recall@1": 0.85, "recall@5": 0.95, "oos_flagged": 0.9}),
+    # written later in the nineteenth stop and run before it was read: recall@1 0.85, recall@5 0.95,
+    # oos_flagged 0.725, in_scope_flagged 0.025; once read, dates and figures at any score, "Name
+    # the city", "official working languages", "Which NATO member", "where and when": oos_flagged 0.875
+    ("independent14.jsonl", {"recall@1": 0.825, "recall@5": 0.925, "oos_flagged": 0.85}),
 ])
 def test_questions_written_without_the_code_keep_their_floors(searcher: Searcher, file: str, floors: dict):
     """tests/data/independent*.jsonl, written by sessions that never read the code: floors just

@@ -61,9 +61,13 @@ stop, after its confidence rules, as a last check: only ever run, never read."""
 INDEPENDENT13 = DATA / "independent13.jsonl"
 """40 answerable and 40 unanswerable questions (32 on topic), written the same way in the nineteenth
 stop, run once, then read: its misses led to that stop's rules on acronyms spelt out and on "one"."""
+INDEPENDENT14 = DATA / "independent14.jsonl"
+"""The same again, later in the nineteenth stop, asked for requests ("Name ...", "List ...") and
+questions about the bodies the articles name: run once, then read; it led to that stop's rules on
+dates and figures at any score, cities, languages and members of a body."""
 WRITTEN_WITHOUT_CODE = (INDEPENDENT, INDEPENDENT2, INDEPENDENT3, INDEPENDENT4, INDEPENDENT5, INDEPENDENT6,
                         INDEPENDENT7, INDEPENDENT8, INDEPENDENT9, INDEPENDENT10, INDEPENDENT11, INDEPENDENT12,
-                        INDEPENDENT13)
+                        INDEPENDENT13, INDEPENDENT14)
 
 IN_SCOPE_KINDS = {"lexical", "keyword", "paraphrase", "typo", "multi"}
 OUT_OF_SCOPE_KINDS = {"off_topic", "on_topic_unanswered", "oos"}
