@@ -174,6 +174,8 @@ WANTS_COUNTRY = re.compile(
     r"(?i:countr(y|ies)|nations?)\b"
     # A member or ally of a body named by its acronym: "Which NATO member spends the most?"
     r"|\b(?i:which|what)\s+[A-Z]{2,}\s+(?i:member(\s+(states?|countr(y|ies)))?s?|ally|allies)\b"
+    # Or its founding members or member states, asked for or listed: "List the founding members of ..."
+    r"|\b(?i:which|what|list(\s+the)?|name(\s+the)?)\s+(?i:founding\s+(members?|states?)|member\s+(states|countries))\b"
 )
 COUNTRIES = Path(__file__).parent / "data" / "countries.txt"
 COMPASS = frozenset("north south east west northern southern eastern western northeast northwest southeast southwest "

@@ -70,6 +70,9 @@ def test_a_question_needs_what_the_passage_lacks(question: str, passage: str, ne
     ("In what country did the mission serve?", "The mission served in Somalia.", False),
     ("Which NATO member spends the most?", "Members fund joint missions.", True),  # a member of a body
     ("Which NATO allies joined?", "Norway and Canada joined.", False),
+    ("List the founding members of the Organization of American States.", "The OAS promotes security.", True),
+    ("Which founding members signed it?", "Belgium, France and the Netherlands signed it.", False),
+    ("Which members of the alliance train together?", "All of them train together.", False),  # not founding
     ("Which nation leads it?", "It is led by us, the members.", True),  # "us" is not the US
     ("Which nations joined in the Americas?", "Nations of the Americas joined.", True),
     ("Which alliance protects Europe?", "An alliance protects it.", False),  # not asking for a country
@@ -445,6 +448,7 @@ def test_unanswerable_questions_a_review_found_unflagged_are_flagged(searcher: S
     ("What are NATO's official working languages?", True),
     ("Name the city where the African Union is headquartered.", True),
     ("Which NATO member spends the most on its military?", True),
+    ("List the founding members of the Organization of American States.", True),
     ("Tell me where and when the treaty establishing NATO was signed", True),
     ("what is the annual budget of UN peacekeeping operations", True),  # a number, at any score
     ("When was the African Union's mission in Somalia first deployed?", True),  # a date, at any score
@@ -540,8 +544,9 @@ def test_names_are_corrected_by_one_edit_at_most_and_a_transposition_is_one(sear
     ("independent13.jsonl", {"recall@1": 0.85, "recall@5": 0.95, "oos_flagged": 0.9}),
     # written later in the nineteenth stop and run before it was read: recall@1 0.85, recall@5 0.95,
     # oos_flagged 0.725, in_scope_flagged 0.025; once read, dates and figures at any score, "Name
-    # the city", "official working languages", "Which NATO member", "where and when": oos_flagged 0.875
-    ("independent14.jsonl", {"recall@1": 0.825, "recall@5": 0.925, "oos_flagged": 0.85}),
+    # the city", "official working languages", "Which NATO member", "where and when", "List the
+    # founding members": oos_flagged 0.90
+    ("independent14.jsonl", {"recall@1": 0.825, "recall@5": 0.925, "oos_flagged": 0.875}),
 ])
 def test_questions_written_without_the_code_keep_their_floors(searcher: Searcher, file: str, floors: dict):
     """tests/data/independent*.jsonl, written by sessions that never read the code: floors just
