@@ -81,7 +81,7 @@ WANTS_NUMBER = re.compile(
     r"\b(what|which) (percentage|share|proportion|fraction|number)\b"
     r"|\bhow (large|big|long|old|tall|heavy)\b|\bhow far\s+(away|apart|from|is|are|was|were|can|could|will|would)\b"
     r"|\bwhat(\s+(is|was|are|were)|['’]s) (the |(the )?([\w-]+\s+){0,3}[\w-]+['’]s )"
-    r"((annual|total|average|overall|yearly|current)\s+)*(budget|cost|size|population|number|amount|price)\b"
+    r"((annual|total|average|overall|yearly|current)\s+)*(([\w-]+\s+)?budget|cost|size|population|number|amount|price)\b"
     r"|\bwhat(\s+(is|was|are|were)|['’]s) the ((annual|total|average|overall|yearly|current)\s+)+costs\b",
     re.IGNORECASE,
 )

@@ -25,6 +25,8 @@ DATA = Path(__file__).parent / "data"
     ("What is the European Defence Agency's annual budget?", "Its drills are common.", "number"),  # a possessive
     ("What is NATO's budget?", "NATO's budget is 3.8 billion euros.", None),
     ("What is NATO's role?", "NATO leads missions.", None),
+    ("What is the UN's annual peacekeeping budget?", "Peacekeeping relies on funding.", "number"),
+    ("What is the main cost of joint missions?", "Joint missions strain resources.", None),  # a drawback
     ("When was the alliance founded?", "It was founded in 1949.", None),
     ("Has Article 5 ever been invoked, and when?", "Article 5 binds every member.", "date"),
     ("What happens when funding is tight?", "Budgets constrain joint missions.", None),
@@ -547,6 +549,10 @@ def test_names_are_corrected_by_one_edit_at_most_and_a_transposition_is_one(sear
     # the city", "official working languages", "Which NATO member", "where and when", "List the
     # founding members": oos_flagged 0.90
     ("independent14.jsonl", {"recall@1": 0.825, "recall@5": 0.925, "oos_flagged": 0.875}),
+    # written to check that the nineteenth stop's rules refuse no answerable question, run before
+    # it was read: recall@1 0.90, recall@5 1.0, oos_flagged 0.833, in_scope_flagged 0 of 50; once
+    # read, a budget with a word before it ("the UN's annual peacekeeping budget"): oos_flagged 0.867
+    ("independent15.jsonl", {"recall@1": 0.875, "recall@5": 0.95, "oos_flagged": 0.833}),
 ])
 def test_questions_written_without_the_code_keep_their_floors(searcher: Searcher, file: str, floors: dict):
     """tests/data/independent*.jsonl, written by sessions that never read the code: floors just

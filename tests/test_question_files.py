@@ -65,9 +65,13 @@ INDEPENDENT14 = DATA / "independent14.jsonl"
 """The same again, later in the nineteenth stop, asked for requests ("Name ...", "List ...") and
 questions about the bodies the articles name: run once, then read; it led to that stop's rules on
 dates and figures at any score, cities, languages and members of a body."""
+INDEPENDENT15 = DATA / "independent15.jsonl"
+"""50 answerable questions, half of them asking for facts the articles state (years, names,
+places, acronyms), and 30 unanswerable, written the same way later in the nineteenth stop to
+check that its rules refuse no answerable question: run once, then read."""
 WRITTEN_WITHOUT_CODE = (INDEPENDENT, INDEPENDENT2, INDEPENDENT3, INDEPENDENT4, INDEPENDENT5, INDEPENDENT6,
                         INDEPENDENT7, INDEPENDENT8, INDEPENDENT9, INDEPENDENT10, INDEPENDENT11, INDEPENDENT12,
-                        INDEPENDENT13, INDEPENDENT14)
+                        INDEPENDENT13, INDEPENDENT14, INDEPENDENT15)
 
 IN_SCOPE_KINDS = {"lexical", "keyword", "paraphrase", "typo", "multi"}
 OUT_OF_SCOPE_KINDS = {"off_topic", "on_topic_unanswered", "oos"}
