@@ -69,9 +69,12 @@ INDEPENDENT15 = DATA / "independent15.jsonl"
 """50 answerable questions, half of them asking for facts the articles state (years, names,
 places, acronyms), and 30 unanswerable, written the same way later in the nineteenth stop to
 check that its rules refuse no answerable question: run once, then read."""
+INDEPENDENT16 = DATA / "independent16.jsonl"
+"""40 answerable and 30 unanswerable questions, written the same way at the end of the nineteenth
+stop, after its rules, as a last check: only ever run, never read."""
 WRITTEN_WITHOUT_CODE = (INDEPENDENT, INDEPENDENT2, INDEPENDENT3, INDEPENDENT4, INDEPENDENT5, INDEPENDENT6,
                         INDEPENDENT7, INDEPENDENT8, INDEPENDENT9, INDEPENDENT10, INDEPENDENT11, INDEPENDENT12,
-                        INDEPENDENT13, INDEPENDENT14, INDEPENDENT15)
+                        INDEPENDENT13, INDEPENDENT14, INDEPENDENT15, INDEPENDENT16)
 
 IN_SCOPE_KINDS = {"lexical", "keyword", "paraphrase", "typo", "multi"}
 OUT_OF_SCOPE_KINDS = {"off_topic", "on_topic_unanswered", "oos"}
