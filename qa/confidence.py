@@ -421,9 +421,7 @@ def unnamed_kind(question: str, passages: str) -> bool:
 @cache
 def kind_names(kind: str) -> re.Pattern[str]:
     """Any name of that kind (KINDS) as a whole word, in any case, singular or plural."""
-    names = [line.strip() for line in KINDS[kind].read_text(encoding="utf-8").splitlines()]
-    names = sorted({n for n in names if n and not n.startswith("#")}, key=len, reverse=True)
-    return re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")s?\b", re.IGNORECASE)
+    return re.compile(r"\b(" + "|".join(map(re.escape, listed(KINDS[kind]))) + r")s?\b", re.IGNORECASE)
 
 
 def no_person(question: str, answers: str) -> bool:
@@ -534,9 +532,14 @@ def _names_a_body(text: str, country: re.Match[str], question: str) -> bool:
 @cache
 def country_names() -> re.Pattern[str]:
     """Any country's name as a whole word, case as written ("US", not "us")."""
-    names = [line.strip() for line in COUNTRIES.read_text(encoding="utf-8").splitlines()]
-    names = sorted({n for n in names if n and not n.startswith("#")}, key=len, reverse=True)
-    return re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, names)) + r")(?!\w)")
+    return re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, listed(COUNTRIES))) + r")(?!\w)")
+
+
+def listed(path: Path) -> list[str]:
+    """The names a data file lists, one a line (not blank lines or # comments), longest first, so
+    that an alternation tries "South Sudan" before "Sudan"."""
+    names = {line.strip() for line in path.read_text(encoding="utf-8").splitlines()}
+    return sorted((n for n in names if n and not n.startswith("#")), key=lambda n: (-len(n), n))
 
 
 def answered_generically(question: str, answer: str, lexical: LexicalIndex) -> bool:
