@@ -10,7 +10,7 @@ people and places:
   (proper noun, acronym, number) that appears nowhere in the corpus, or a name of several
   capitalised words ("NATO Response Force") that none of the best three passages mentions;
 - whatever the score, the best three passages can't give what the question asks for: a
-  date, a number or a frequency that none of them contains (independent13 and 14, once
+  date or a number that none of them contains (independent13 and 14, once
   read, led to this and the rules on shares, lengths of time, languages, currencies and
   acronyms); it asks which country and none of their answer sentences names one (nor does the first
   answer restate the question about countries in general), or asks which one ranks
@@ -61,7 +61,7 @@ WANTS_DATE = re.compile(
     r"|when\s+(is|are)\s+(the\s+)?(next|first|last)\b|since when\b|in (what|which) years?\b|(what|which) years?\b|on what date\b|what date\b|how long ago\b)"
     r"|\bwhen\W*$"  # "..., and when?"; a "when" inside the question is usually a condition,
     r"|,\s*and\s+when\s+(did|was|were)\b"  # unless it asks about the past: "..., and when was it signed?",
-    r"|\bwhere\s+and\s+when\b|\bwhen\s+and\s+where\b",  # or together with where
+    r"|" + LEAD + r"(where\s+and\s+when|when\s+and\s+where)\b",  # or with where, as what is asked
     re.IGNORECASE,
 )
 HOW_MANY = re.compile(LEAD + r"how (many|much)\b(.*)", re.IGNORECASE | re.DOTALL)
@@ -80,8 +80,9 @@ WANTS_NUMBER = re.compile(
     # a mission can go?" a degree. "The costs of ..." may be drawbacks; "the total costs" are money.
     r"\b(what|which) (percentage|share|proportion|fraction|number)\b"
     r"|\bhow (large|big|long|old|tall|heavy)\b|\bhow far\s+(away|apart|from|is|are|was|were|can|could|will|would)\b"
-    r"|\bwhat(\s+(is|was|are|were)|['’]s) (the |(the )?([\w-]+\s+){0,3}[\w-]+['’]s )"
-    r"((annual|total|average|overall|yearly|current)\s+)*(([\w-]+\s+)?budget|cost|size|population|number|amount|price)\b"
+    r"|\bwhat(\s+(is|was|are|were)|['’]s) (the |(the )?((?!(of|on|in|to|for|that|why|how|with|by|from)\b)[\w-]+\s+){0,3}"
+    r"[\w-]+['’]s )((annual|total|average|overall|yearly|current)\s+)*(([\w-]+\s+)?budget|cost|size|population|number"
+    r"|amount|price)(?=\W*$|\s*[,;]|\s+(of|for|in|per|this|last|each|every|on|at|now|today|so)\b)"
     r"|\bwhat(\s+(is|was|are|were)|['’]s) the ((annual|total|average|overall|yearly|current)\s+)+costs\b",
     re.IGNORECASE,
 )
@@ -101,22 +102,26 @@ HAS_PERCENT = re.compile(r"\d\s*%|\bper\s?cent\w*|\b(half|halves|thirds?|quarter
 WANTS_LENGTH = re.compile(LEAD + r"how long\b(?!\s+ago\b)", re.IGNORECASE)
 """How long something lasts or takes, asked first: "How long do deployments last?"."""
 HAS_LENGTH = re.compile(
-    r"\b(years?|months?|weeks?|days?|hours?|minutes?|decades?|centur(y|ies)|lengthy|long-term|short-term"
-    r"|longer-term|prolonged|protracted|indefinite(ly)?|permanent(ly)?|temporar(y|ily)|ongoing)\b",
+    r"\b(years?|months?|weeks?|days?|hours?|minutes?|decades?|centur(y|ies)|lengthy|prolonged|protracted"
+    r"|indefinite(ly)?)\b",
     re.IGNORECASE,
 )
 """Words that say how long, beside a count or a year ("since 1999")."""
 WANTS_KIND = re.compile(
-    r"\b(?:what|which)(?:\s+(?:is|are|was|were)\s+(?:the|its|their|[\w-]+['’]s)|['’]s\s+the)?\s+"
-    r"(?:(?:official|working|main|common|national|shared|single|first)\s+){0,2}(?P<kind>languages?|currenc(?:y|ies))\b",
+    r"\b(?:what|which)(?:\s+(?:is|are|was|were)\s+(?:the|its|their|[\w-]+['’]s)|['’]s\s+(?:the|[\w-]+['’]s))?\s+"
+    r"(?:(?:official|working|main|common|national|shared|single|first)\s+){0,2}(?P<kind>languages?|currenc(?:y|ies))\b"
+    # the noun asked for, not one describing another ("What language barriers ...?")
+    r"(?=\W*$|\s+(?:of|for|in|do|does|did|is|are|was|were|will|would|can|could|used|spoken|does)\b)",
     re.IGNORECASE,
 )
 """A question asking which language or currency, which only a name of one answers (KINDS)."""
 KINDS = {"language": Path(__file__).parent / "data" / "languages.txt",
          "currenc": Path(__file__).parent / "data" / "currencies.txt"}
 HAS_DATE = re.compile(
-    r"\b(1[0-9]|20)\d\d\b|\b(january|february|march|april|may|june|july|august|september|october|november"
-    r"|december|century|centuries|decade|yesterday|today)\b",
+    r"\b(1[0-9]|20)\d\d\b|\b(january|february|march|april|june|july|august|september|october|november"
+    r"|december|century|centuries|decade|yesterday|today)\b"
+    # May the month, not the verb: by a day or a year, or after "in", "since", ...
+    r"|\b(?-i:May)(?=\s+\d)|\b\d{1,2}\s+(?-i:May)\b|\b(in|since|until|by|from|early|late|mid)[\s-]+(?-i:May)\b",
     re.IGNORECASE,
 )
 NUMBER_WORDS = ("one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty hundred"
@@ -144,18 +149,21 @@ NOT_A_COUNT = re.compile(
 """Years, list numbers, labels ("Article 5"), "one of", "one another": "since 1999" says nothing about
 how many ("has 1800 troops" does; so may "an attack against one member")."""
 BARE_ONE = re.compile(r"\b[Oo]ne\b")
-THRESHOLD = re.compile(r"\b(must|needs?|needed|required?|requires|enough|minimum|at least|takes?(?!\s+part))\b", re.IGNORECASE)
+THRESHOLD = re.compile(r"\b(must|needs?|needed|required?|requires|enough|minimum|at least|takes?(?!\s+part)"
+                       r"|ha(ve|s|d) to|should|would|necessary|trigger\w*|invok\w*)\b", re.IGNORECASE)
 """Words of a question that asks what it takes ("How many members must be attacked?"), which
 "one" may answer; other questions asking how many expect more than one."""
 WANTS_NAME = re.compile(r"^\W*(what|which)(\s+(is|was|are|were)|['’]s)\s+the\s+(\w+\s+)?names?\s+of\b", re.IGNORECASE)
 WANTS_EXPANSION = re.compile(
-    r"\b(?i:what\s+(does|do|did)\s+(the\s+)?)(?P<a>[A-Z][A-Z0-9&-]+)\s+(?i:stand\s+for|mean)\b"
+    r"\b(?i:what\s+(does|do|did)\s+(the\s+)?)(?P<a>[A-Z][A-Z0-9&-]+)\s+(?i:stand\s+for\b|mean\W*$)"
     r"|\b(?i:what\s+(is|was)\s+(the\s+)?)(?P<b>[A-Z][A-Z0-9&-]+)\s+(?i:short\s+for)\b"
     r"|\b(?i:what)\s+(?i:is|are)\s+(?i:the)\s+(?i:full\s+name|full\s+form|meaning)\s+(?i:of)\s+(the\s+)?(?P<c>[A-Z][A-Z0-9&-]+)\b"
 )
 """What an acronym stands for, which only its words spelt out answer ("Supreme Headquarters Allied
 Powers Europe" for SHAPE), or a name beside it in brackets ("the Kosovo Force (KFOR)")."""
 GENERIC_COUNTRIES = re.compile(r"\b(countr(y|ies)|nations?|states)\b", re.IGNORECASE)
+GENERIC_MEMBERS = re.compile(r"\b(members?|allies)\b", re.IGNORECASE)
+"""What answers in general a question asking which members or allies of a body (ASKS_MEMBERS)."""
 GENERIC_QUESTION = "which what country countries nation nations state states"
 """The words a which-country question shares with any answer about countries in general."""
 RESTATED = 0.75
@@ -164,6 +172,13 @@ must repeat to count as its answer ("Which nations may lack the personnel?" -> "
 lack the necessary ... personnel"): five such questions 1.0, 1.0, 0.8, 1.0, 0.83; the unanswered
 which-country questions of oos.jsonl whose answer speaks of countries 0.0-0.5."""
 NAME_OF_COUNTRY = re.compile(r"\bnames?\s+of\s+(the|a|an|this|that)\s+(countr(y|ies)|nations?|states?)\b", re.IGNORECASE)
+ASKS_MEMBERS = re.compile(
+    # A member or ally of a body named by its acronym ("Which NATO member spends the most?"), or its
+    # founding members or member states, asked for or listed ("List the founding members of ...").
+    r"\b(?i:which|what)\s+[A-Z]{2,}\s+(?i:member(\s+(states?|countr(y|ies)))?s?|ally|allies)\b"
+    r"|\b(?i:which|what|list(\s+the)?|name(\s+the)?)\s+(?i:founding\s+(members?|states?)|member\s+(states|countries))\b"
+)
+"""Which-country questions put as which members: "the members" or "allies" answer them in general."""
 WANTS_COUNTRY = re.compile(
     # One word may qualify the countries: "which five countries", "what other nations", "which
     # European countries", or a name of one or two words ("which NATO countries", "which Southeast
@@ -172,10 +187,7 @@ WANTS_COUNTRY = re.compile(
     r"\b(?i:which|what)\s+((?i:other|member|founding|partner|allied|participating|contributing|neighbou?ring|"
     rf"{'|'.join(NUMBER_WORDS)})\s+|(?!United\b)(?:[A-Z][a-z]+|[A-Z]{{2,}})(?:\s+[A-Z][a-z]+)?\s+|\d+\s+)?"
     r"(?i:countr(y|ies)|nations?)\b"
-    # A member or ally of a body named by its acronym: "Which NATO member spends the most?"
-    r"|\b(?i:which|what)\s+[A-Z]{2,}\s+(?i:member(\s+(states?|countr(y|ies)))?s?|ally|allies)\b"
-    # Or its founding members or member states, asked for or listed: "List the founding members of ..."
-    r"|\b(?i:which|what|list(\s+the)?|name(\s+the)?)\s+(?i:founding\s+(members?|states?)|member\s+(states|countries))\b"
+    r"|" + ASKS_MEMBERS.pattern
 )
 COUNTRIES = Path(__file__).parent / "data" / "countries.txt"
 COMPASS = frozenset("north south east west northern southern eastern western northeast northwest southeast southwest "
@@ -315,7 +327,8 @@ def unmet_need(question: str, passage: str) -> str | None:
     """What the question asks for that the passage lacks ('date', 'number', 'frequency'), if anything."""
     if WANTS_DATE.search(question) and not HAS_DATE.search(passage):
         return "date"
-    if (asks_amount(question) or WANTS_NUMBER.search(question)) and not _gives_count(question, passage):
+    if ((asks_amount(question) or WANTS_NUMBER.search(question)) and not _gives_count(question, passage)
+            and not (WANTS_PERCENT.search(question) or WANTS_LENGTH.search(question))):  # unmeasured's
         return "number"
     if WANTS_FREQUENCY.search(question) and not HAS_FREQUENCY.search(passage):
         return "frequency"
@@ -359,8 +372,8 @@ def no_new_name(question: str, answer: str) -> bool:
     """True when the question asks for the name of something and the answer sentence holds no
     name (proper noun, acronym) besides those the question already has; a country's name counts
     only when the question asks for a country ("the name of the mission in Mali": not "Liberia")."""
-    if not WANTS_NAME.search(question) or not answer.strip():
-        return False
+    if not WANTS_NAME.search(question) or not answer.strip() or WANTS_EXPANSION.search(question):
+        return False  # "the full name of the UN" is spelt out: unexpanded's
     asked = _bare_words(question)
     acronyms = set(ACRONYM.findall(question))
     countries_count = asks_country(question) or bool(NAME_OF_COUNTRY.search(question))
@@ -420,8 +433,10 @@ def unnamed_kind(question: str, passages: str) -> bool:
 
 @cache
 def kind_names(kind: str) -> re.Pattern[str]:
-    """Any name of that kind (KINDS) as a whole word, in any case, singular or plural."""
-    return re.compile(r"\b(" + "|".join(map(re.escape, listed(KINDS[kind]))) + r")s?\b", re.IGNORECASE)
+    """Any name of that kind (KINDS) as a whole word, singular or plural, not part of a hyphened
+    one ("Euro-Atlantic"): a language as written ("Polish", not "polish"), a currency in any case."""
+    flags = re.IGNORECASE if kind == "currenc" else 0
+    return re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, listed(KINDS[kind]))) + r")s?(?![\w-])", flags)
 
 
 def no_person(question: str, answers: str) -> bool:
@@ -544,14 +559,17 @@ def listed(path: Path) -> list[str]:
 
 def answered_generically(question: str, answer: str, lexical: LexicalIndex) -> bool:
     """True when the answer speaks of countries in general and repeats the rest of the question:
-    the articles answer "which countries" with a kind of country, not a name."""
-    return bool(GENERIC_COUNTRIES.search(answer)) and restates(question, answer, lexical)
+    the articles answer "which countries" with a kind of country, not a name, and "which NATO
+    members" with the members."""
+    general = GENERIC_COUNTRIES.search(answer) or (ASKS_MEMBERS.search(question) and GENERIC_MEMBERS.search(answer))
+    return bool(general) and restates(question, answer, lexical)
 
 
 def restates(question: str, answer: str, lexical: LexicalIndex) -> bool:
     """True when the answer repeats RESTATED of the question's terms, besides those of any
     which-country question."""
-    asked = set(lexical.query_terms(question)) - set(lexical.query_terms(GENERIC_QUESTION))
+    generic = GENERIC_QUESTION + (" member members ally allies" if ASKS_MEMBERS.search(question) else "")
+    asked = set(lexical.query_terms(question)) - set(lexical.query_terms(generic))
     return bool(asked) and len(asked & set(lexical.query_terms(answer))) >= RESTATED * len(asked)
 
 
@@ -729,9 +747,9 @@ def is_low_confidence(question: str, top_score: float | None, top_passage: str, 
     question = as_written(question)
     if top_score is None or top_score < thresholds.off_topic:
         return True
-    # At any score: a country or a name is there or it isn't, a count is a number, a date a year
-    # or a month; the best three are read because the right section is often second or third.
-    if (unmet_need(question, passages) is not None
+    # At any score: a country or a name is there or it isn't, a count is a number, a date a year,
+    # a month or a decade; the best three are read because the right section is often second or third.
+    if (unmet_need(question, passages) not in (None, "frequency")  # "regular" may say how often
             or (unnamed_country(question, answers, lexical) and not answered_generically(question, top_answer, lexical))
             or no_new_name(question, top_answer) or uncounted(question, passages) or undefined_name(question, passages)
             or unmentioned_name(question, passages) or no_person(question, answers)

@@ -49,7 +49,7 @@ DATA = Path(__file__).parent / "data"
     ("What was the total annual budget of KFOR?", "KFOR has served since 1999, as the Five Eyes share.", "number"),
     ("What were the total costs?", "Costs rose.", "number"),
     ("How long has KFOR been active?", "KFOR has kept the peace since 1999.", None),
-    ("Could you tell me how long a deployment lasts?", "Deployments vary.", "number"),
+    ("Could you tell me how long a deployment lasts?", "Deployments vary.", None),  # unmeasured's: a length
     ("What was the range of roles personnel play?", "Roles vary.", None),
     ("How far is the base from the border?", "It lies near the region.", "number"),
     ("How far have missions succeeded?", "They stabilised the region.", None),  # a degree
@@ -58,7 +58,7 @@ DATA = Path(__file__).parent / "data"
     ("What are the costs of uneven funding?", "Uneven funding strains trust.", None),  # drawbacks, not money
     ("What are the total costs of the missions?", "Missions strain budgets.", "number"),
     ("Who decides how far a mission can go?", "The council sets its mandate.", None),  # a degree, inside
-    ("Who sets the mandate, and how long does it last?", "The council sets its mandate.", "number"),
+    ("Who sets the mandate, and how long does it last?", "The council sets its mandate.", None),  # unmeasured's
     ("How often do they meet?", "They meet annually in Brussels.", None),
     ("How often do they meet?", "They meet in Brussels.", "frequency"),
 ])
@@ -295,6 +295,9 @@ def test_a_question_asking_how_many_needs_passages_that_hold_a_count(question: s
     ("What proportion of troops come from Africa?", "Half of the troops come from African states.", True),
     ("What percentage of members spend 2 percent?", "Most members now spend 2 percent of GDP.", True),
     ("How long do UN deployments usually last?", "Deployments support fragile governments.", False),
+    ("Could you tell me how long a deployment lasts?", "Deployments vary.", False),
+    ("Who sets the mandate, and how long does it last?", "The council sets its mandate.", False),
+    ("How long do deployments last?", "Their work is ongoing and long-term.", False),  # says no length
     ("How long do UN deployments usually last?", "Most deployments last six months.", True),
     ("How long do UN deployments usually last?", "Deployments are often lengthy.", True),
     ("How long has KFOR served?", "KFOR has kept the peace since 1999.", True),
@@ -309,7 +312,10 @@ def test_a_question_asking_what_share_or_how_long_needs_passages_that_say(questi
 @pytest.mark.parametrize("question, passages, named", [
     ("What are the official languages of NATO?", "Coordination suffers from language barriers.", False),
     ("What are the official languages of NATO?", "NATO works in English and French.", True),
-    ("Which language do ASEAN officials use?", "ASEAN's working language is english.", True),
+    ("Which language do ASEAN officials use?", "ASEAN's working language is English.", True),
+    ("Which language do the officials use?", "They polish their reports.", False),  # a language as written
+    ("What language barriers slow joint operations?", "Differing languages slow them.", True),  # asks no language
+    ("What currency does NATO use?", "Euro-Atlantic security matters.", False),  # not a hyphened word
     ("What currency does the African Union use?", "The African Union funds peace missions.", False),
     ("What currency do EU members share?", "Most of them pay in euros.", True),
     ("Why do troops speaking different languages struggle?", "Language barriers slow them.", True),  # asks no language
@@ -327,6 +333,8 @@ def test_a_question_asking_which_language_or_currency_needs_passages_that_name_o
     ("what is the full name of the OAS?", "The Organization of American States promotes security.", True),
     ("What is RIMPAC short for?", "Joint exercises such as RIMPAC build trust.", False),
     ("What does interoperability mean?", "Forces operate together.", True),  # no acronym
+    ("What does ASEAN mean for regional security?", "ASEAN builds partnerships.", True),  # not its meaning
+    ("What does NATO mean?", "NATO builds partnerships.", False),
 ])
 def test_a_question_asking_what_an_acronym_stands_for_needs_passages_that_spell_it_out(
         question: str, passages: str, expanded: bool):
@@ -423,6 +431,22 @@ def test_out_of_scope_questions_are_flagged_and_answerable_ones_are_not(searcher
     "How far back does KFOR's mission go?",
     "What does the Five Eyes Alliance do?",
     "What role does the AU play in Somalia?",
+    # A review of the nineteenth stop's rules on kinds of answer
+    "What language barriers hinder multinational operations?",
+    "Which language skills do military personnel gain from international cooperation?",
+    "What does ASEAN mean for regional security partnerships?",
+    "How many members would have to be attacked to trigger NATO's collective defense?",
+    "How many members should be attacked before collective defense applies?",
+    "What is the budget allocation process for international security initiatives?",
+    "What are the main budget challenges facing international security initiatives?",
+    "What is the alliance's cost-sharing approach?",
+    "What is the impact of each nation's budget constraints on joint initiatives?",
+    "What is the reason the alliance's cost burden is unequal?",
+    "Who decides when and where UN peacekeeping missions are deployed?",
+    "Which NATO members commit to respond collectively to an external threat?",
+    "Which NATO allies share intelligence?",
+    "How often should nations hold diplomatic engagements and joint training exercises to build trust?",
+    "What is the full name of the UN?",
 ])
 def test_answerable_questions_a_review_found_flagged_are_not(searcher: Searcher, question: str):
     assert not searcher.ask(question).low_confidence
@@ -455,6 +479,10 @@ def test_unanswerable_questions_a_review_found_unflagged_are_flagged(searcher: S
     ("what is the annual budget of UN peacekeeping operations", True),  # a number, at any score
     ("When was the African Union's mission in Somalia first deployed?", True),  # a date, at any score
     ("Since when has KFOR kept the peace in the Balkans?", False),
+    # A review's unanswerable questions that "may", the verb, let through as a date
+    ("When did international bodies establish norms for autonomous weapons?", True),
+    ("In which year did political shifts in partner countries alter commitments?", True),
+    ("What's NATO's official language?", True),
     ("What are the official languages of NATO?", True),
     ("What currency does the African Union use?", True),
     ("What does SHAPE stand for in NATO's command structure?", True),
