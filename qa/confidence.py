@@ -111,7 +111,7 @@ WANTS_KIND = re.compile(
     r"\b(?:what|which)(?:\s+(?:is|are|was|were)\s+(?:the|its|their|[\w-]+['’]s)|['’]s\s+(?:the|[\w-]+['’]s))?\s+"
     r"(?:(?:official|working|main|common|national|shared|single|first)\s+){0,2}(?P<kind>languages?|currenc(?:y|ies))\b"
     # the noun asked for, not one describing another ("What language barriers ...?")
-    r"(?=\W*$|\s+(?:of|for|in|do|does|did|is|are|was|were|will|would|can|could|used|spoken|does)\b)",
+    r"(?=\W*$|\s+(?:of|for|in|do|does|did|is|are|was|were|will|would|can|could|used|spoken)\b)",
     re.IGNORECASE,
 )
 """A question asking which language or currency, which only a name of one answers (KINDS)."""
