@@ -72,9 +72,12 @@ check that its rules refuse no answerable question: run once, then read."""
 INDEPENDENT16 = DATA / "independent16.jsonl"
 """40 answerable and 30 unanswerable questions, written the same way at the end of the nineteenth
 stop, after its rules, as a last check: only ever run, never read."""
+INDEPENDENT17 = DATA / "independent17.jsonl"
+"""The same again, after the review of the nineteenth stop's rules, as a last check of the stop:
+only ever run, never read."""
 WRITTEN_WITHOUT_CODE = (INDEPENDENT, INDEPENDENT2, INDEPENDENT3, INDEPENDENT4, INDEPENDENT5, INDEPENDENT6,
                         INDEPENDENT7, INDEPENDENT8, INDEPENDENT9, INDEPENDENT10, INDEPENDENT11, INDEPENDENT12,
-                        INDEPENDENT13, INDEPENDENT14, INDEPENDENT15, INDEPENDENT16)
+                        INDEPENDENT13, INDEPENDENT14, INDEPENDENT15, INDEPENDENT16, INDEPENDENT17)
 
 IN_SCOPE_KINDS = {"lexical", "keyword", "paraphrase", "typo", "multi"}
 OUT_OF_SCOPE_KINDS = {"off_topic", "on_topic_unanswered", "oos"}
