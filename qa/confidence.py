@@ -115,8 +115,8 @@ WANTS_KIND = re.compile(
     re.IGNORECASE,
 )
 """A question asking which language or currency, which only a name of one answers (KINDS)."""
-KINDS = {"language": Path(__file__).parent / "data" / "languages.txt",
-         "currenc": Path(__file__).parent / "data" / "currencies.txt"}
+DATA = Path(__file__).parent / "data"
+KINDS = {"language": DATA / "languages.txt", "currency": DATA / "currencies.txt"}
 HAS_DATE = re.compile(
     r"\b(1[0-9]|20)\d\d\b|\b(january|february|march|april|june|july|august|september|october|november"
     r"|december|century|centuries|decade|yesterday|today)\b"
@@ -189,7 +189,7 @@ WANTS_COUNTRY = re.compile(
     r"(?i:countr(y|ies)|nations?)\b"
     r"|" + ASKS_MEMBERS.pattern
 )
-COUNTRIES = Path(__file__).parent / "data" / "countries.txt"
+COUNTRIES = DATA / "countries.txt"
 COMPASS = frozenset("north south east west northern southern eastern western northeast northwest southeast southwest "
                     "central".split())
 """Words of a region's name ("West Africa", "Western Balkans") that name nothing themselves."""
@@ -427,7 +427,7 @@ def unnamed_kind(question: str, passages: str) -> bool:
     match = WANTS_KIND.search(question)
     if not match:
         return False
-    kind = "language" if match.group("kind").lower().startswith("language") else "currenc"
+    kind = "language" if match.group("kind").lower().startswith("language") else "currency"
     return not kind_names(kind).search(passages)
 
 
@@ -435,7 +435,7 @@ def unnamed_kind(question: str, passages: str) -> bool:
 def kind_names(kind: str) -> re.Pattern[str]:
     """Any name of that kind (KINDS) as a whole word, singular or plural, not part of a hyphened
     one ("Euro-Atlantic"): a language as written ("Polish", not "polish"), a currency in any case."""
-    flags = re.IGNORECASE if kind == "currenc" else 0
+    flags = re.IGNORECASE if kind == "currency" else 0
     return re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, listed(KINDS[kind]))) + r")s?(?![\w-])", flags)
 
 
