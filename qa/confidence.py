@@ -61,6 +61,7 @@ WANTS_DATE = re.compile(
     r"|when\s+(is|are)\s+(the\s+)?(next|first|last)\b|since when\b|in (what|which) years?\b|(what|which) years?\b|on what date\b|what date\b|how long ago\b)"
     r"|\bwhen\W*$"  # "..., and when?"; a "when" inside the question is usually a condition,
     r"|,\s*and\s+when\s+(did|was|were)\b"  # unless it asks about the past: "..., and when was it signed?",
+    r"|\band\s+(in\s+)?(what|which)\s+years?\b"  # "..., and in what year?"
     r"|" + LEAD + r"(where\s+and\s+when|when\s+and\s+where)\b",  # or with where, as what is asked
     re.IGNORECASE,
 )
@@ -127,6 +128,7 @@ HAS_DATE = re.compile(
 NUMBER_WORDS = ("one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty hundred"
                 " thousand million billion dozen percent half quarter").split()
 """Not "several" or "many": no answer to "how many"."""
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“‘'(])")
 HAS_NUMBER = re.compile(rf"\d|\b({'|'.join(NUMBER_WORDS)})\b", re.IGNORECASE)
 HAS_FREQUENCY = re.compile(
     r"\b(annual|annually|yearly|biennial|biannual|every|weekly|monthly|daily|once|twice|times a|regularly"
@@ -333,6 +335,29 @@ def unmet_need(question: str, passage: str) -> str | None:
     if WANTS_FREQUENCY.search(question) and not HAS_FREQUENCY.search(passage):
         return "frequency"
     return None
+
+
+def undated(question: str, passages: str) -> bool:
+    """True when the question asks when something named happened and no date in the passages is
+    said of one of its names, in the date's sentence or the one before it: a year of KFOR's
+    mission doesn't date the UN's sanctions on North Korea."""
+    if not WANTS_DATE.search(question):
+        return False
+    names = [n for n in names_in(question, acronym_first=True)
+             if n.lower() not in BREAKS_NAMES and not n.isdigit()]
+    if not names:
+        return False
+    forms = [_words(n) for n in names]
+    for mention in aliases.mentions(question.replace("’", "'")):
+        forms += [_words(meaning) for meaning in mention.meanings]
+    for block in passages.splitlines():
+        sentences = SENTENCE_END.split(block)
+        for i, sentence in enumerate(sentences):
+            if HAS_DATE.search(sentence):
+                text = [_bare(w) for w in _words(" ".join(sentences[max(0, i - 1) : i + 1]))]
+                if any(_mentions(text, [_bare(w) for w in form]) for form in forms):
+                    return False
+    return True
 
 
 def asks_amount(question: str) -> bool:
@@ -754,7 +779,7 @@ def is_low_confidence(question: str, top_score: float | None, top_passage: str, 
             or no_new_name(question, top_answer) or uncounted(question, passages) or undefined_name(question, passages)
             or unmentioned_name(question, passages) or no_person(question, answers)
             or no_place(question, answers, passages) or unmeasured(question, passages)
-            or unnamed_kind(question, passages) or unexpanded(question, passages)):
+            or unnamed_kind(question, passages) or unexpanded(question, passages) or undated(question, passages)):
         return True
     if top_score >= thresholds.unanswerable:
         return False

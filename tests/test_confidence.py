@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from qa.confidence import (answered_generically, asks_amount, names_in, no_new_name, no_person, no_place,
-                           uncounted, undefined_name, unexpanded, unknown_names, unmeasured, unmentioned_name,
+                           uncounted, undated, undefined_name, unexpanded, unknown_names, unmeasured, unmentioned_name,
                            unmentioned_phrase, unmet_need, unnamed_country, unnamed_kind)
 from qa.evaluation import evaluate, read_questions
 from qa.searcher import Searcher
@@ -61,9 +61,31 @@ DATA = Path(__file__).parent / "data"
     ("Who sets the mandate, and how long does it last?", "The council sets its mandate.", None),  # unmeasured's
     ("How often do they meet?", "They meet annually in Brussels.", None),
     ("How often do they meet?", "They meet in Brussels.", "frequency"),
+    ("Which sanctions were imposed, and in what year?", "Sanctions were imposed.", "date"),  # a year asked last
+    ("Which sanctions were imposed, and in what year?", "Sanctions were imposed in 2006.", None),
 ])
 def test_a_question_needs_what_the_passage_lacks(question: str, passage: str, need: str | None):
     assert unmet_need(question, passage) == need
+
+
+@pytest.mark.parametrize("question, passages, dated", [
+    # the one year of a passage says when something else happened
+    ("Which sanctions did the UN impose on North Korea, and in what year?",
+     "Diplomatic efforts alongside UN sanctions have fostered progress in North Korea.\n"
+     "The Kosovo Force has kept the peace in the Balkans since 1999.", False),
+    ("When did the UN impose sanctions on North Korea?",
+     "The United Nations imposed sanctions on North Korea in 2006.", True),  # "UN" spelt out
+    ("When did KFOR deploy to Kosovo?", "The Kosovo Force has kept the peace since 1999.", True),
+    ("When was the Five Eyes partnership set up?",
+     "The Five Eyes alliance shares intelligence. It was set up in 1946.", True),  # named just before
+    ("When was the Five Eyes partnership set up?",
+     "The Five Eyes alliance shares intelligence.\nKFOR has served since 1999.", False),
+    ("When was the alliance founded?", "KFOR has served since 1999.", True),  # no name to date: unmet_need's
+    ("What does the UN do in North Korea?", "Sanctions since 2006.", True),  # asks no date
+])
+def test_a_question_asking_when_something_named_happened_needs_a_date_said_of_it(question: str, passages: str,
+                                                                                dated: bool):
+    assert undated(question, passages) is not dated
 
 
 @pytest.mark.parametrize("question, answer, unnamed", [
