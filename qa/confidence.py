@@ -87,6 +87,11 @@ WANTS_NUMBER = re.compile(
     r"|\bwhat(\s+(is|was|are|were)|['’]s) the ((annual|total|average|overall|yearly|current)\s+)+costs\b",
     re.IGNORECASE,
 )
+AMOUNT_COMPARED = (r"\b(?i:more|fewer|less|larger|bigger|smaller)\s+((?!or\b)\w+\s+)?(?i:member\s+states|members|countries"
+                   r"|nations|troops|soldiers|personnel|peacekeepers|staff|budget|funding|money)\b")
+COMPARES_AMOUNT = re.compile(rf"{AMOUNT_COMPARED}.*\bor\s+(the\s+)?[A-Z]|\bor\s+(the\s+)?[A-Z].*{AMOUNT_COMPARED}")
+"""Which of two named things has more of something countable ("Which has more member states, the
+AU or the OAS?", "Does NATO or the AU have more troops?"): only counts answer it."""
 ASKS_DURATION = re.compile(r"\bhow (long|old|far back)\b|\bhow many (years|decades|months)\b", re.IGNORECASE)
 """A duration or an age, which a year answers ("since 1999"), as it answers no other number."""
 ASKS_TIMES = re.compile(r"\bhow many times\b", re.IGNORECASE)
@@ -329,7 +334,8 @@ def unmet_need(question: str, passage: str) -> str | None:
     """What the question asks for that the passage lacks ('date', 'number', 'frequency'), if anything."""
     if WANTS_DATE.search(question) and not HAS_DATE.search(passage):
         return "date"
-    if ((asks_amount(question) or WANTS_NUMBER.search(question)) and not _gives_count(question, passage)
+    if ((asks_amount(question) or WANTS_NUMBER.search(question) or COMPARES_AMOUNT.search(question))
+            and not _gives_count(question, passage)
             and not (WANTS_PERCENT.search(question) or WANTS_LENGTH.search(question))):  # unmeasured's
         return "number"
     if WANTS_FREQUENCY.search(question) and not HAS_FREQUENCY.search(passage):

@@ -61,6 +61,11 @@ DATA = Path(__file__).parent / "data"
     ("Who sets the mandate, and how long does it last?", "The council sets its mandate.", None),  # unmeasured's
     ("How often do they meet?", "They meet annually in Brussels.", None),
     ("How often do they meet?", "They meet in Brussels.", "frequency"),
+    ("Which has more member states, the African Union or the OAS?", "Both promote security.", "number"),
+    ("Does NATO or the AU have more troops?", "Both deploy forces.", "number"),
+    ("Does NATO or the AU have more troops?", "NATO can call on 300,000 troops.", None),
+    ("Do larger or smaller countries gain more members' trust?", "All gain trust.", None),  # no two named
+    ("Which has more influence, NATO or the UN?", "Both shape security.", None),  # nothing counted
     ("Which sanctions were imposed, and in what year?", "Sanctions were imposed.", "date"),  # a year asked last
     ("Which sanctions were imposed, and in what year?", "Sanctions were imposed in 2006.", None),
 ])
