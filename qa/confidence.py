@@ -161,6 +161,14 @@ THRESHOLD = re.compile(r"\b(must|needs?|needed|required?|requires|enough|minimum
 """Words of a question that asks what it takes ("How many members must be attacked?"), which
 "one" may answer; other questions asking how many expect more than one."""
 WANTS_NAME = re.compile(r"^\W*(what|which)(\s+(is|was|are|were)|['’]s)\s+the\s+(\w+\s+)?names?\s+of\b", re.IGNORECASE)
+DOCUMENTS = "treaty|pact|accord|charter|convention|agreement|resolution|protocol"
+WANTS_DOCUMENT = re.compile(rf"\b(name\s+the|name\s+of\s+the|which|what)\s+([\w-]+\s+)?({DOCUMENTS})\b", re.IGNORECASE)
+"""A question asking for one treaty or agreement ("Name the treaty that created the AU", "Which
+resolution ...?"; not "Which agreements ...?", which kinds of agreement may answer)."""
+CAPITALISED_DOCUMENTS = "|".join(w.capitalize() for w in DOCUMENTS.split("|"))
+NAMED_DOCUMENT = re.compile(rf"\b[A-Z][\w’'-]*\s+({CAPITALISED_DOCUMENTS})\b|\b({CAPITALISED_DOCUMENTS})\s+(of|on)\s+"
+                            rf"(the\s+)?[A-Z]|\b(?i:resolution|protocol)\s+\d+")
+"""A treaty or agreement by name: "the NATO Charter", "Treaty of Lisbon", "Resolution 1718"."""
 WANTS_EXPANSION = re.compile(
     r"\b(?i:what\s+(does|do|did)\s+(the\s+)?)(?P<a>[A-Z][A-Z0-9&-]+)\s+(?i:stand\s+for\b|mean\W*$)"
     r"|\b(?i:what\s+(is|was)\s+(the\s+)?)(?P<b>[A-Z][A-Z0-9&-]+)\s+(?i:short\s+for)\b"
@@ -402,6 +410,14 @@ def has_count(text: str) -> bool:
     """Whether the text holds a number that counts or measures: not a year, a list number, a
     label ("Article 5") or a name ("the Five Eyes")."""
     return bool(COUNT.search(NOT_A_COUNT.sub(" ", text)))
+
+
+def unnamed_document(question: str, passages: str) -> bool:
+    """True when the question asks which treaty or agreement and no sentence of the passages names
+    one beside one of the question's names (or anywhere, when it names nothing)."""
+    if not WANTS_DOCUMENT.search(question):
+        return False
+    return not _said_of_names(question, passages, NAMED_DOCUMENT.search) or not NAMED_DOCUMENT.search(passages)
 
 
 def no_new_name(question: str, answer: str) -> bool:
@@ -790,7 +806,8 @@ def is_low_confidence(question: str, top_score: float | None, top_passage: str, 
             or no_new_name(question, top_answer) or uncounted(question, passages) or undefined_name(question, passages)
             or unmentioned_name(question, passages) or no_person(question, answers)
             or no_place(question, answers, passages) or unmeasured(question, passages)
-            or unnamed_kind(question, passages) or unexpanded(question, passages) or undated(question, passages)):
+            or unnamed_kind(question, passages) or unexpanded(question, passages) or undated(question, passages)
+            or unnamed_document(question, passages)):
         return True
     if top_score >= thresholds.unanswerable:
         return False

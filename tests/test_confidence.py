@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from qa.confidence import (answered_generically, asks_amount, names_in, no_new_name, no_person, no_place,
-                           uncounted, undated, undefined_name, unexpanded, unknown_names, unmeasured, unmentioned_name,
+                           uncounted, undated, undefined_name, unnamed_document, unexpanded, unknown_names, unmeasured, unmentioned_name,
                            unmentioned_phrase, unmet_need, unnamed_country, unnamed_kind)
 from qa.evaluation import evaluate, read_questions
 from qa.searcher import Searcher
@@ -91,6 +91,19 @@ def test_a_question_needs_what_the_passage_lacks(question: str, passage: str, ne
 def test_a_question_asking_when_something_named_happened_needs_a_date_said_of_it(question: str, passages: str,
                                                                                 dated: bool):
     assert undated(question, passages) is not dated
+
+
+@pytest.mark.parametrize("question, passages, named", [
+    ("Name the treaty that created the African Union", "The African Union promotes security.", False),
+    ("Name the treaty that created the African Union", "The Constitutive Act founded it.\nSee the NATO Charter.",
+     False),  # a treaty, but not said of the African Union
+    ("Which treaty binds NATO members to defend each other?", "It is in Article 5 of the NATO Charter.", True),
+    ("What peace agreement ended the war?", "The Dayton Agreement ended it.", True),  # names nothing: any
+    ("Which resolution authorised the mission?", "Resolution 1244 authorised it.", True),
+    ("Which agreements help allies share intelligence?", "Bilateral agreements do.", True),  # kinds may answer
+])
+def test_a_question_asking_which_treaty_needs_passages_that_name_one(question: str, passages: str, named: bool):
+    assert unnamed_document(question, passages) is not named
 
 
 @pytest.mark.parametrize("question, answer, unnamed", [
