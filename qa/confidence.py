@@ -84,7 +84,9 @@ WANTS_NUMBER = re.compile(
     r"|\bwhat(\s+(is|was|are|were)|['’]s) (the |(the )?((?!(of|on|in|to|for|that|why|how|with|by|from)\b)[\w-]+\s+){0,3}"
     r"[\w-]+['’]s )((annual|total|average|overall|yearly|current)\s+)*(([\w-]+\s+)?budget|cost|size|population|number"
     r"|amount|price)(?=\W*$|\s*[,;]|\s+(of|for|in|per|this|last|each|every|on|at|now|today|so)\b)"
-    r"|\bwhat(\s+(is|was|are|were)|['’]s) the ((annual|total|average|overall|yearly|current)\s+)+costs\b",
+    r"|\bwhat(\s+(is|was|are|were)|['’]s) the ((annual|total|average|overall|yearly|current)\s+)+costs\b"
+    # a keyword query ending on what it wants: "NATO annual common budget amount"
+    r"|^(?!.*\b(what|which|how|why|who|whom|where|when|does|do|did|is|are|was|were|can)\b)[^?]*\b(amount|figure|total|sum)\W*$",
     re.IGNORECASE,
 )
 AMOUNT_COMPARED = (r"\b(?i:more|fewer|less|larger|bigger|smaller)\s+((?!or\b)\w+\s+)?(?i:member\s+states|members|countries"

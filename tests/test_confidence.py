@@ -66,6 +66,9 @@ DATA = Path(__file__).parent / "data"
     ("Does NATO or the AU have more troops?", "NATO can call on 300,000 troops.", None),
     ("Do larger or smaller countries gain more members' trust?", "All gain trust.", None),  # no two named
     ("Which has more influence, NATO or the UN?", "Both shape security.", None),  # nothing counted
+    ("NATO annual common budget amount", "Funding relies on members.", "number"),  # a keyword query
+    ("NATO annual common budget amount", "The common budget is 3.5 billion euros.", None),
+    ("How is the budget amount decided?", "Members agree on it.", None),  # asks how, not how much
     ("Which sanctions were imposed, and in what year?", "Sanctions were imposed.", "date"),  # a year asked last
     ("Which sanctions were imposed, and in what year?", "Sanctions were imposed in 2006.", None),
 ])
