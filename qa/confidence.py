@@ -164,9 +164,11 @@ THRESHOLD = re.compile(r"\b(must|needs?|needed|required?|requires|enough|minimum
 "one" may answer; other questions asking how many expect more than one."""
 WANTS_NAME = re.compile(r"^\W*(what|which)(\s+(is|was|are|were)|['’]s)\s+the\s+(\w+\s+)?names?\s+of\b", re.IGNORECASE)
 DOCUMENTS = "treaty|pact|accord|charter|convention|agreement|resolution|protocol"
-WANTS_DOCUMENT = re.compile(rf"\b(name\s+the|name\s+of\s+the|which|what)\s+([\w-]+\s+)?({DOCUMENTS})\b", re.IGNORECASE)
-"""A question asking for one treaty or agreement ("Name the treaty that created the AU", "Which
-resolution ...?"; not "Which agreements ...?", which kinds of agreement may answer)."""
+WANTS_DOCUMENT = re.compile(rf"\b(name\s+the|name\s+of\s+the|which|what)\s+((?-i:[A-Z])[\w-]*\s+)*([\w-]+\s+)?"
+                            rf"({DOCUMENTS}|resolutions)\b", re.IGNORECASE)
+"""A question asking for one treaty or agreement, or for resolutions, which have numbers ("Name
+the treaty that created the AU", "Which UN Security Council resolutions ...?"; not "Which
+agreements ...?", which kinds of agreement may answer)."""
 CAPITALISED_DOCUMENTS = "|".join(w.capitalize() for w in DOCUMENTS.split("|"))
 NAMED_DOCUMENT = re.compile(rf"\b[A-Z][\w’'-]*\s+({CAPITALISED_DOCUMENTS})\b|\b({CAPITALISED_DOCUMENTS})\s+(of|on)\s+"
                             rf"(the\s+)?[A-Z]|\b(?i:resolution|protocol)\s+\d+")

@@ -104,6 +104,11 @@ def test_a_question_asking_when_something_named_happened_needs_a_date_said_of_it
     ("What peace agreement ended the war?", "The Dayton Agreement ended it.", True),  # names nothing: any
     ("Which resolution authorised the mission?", "Resolution 1244 authorised it.", True),
     ("Which agreements help allies share intelligence?", "Bilateral agreements do.", True),  # kinds may answer
+    ("What role does the treaty play?", "It binds members.", True),  # asks no name
+    ("Which UN Security Council resolutions imposed sanctions on North Korea?",
+     "Diplomatic efforts alongside UN sanctions on North Korea have fostered progress.", False),  # none by number
+    ("Which UN Security Council resolutions imposed sanctions on North Korea?",
+     "Resolution 1718 imposed UN sanctions on North Korea.", True),
 ])
 def test_a_question_asking_which_treaty_needs_passages_that_name_one(question: str, passages: str, named: bool):
     assert unnamed_document(question, passages) is not named
