@@ -173,6 +173,12 @@ CAPITALISED_DOCUMENTS = "|".join(w.capitalize() for w in DOCUMENTS.split("|"))
 NAMED_DOCUMENT = re.compile(rf"\b[A-Z][\w’'-]*\s+({CAPITALISED_DOCUMENTS})\b|\b({CAPITALISED_DOCUMENTS})\s+(of|on)\s+"
                             rf"(the\s+)?[A-Z]|\b(?i:resolution|protocol)\s+\d+")
 """A treaty or agreement by name: "the NATO Charter", "Treaty of Lisbon", "Resolution 1718"."""
+ASKS_CAUSE = re.compile(r"\b(why\s+(did|was|were|had)|what\s+(caused|led\s+to|sparked|triggered|prompted)|(broke|break)\s+out)\b",
+                        re.IGNORECASE)
+"""A question asking why something happened ("Why did the war in Kosovo break out?", "What caused ...?")."""
+GIVES_CAUSE = re.compile(r"\b(because|due\s+to|caus\w*|led\s+to|leads?\s+to|spark\w*|trigger\w*|prompt\w*"
+                         r"|result\w*\s+(from|of|in)|stem\w*\s+from|owing\s+to|in\s+response\s+to|in\s+the\s+wake\s+of"
+                         r"|reasons?|why)\b", re.IGNORECASE)
 WANTS_EXPANSION = re.compile(
     r"\b(?i:what\s+(does|do|did)\s+(the\s+)?)(?P<a>[A-Z][A-Z0-9&-]+)\s+(?i:stand\s+for\b|mean\W*$)"
     r"|\b(?i:what\s+(is|was)\s+(the\s+)?)(?P<b>[A-Z][A-Z0-9&-]+)\s+(?i:short\s+for)\b"
@@ -414,6 +420,13 @@ def has_count(text: str) -> bool:
     """Whether the text holds a number that counts or measures: not a year, a list number, a
     label ("Article 5") or a name ("the Five Eyes")."""
     return bool(COUNT.search(NOT_A_COUNT.sub(" ", text)))
+
+
+def unexplained(question: str, passages: str) -> bool:
+    """True when the question asks why something named happened and no sentence of the passages
+    that gives a cause ("because", "led to", "in response to") names it: KFOR's years of
+    peacekeeping in Kosovo don't say why the war there broke out."""
+    return bool(ASKS_CAUSE.search(question)) and not _said_of_names(question, passages, GIVES_CAUSE.search)
 
 
 def unnamed_document(question: str, passages: str) -> bool:
@@ -811,7 +824,7 @@ def is_low_confidence(question: str, top_score: float | None, top_passage: str, 
             or unmentioned_name(question, passages) or no_person(question, answers)
             or no_place(question, answers, passages) or unmeasured(question, passages)
             or unnamed_kind(question, passages) or unexpanded(question, passages) or undated(question, passages)
-            or unnamed_document(question, passages)):
+            or unnamed_document(question, passages) or unexplained(question, passages)):
         return True
     if top_score >= thresholds.unanswerable:
         return False

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from qa.confidence import (answered_generically, asks_amount, names_in, no_new_name, no_person, no_place,
-                           uncounted, undated, undefined_name, unnamed_document, unexpanded, unknown_names, unmeasured, unmentioned_name,
+                           uncounted, undated, undefined_name, unexplained, unnamed_document, unexpanded, unknown_names, unmeasured, unmentioned_name,
                            unmentioned_phrase, unmet_need, unnamed_country, unnamed_kind)
 from qa.evaluation import evaluate, read_questions
 from qa.searcher import Searcher
@@ -94,6 +94,20 @@ def test_a_question_needs_what_the_passage_lacks(question: str, passage: str, ne
 def test_a_question_asking_when_something_named_happened_needs_a_date_said_of_it(question: str, passages: str,
                                                                                 dated: bool):
     assert undated(question, passages) is not dated
+
+
+@pytest.mark.parametrize("question, passages, explained", [
+    ("Why did the war in Kosovo break out in the late 1990s?",
+     "The Kosovo Force has kept the peace in the Balkans since 1999.", False),
+    ("What caused the Kosovo conflict?", "Ethnic tensions led to the conflict in Kosovo.", True),
+    ("Why did NATO intervene?", "Peacekeeping needs partners.\nNATO acted in response to atrocities.", True),
+    ("Why did NATO intervene?", "NATO keeps the peace.\nSanctions were imposed because of tests.", False),
+    ("Why did my bread come out heavy?", "Too little kneading leaves it dense.", True),  # names nothing
+    ("Why do allies hold joint exercises?", "Exercises build trust among allies.", True),  # asks no past cause
+])
+def test_a_question_asking_why_something_named_happened_needs_a_cause_said_of_it(question: str, passages: str,
+                                                                                explained: bool):
+    assert unexplained(question, passages) is not explained
 
 
 @pytest.mark.parametrize("question, passages, named", [
