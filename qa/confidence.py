@@ -814,7 +814,11 @@ def is_low_confidence(question: str, top_score: float | None, top_passage: str, 
     for; a question asking for a name reads only the first answer, as the others name other things."""
     top_answer = answers.split("\n", 1)[0]
     question = as_written(question)
-    if top_score is None or top_score < thresholds.off_topic:
+    if top_score is None:
+        return True
+    # A low score is no evidence against a passage that spells out the acronym asked about: MiniLM
+    # knows no "RIMPAC", but "Rim of the Pacific (RIMPAC)" answers "What does RIMPAC stand for?".
+    if top_score < thresholds.off_topic and not (WANTS_EXPANSION.search(question) and not unexpanded(question, passages)):
         return True
     # At any score: a country or a name is there or it isn't, a count is a number, a date a year,
     # a month or a decade; the best three are read because the right section is often second or third.

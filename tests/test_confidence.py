@@ -509,6 +509,7 @@ def test_out_of_scope_questions_are_flagged_and_answerable_ones_are_not(searcher
     "Which NATO allies share intelligence?",
     "How often should nations hold diplomatic engagements and joint training exercises to build trust?",
     "What is the full name of the UN?",
+    "What does RIMPAC stand for, and what kind of activity is it?",  # a low score, but spelt out
 ])
 def test_answerable_questions_a_review_found_flagged_are_not(searcher: Searcher, question: str):
     assert not searcher.ask(question).low_confidence
