@@ -86,14 +86,16 @@ WANTS_NUMBER = re.compile(
     r"|amount|price)(?=\W*$|\s*[,;]|\s+(of|for|in|per|this|last|each|every|on|at|now|today|so)\b)"
     r"|\bwhat(\s+(is|was|are|were)|['’]s) the ((annual|total|average|overall|yearly|current)\s+)+costs\b"
     # a keyword query ending on what it wants: "NATO annual common budget amount"
-    r"|^(?!.*\b(what|which|how|why|who|whom|where|when|does|do|did|is|are|was|were|can)\b)[^?]*\b(amount|figure|total|sum)\W*$",
+    r"|^(?!.*\b(what|which|how|why|who|whom|where|when|does|do|did|is|are|was|were|can)\b)[^?]*\b(amount|(budget|costs?|spending|funding|contributions?)\s+(total|figure))\W*$",
     re.IGNORECASE,
 )
-AMOUNT_COMPARED = (r"\b(?i:more|fewer|less|larger|bigger|smaller)\s+((?!or\b)\w+\s+)?(?i:member\s+states|members|countries"
-                   r"|nations|troops|soldiers|personnel|peacekeepers|staff|budget|funding|money)\b")
+AMOUNT_COMPARED = (r"\b(?i:ha(s|ve|d)\s+(more|fewer|less|a\s+larger|a\s+bigger|a\s+smaller))\s+((?!or\b)\w+\s+)?"
+                   r"(?i:member\s+states|members|countries|nations|troops|soldiers|personnel|peacekeepers|staff|budget"
+                   r"|funding|money)\b")
 COMPARES_AMOUNT = re.compile(rf"{AMOUNT_COMPARED}.*\bor\s+(the\s+)?[A-Z]|\bor\s+(the\s+)?[A-Z].*{AMOUNT_COMPARED}")
 """Which of two named things has more of something countable ("Which has more member states, the
-AU or the OAS?", "Does NATO or the AU have more troops?"): only counts answer it."""
+AU or the OAS?", "Does NATO or the AU have more troops?"): only counts answer it ("Who supplies
+more troops, member states or the Security Council?" may be answered in words)."""
 ASKS_DURATION = re.compile(r"\bhow (long|old|far back)\b|\bhow many (years|decades|months)\b", re.IGNORECASE)
 """A duration or an age, which a year answers ("since 1999"), as it answers no other number."""
 ASKS_TIMES = re.compile(r"\bhow many times\b", re.IGNORECASE)
@@ -164,18 +166,24 @@ THRESHOLD = re.compile(r"\b(must|needs?|needed|required?|requires|enough|minimum
 "one" may answer; other questions asking how many expect more than one."""
 WANTS_NAME = re.compile(r"^\W*(what|which)(\s+(is|was|are|were)|['’]s)\s+the\s+(\w+\s+)?names?\s+of\b", re.IGNORECASE)
 DOCUMENTS = "treaty|pact|accord|charter|convention|agreement|resolution|protocol"
-WANTS_DOCUMENT = re.compile(rf"\b(name\s+the|name\s+of\s+the|which|what)\s+((?-i:[A-Z])[\w-]*\s+)*([\w-]+\s+)?"
-                            rf"({DOCUMENTS}|resolutions)\b", re.IGNORECASE)
-"""A question asking for one treaty or agreement, or for resolutions, which have numbers ("Name
-the treaty that created the AU", "Which UN Security Council resolutions ...?"; not "Which
-agreements ...?", which kinds of agreement may answer)."""
+WANTS_DOCUMENT = re.compile(rf"\bname(\s+of)?\s+the\s+([\w-]+\s+)?({DOCUMENTS})\b(?!\s+(types?|kinds?|sorts?)\b)"
+                            r"|\b(which|what)\s+((?-i:[A-Z])[\w-]*\s+)*([\w-]+\s+)?resolutions\b"
+                            rf"|\b(which|what)\s+([\w-]+\s+)?({DOCUMENTS})\s+(created|founded|established|set\s+up|formed|launched"
+                            r"|ended|began|started)\b", re.IGNORECASE)
+"""A question asking for a treaty or agreement by name, or for resolutions, which have numbers
+("Name the treaty that created the AU", "Which treaty founded ASEAN?", "Which UN Security Council
+resolutions ...?"; not "Which agreements ...?" nor "What agreement do peacekeepers implement?",
+which a kind of agreement may answer)."""
 CAPITALISED_DOCUMENTS = "|".join(w.capitalize() for w in DOCUMENTS.split("|"))
 NAMED_DOCUMENT = re.compile(rf"\b[A-Z][\w’'-]*\s+({CAPITALISED_DOCUMENTS})\b|\b({CAPITALISED_DOCUMENTS})\s+(of|on)\s+"
                             rf"(the\s+)?[A-Z]|\b(?i:resolution|protocol)\s+\d+")
 """A treaty or agreement by name: "the NATO Charter", "Treaty of Lisbon", "Resolution 1718"."""
-ASKS_CAUSE = re.compile(r"\b(why\s+(did|was|were|had)|what\s+(caused|led\s+to|sparked|triggered|prompted)|(broke|break)\s+out)\b",
-                        re.IGNORECASE)
-"""A question asking why something happened ("Why did the war in Kosovo break out?", "What caused ...?")."""
+ASKS_CAUSE = re.compile(r"^(?=.*\b(why|what\s+(caused|led\s+to|sparked|triggered|prompted))\b)(?=.*\b(wars?|conflicts?(?![\s-]+(zones?|areas?|regions?|affected))|crisis"
+                        r"|crises|genocides?|fighting|violence|invasions?|invad\w*|bomb\w*|coups?|disputes?|collapsed?"
+                        r"|fail(s|ed|ure)?|withdr\w*|(broke|break)\s+out)\b)", re.IGNORECASE | re.DOTALL)
+"""A question asking what caused a war, a crisis or a failure ("Why did the war in Kosovo break
+out?", "What caused the Kosovo conflict?"): "Why was KFOR a success?" may be answered by what
+it did, but the cause of an event only by a cause."""
 GIVES_CAUSE = re.compile(r"\b(because|due\s+to|caus\w*|led\s+to|leads?\s+to|spark\w*|trigger\w*|prompt\w*"
                          r"|result\w*\s+(from|of|in)|stem\w*\s+from|owing\s+to|in\s+response\s+to|in\s+the\s+wake\s+of"
                          r"|reasons?|why)\b", re.IGNORECASE)

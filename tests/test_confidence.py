@@ -68,6 +68,10 @@ DATA = Path(__file__).parent / "data"
     ("Which has more influence, NATO or the UN?", "Both shape security.", None),  # nothing counted
     ("NATO annual common budget amount", "Funding relies on members.", "number"),  # a keyword query
     ("NATO annual common budget amount", "The common budget is 3.5 billion euros.", None),
+    ("UN peacekeeping budget total", "Peacekeeping relies on funding.", "number"),
+    ("challenges in multinational military operations total", "Firstly, coordination suffers.", None),  # a list's size
+    ("Who supplies more troops, member states or the Security Council?", "Member states contribute them.",
+     None),  # answered in words
     ("How is the budget amount decided?", "Members agree on it.", None),  # asks how, not how much
     ("Which sanctions were imposed, and in what year?", "Sanctions were imposed.", "date"),  # a year asked last
     ("Which sanctions were imposed, and in what year?", "Sanctions were imposed in 2006.", None),
@@ -100,10 +104,14 @@ def test_a_question_asking_when_something_named_happened_needs_a_date_said_of_it
     ("Why did the war in Kosovo break out in the late 1990s?",
      "The Kosovo Force has kept the peace in the Balkans since 1999.", False),
     ("What caused the Kosovo conflict?", "Ethnic tensions led to the conflict in Kosovo.", True),
-    ("Why did NATO intervene?", "Peacekeeping needs partners.\nNATO acted in response to atrocities.", True),
-    ("Why did NATO intervene?", "NATO keeps the peace.\nSanctions were imposed because of tests.", False),
-    ("Why did my bread come out heavy?", "Too little kneading leaves it dense.", True),  # names nothing
-    ("Why do allies hold joint exercises?", "Exercises build trust among allies.", True),  # asks no past cause
+    ("Why did NATO bomb Serbia?", "Peacekeeping needs partners.\nNATO acted in response to atrocities.", True),
+    ("Why did NATO bomb Serbia?", "NATO keeps the peace.\nSanctions were imposed because of tests.", False),
+    ("Why did UN peacekeepers fail in Rwanda?", "UN peacekeepers protect civilians.", False),
+    ("Why did the crisis collapse?", "Too little trust leaves it fragile.", True),  # names nothing
+    # what a body did, or what it is for, may say why: only a war, a crisis or a failure needs a cause
+    ("Why was the NATO-led Kosovo Force considered a success?", "KFOR has kept the peace since 1999.", True),
+    ("Why were UN peacekeeping forces deployed in conflict zones?", "UN forces deploy where peace is fragile.", True),
+    ("Why do allies hold joint exercises?", "Exercises build trust among allies.", True),
 ])
 def test_a_question_asking_why_something_named_happened_needs_a_cause_said_of_it(question: str, passages: str,
                                                                                 explained: bool):
@@ -114,8 +122,13 @@ def test_a_question_asking_why_something_named_happened_needs_a_cause_said_of_it
     ("Name the treaty that created the African Union", "The African Union promotes security.", False),
     ("Name the treaty that created the African Union", "The Constitutive Act founded it.\nSee the NATO Charter.",
      False),  # a treaty, but not said of the African Union
-    ("Which treaty binds NATO members to defend each other?", "It is in Article 5 of the NATO Charter.", True),
+    ("Which treaty founded ASEAN?", "ASEAN promotes regional security.", False),
+    ("Which treaty founded ASEAN?", "The Bangkok Declaration founded ASEAN.", False),  # no treaty's name
     ("What peace agreement ended the war?", "The Dayton Agreement ended it.", True),  # names nothing: any
+    # a kind of agreement may answer: "the implementation of ceasefire agreements"
+    ("Which agreement do UN peacekeepers help implement?", "They support ceasefire agreements.", True),
+    ("What agreement underpins NATO's collective defense?", "Allies share a commitment.", True),
+    ("Name the treaty type that bilateral agreements often include.", "They include mutual defense treaties.", True),
     ("Which resolution authorised the mission?", "Resolution 1244 authorised it.", True),
     ("Which agreements help allies share intelligence?", "Bilateral agreements do.", True),  # kinds may answer
     ("What role does the treaty play?", "It binds members.", True),  # asks no name
