@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -196,6 +198,28 @@ def test_a_lead_in_is_no_answer_when_its_section_has_other_sentences(searcher):
     passage = top.passages[0]
     assert passage.citation.section == "Case Studies of Successful International Security Initiatives"
     assert passage.answer.text and not passage.answer.text.endswith(":")
+
+
+def test_a_question_asking_what_things_is_answered_by_a_list(searcher, monkeypatch):
+    """answering.LIST_BONUS: "What key frameworks ...?" is answered by the sentence that lists them,
+    not by the one that restates the question, and answers are more exact on question files; the
+    sentence of a question asking why is chosen as before."""
+    from qa import answering
+    from qa.evaluation import evaluate, read_questions
+
+    lists = "What key frameworks facilitate global security partnerships?"
+    restated = "Various frameworks facilitate global security partnerships by establishing structured mechanisms"
+    assert searcher.ask(lists, k=1).passages[0].answer.text.startswith("Key frameworks include")
+    questions = [q for path in ("independent14.jsonl", "independent15.jsonl", "own.jsonl")
+                 for q in read_questions(Path(__file__).parent / "data" / path) if q.gold]
+    listed = evaluate(questions, lambda qs: searcher.ask_many(qs, k=10)).metrics()
+    why = searcher.ask("Why do allies hold joint military exercises?", k=1).passages[0].answer.text
+    monkeypatch.setattr(answering, "LIST_BONUS", 0.0)
+    assert searcher.ask(lists, k=1).passages[0].answer.text.startswith(restated)
+    plain = evaluate(questions, lambda qs: searcher.ask_many(qs, k=10)).metrics()
+    assert listed["answer_exact@1"] > plain["answer_exact@1"]
+    assert listed["recall@1"] == plain["recall@1"]  # the choice of sentence only
+    assert searcher.ask("Why do allies hold joint military exercises?", k=1).passages[0].answer.text == why
 
 
 def test_a_short_name_finds_the_passages_on_what_it_stands_for(searcher, monkeypatch):
