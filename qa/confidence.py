@@ -86,7 +86,8 @@ WANTS_NUMBER = re.compile(
     r"|amount|price)(?=\W*$|\s*[,;]|\s+(of|for|in|per|this|last|each|every|on|at|now|today|so)\b)"
     r"|\bwhat(\s+(is|was|are|were)|['’]s) the ((annual|total|average|overall|yearly|current)\s+)+costs\b"
     # a keyword query ending on what it wants: "NATO annual common budget amount"
-    r"|^(?!.*\b(what|which|how|why|who|whom|where|when|does|do|did|is|are|was|were|can)\b)[^?]*\b(amount|(budget|costs?|spending|funding|contributions?)\s+(total|figure))\W*$",
+    r"|^(?!.*\b(what|which|how|why|who|whom|where|when|does|do|did|is|are|was|were|can)\b)[^?]*"
+    r"\b(amount|(budget|costs?|spending|funding|contributions?)\s+(total|figure))\W*$",
     re.IGNORECASE,
 )
 AMOUNT_COMPARED = (r"\b(?i:ha(s|ve|d)\s+(more|fewer|less|a\s+larger|a\s+bigger|a\s+smaller))\s+((?!or\b)\w+\s+)?"
@@ -168,8 +169,8 @@ WANTS_NAME = re.compile(r"^\W*(what|which)(\s+(is|was|are|were)|['’]s)\s+the\s
 DOCUMENTS = "treaty|pact|accord|charter|convention|agreement|resolution|protocol"
 WANTS_DOCUMENT = re.compile(rf"\bname(\s+of)?\s+the\s+([\w-]+\s+)?({DOCUMENTS})\b(?!\s+(types?|kinds?|sorts?)\b)"
                             r"|\b(which|what)\s+((?-i:[A-Z])[\w-]*\s+)*([\w-]+\s+)?resolutions\b"
-                            rf"|\b(which|what)\s+([\w-]+\s+)?({DOCUMENTS})\s+(created|founded|established|set\s+up|formed|launched"
-                            r"|ended|began|started)\b", re.IGNORECASE)
+                            rf"|\b(which|what)\s+([\w-]+\s+)?({DOCUMENTS})\s+(created|founded|established|set\s+up"
+                            r"|formed|launched|ended|began|started)\b", re.IGNORECASE)
 """A question asking for a treaty or agreement by name, or for resolutions, which have numbers
 ("Name the treaty that created the AU", "Which treaty founded ASEAN?", "Which UN Security Council
 resolutions ...?"; not "Which agreements ...?" nor "What agreement do peacekeepers implement?",
@@ -178,9 +179,10 @@ CAPITALISED_DOCUMENTS = "|".join(w.capitalize() for w in DOCUMENTS.split("|"))
 NAMED_DOCUMENT = re.compile(rf"\b[A-Z][\w’'-]*\s+({CAPITALISED_DOCUMENTS})\b|\b({CAPITALISED_DOCUMENTS})\s+(of|on)\s+"
                             rf"(the\s+)?[A-Z]|\b(?i:resolution|protocol)\s+\d+")
 """A treaty or agreement by name: "the NATO Charter", "Treaty of Lisbon", "Resolution 1718"."""
-ASKS_CAUSE = re.compile(r"^(?=.*\b(why|what\s+(caused|led\s+to|sparked|triggered|prompted))\b)(?=.*\b(wars?|conflicts?(?![\s-]+(zones?|areas?|regions?|affected))|crisis"
-                        r"|crises|genocides?|fighting|violence|invasions?|invad\w*|bomb\w*|coups?|disputes?|collapsed?"
-                        r"|fail(s|ed|ure)?|withdr\w*|(broke|break)\s+out)\b)", re.IGNORECASE | re.DOTALL)
+ASKS_CAUSE = re.compile(r"^(?=.*\b(why|what\s+(caused|led\s+to|sparked|triggered|prompted))\b)"
+                        r"(?=.*\b(wars?|conflicts?(?![\s-]+(zones?|areas?|regions?|affected))|crisis|crises|genocides?"
+                        r"|fighting|violence|invasions?|invad\w*|bomb\w*|coups?|disputes?|collapsed?|fail(s|ed|ure)?"
+                        r"|withdr\w*|(broke|break)\s+out)\b)", re.IGNORECASE | re.DOTALL)
 """A question asking what caused a war, a crisis or a failure ("Why did the war in Kosovo break
 out?", "What caused the Kosovo conflict?"): "Why was KFOR a success?" may be answered by what
 it did, but the cause of an event only by a cause."""
@@ -431,9 +433,9 @@ def has_count(text: str) -> bool:
 
 
 def unexplained(question: str, passages: str) -> bool:
-    """True when the question asks why something named happened and no sentence of the passages
-    that gives a cause ("because", "led to", "in response to") names it: KFOR's years of
-    peacekeeping in Kosovo don't say why the war there broke out."""
+    """True when the question asks why a war, a crisis or a failure of something named happened
+    and no sentence of the passages that gives a cause ("because", "led to", "in response to")
+    names it: KFOR's years of peacekeeping in Kosovo don't say why the war there broke out."""
     return bool(ASKS_CAUSE.search(question)) and not _said_of_names(question, passages, GIVES_CAUSE.search)
 
 
@@ -826,7 +828,8 @@ def is_low_confidence(question: str, top_score: float | None, top_passage: str, 
         return True
     # A low score is no evidence against a passage that spells out the acronym asked about: MiniLM
     # knows no "RIMPAC", but "Rim of the Pacific (RIMPAC)" answers "What does RIMPAC stand for?".
-    if top_score < thresholds.off_topic and not (WANTS_EXPANSION.search(question) and not unexpanded(question, passages)):
+    spelt_out = WANTS_EXPANSION.search(question) and not unexpanded(question, passages)
+    if top_score < thresholds.off_topic and not spelt_out:
         return True
     # At any score: a country or a name is there or it isn't, a count is a number, a date a year,
     # a month or a decade; the best three are read because the right section is often second or third.
