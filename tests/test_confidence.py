@@ -523,6 +523,15 @@ def test_out_of_scope_questions_are_flagged_and_answerable_ones_are_not(searcher
     "How often should nations hold diplomatic engagements and joint training exercises to build trust?",
     "What is the full name of the UN?",
     "What does RIMPAC stand for, and what kind of activity is it?",  # a low score, but spelt out
+    # the twentieth stop's review: what a body did or is for may say why; a kind of agreement answers
+    "Why was the NATO-led Kosovo Force considered a success?",
+    "Why were UN peacekeeping forces deployed in conflict zones?",
+    "Why were the UN missions in Liberia and Mali considered successful?",
+    "What caused the challenges faced by UN peacekeeping?",
+    "What triggered NATO's collective defense commitment under Article 5?",
+    "What agreement underpins NATO's collective defense?",
+    "Which agreement do UN peacekeepers help implement?",
+    "Which contributes more personnel to UN peacekeeping missions, member states or the Security Council?",
 ])
 def test_answerable_questions_a_review_found_flagged_are_not(searcher: Searcher, question: str):
     assert not searcher.ask(question).low_confidence
@@ -540,6 +549,12 @@ def test_answerable_questions_a_review_found_flagged_are_not(searcher: Searcher,
     "Which country leads KFOR?",  # "Kosovo Force" names where KFOR is, not who leads it
     "What's the budget of KFOR?",
     "Who's NATO's secretary general?",
+    # the twentieth stop's review: a cause, a treaty or a count the articles give of nothing asked
+    "Which has more peacekeepers, KFOR or the UN mission in Mali?",
+    "UN peacekeeping budget total",
+    "Which treaty founded ASEAN?",
+    "Why did the civil war in Liberia break out?",
+    "What caused the conflict in Mali?",
 ])
 def test_unanswerable_questions_a_review_found_unflagged_are_flagged(searcher: Searcher, question: str):
     assert searcher.ask(question).low_confidence
