@@ -115,15 +115,16 @@ def answer_of(candidate: Candidate, record: SectionRecord, reader: IndexReader, 
         shared = sentence_terms.get(lo + i, frozenset()).intersection(weights)
         if shared:
             scores[i] += lift * sum(weights[t] for t in shared)
-    texts = [record.slice(span.start, span.end) for span in spans]
     if lists:
-        scores = [s + LIST_BONUS * bool(ENUMERATES.search(t)) for s, t in zip(scores, texts)]
+        scores = [s + LIST_BONUS * bool(ENUMERATES.search(record.slice(span.start, span.end)))
+                  for s, span in zip(scores, spans)]
     # A lead-in ("Key takeaways include:") says nothing itself: one of its items answers better.
     for i in sorted(range(len(spans)), key=scores.__getitem__, reverse=True):
-        if not texts[i].endswith(":"):
-            return Answer(text=texts[i], start=spans[i].start, end=spans[i].end)
-    best = max(range(len(spans)), key=scores.__getitem__)
-    return Answer(text=texts[best], start=spans[best].start, end=spans[best].end)
+        text = record.slice(spans[i].start, spans[i].end)
+        if not text.endswith(":"):
+            return Answer(text=text, start=spans[i].start, end=spans[i].end)
+    span = spans[max(range(len(spans)), key=scores.__getitem__)]
+    return Answer(text=record.slice(span.start, span.end), start=span.start, end=span.end)
 
 
 def country_first(passages: list[Passage]) -> list[Passage]:

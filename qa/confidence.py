@@ -43,6 +43,7 @@ from pathlib import Path
 
 from . import aliases
 from .lexical import STOPWORDS, LexicalIndex, stems
+from .sections import split_sentences
 
 LEAD = (r"^\W*(?:(?>(?:so|and|but|then|roughly|approximately|about|exactly|precisely|just|do you know"
         r"|can you tell me|could you tell me|tell me|any idea)\W+|[^,:;?]{1,40}[,:]\s+))*")
@@ -138,7 +139,6 @@ HAS_DATE = re.compile(
 NUMBER_WORDS = ("one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty hundred"
                 " thousand million billion dozen percent half quarter").split()
 """Not "several" or "many": no answer to "how many"."""
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“‘'(])")
 HAS_NUMBER = re.compile(rf"\d|\b({'|'.join(NUMBER_WORDS)})\b", re.IGNORECASE)
 HAS_FREQUENCY = re.compile(
     r"\b(annual|annually|yearly|biennial|biannual|every|weekly|monthly|daily|once|twice|times a|regularly"
@@ -390,9 +390,10 @@ def _said_of_names(question: str, passages: str, holds: Callable[[str], object])
         forms += [_words(meaning) for meaning in mention.meanings]
     forms = [[_bare(w) for w in form] for form in forms]
     for block in passages.splitlines():
-        sentences = SENTENCE_END.split(block)
+        sentences = [block[span.start : span.end] for span in split_sentences(block)]
         for i, sentence in enumerate(sentences):
             if holds(sentence):
+                # not _bare_word_list: its small cache keeps the passages every other rule reads
                 text = [_bare(w) for w in _words(" ".join(sentences[max(0, i - 1) : i + 1]))]
                 if any(_mentions(text, form) for form in forms):
                     return True
@@ -828,8 +829,8 @@ def is_low_confidence(question: str, top_score: float | None, top_passage: str, 
         return True
     # A low score is no evidence against a passage that spells out the acronym asked about: MiniLM
     # knows no "RIMPAC", but "Rim of the Pacific (RIMPAC)" answers "What does RIMPAC stand for?".
-    spelt_out = WANTS_EXPANSION.search(question) and not unexpanded(question, passages)
-    if top_score < thresholds.off_topic and not spelt_out:
+    if top_score < thresholds.off_topic and not (WANTS_EXPANSION.search(question)
+                                                 and not unexpanded(question, passages)):
         return True
     # At any score: a country or a name is there or it isn't, a count is a number, a date a year,
     # a month or a decade; the best three are read because the right section is often second or third.
