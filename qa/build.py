@@ -147,8 +147,9 @@ def build(
             report.windows, report.sentences = len(units.window_texts), len(units.sentence_texts)
             try:
                 _write(tmp, articles, sections, texts, units, vectors, hashes, model, tokens)
+                partner = _build_partner(settings, tmp, articles, sections, texts, report, progress)
                 report.seconds = round(time.perf_counter() - started, 2)
-                store.write_manifest(tmp, _manifest(settings, articles, report, model))
+                store.write_manifest(tmp, _manifest(settings, articles, report, model, partner))
                 report.path = store.publish_generation(index_dir, name, tmp)
             except (OSError, sqlite3.Error, RuntimeError) as exc:  # RuntimeError: FAISS's write errors
                 raise BuildError(f"{index_dir}: cannot write the index ({_write_failure(exc, index_dir)}); "
@@ -175,6 +176,29 @@ def _write_failure(exc: BaseException, index_dir: Path) -> str:
     except OSError:
         return reason
     return f"{reason}; {free / 2**20:.0f} MB free there" if free < 2**30 else reason
+
+
+def _build_partner(settings: Settings, gen_dir: Path, articles: list[Article], sections: list[Section],
+                   texts: dict[str, str], report: BuildReport, progress: bool | None) -> str | None:
+    """The partner model's vectors of the same sections, as an index of their own in
+    gen_dir/partner sharing the section table; its model's name, or None when none is set."""
+    if not settings.partner_model:
+        return None
+    name = model_name(settings.partner_model)
+    partner_dir = gen_dir / store.PARTNER
+    partner_dir.mkdir()
+    model = _prepare_encoder(name, None, partner_dir, settings.cache_dir, _notifier(progress))
+    units = make_units(sections, texts, model.encoder)
+    own = BuildReport(articles=len(articles), sections=len(sections), windows=len(units.window_texts),
+                      sentences=len(units.sentence_texts))
+    vectors, hashes, tokens = _embed(units, model, _previous(Path(settings.index), partner=True), own, progress,
+                                     settings.token_budget_mb * 1024 * 1024)
+    report.embedded += own.embedded
+    report.reused_vectors += own.reused_vectors
+    store.link_table(gen_dir, partner_dir)
+    _write_vectors(partner_dir, units, vectors, hashes, model, tokens)
+    store.write_manifest(partner_dir, _manifest(settings, articles, own, model))
+    return name
 
 
 def read_corpus(corpus: Path, report: BuildReport, max_bytes: int = MAX_FILE_BYTES) -> list[Article]:
@@ -359,9 +383,10 @@ class Previous:
     """The array a hit in `vectors` points into when it is a previous sentence (row = its row in `tokens`)."""
 
 
-def _previous(index_dir: Path) -> Previous | None:
+def _previous(index_dir: Path, partner: bool = False) -> Previous | None:
+    """The current generation's vectors (its partner model's, with `partner`), or None."""
     try:
-        reader = store.IndexReader(index_dir)
+        reader = store.IndexReader(store.resolve_generation(index_dir) / store.PARTNER if partner else index_dir)
     except store.IndexLoadError:
         return None
     try:
@@ -553,6 +578,13 @@ def _write(
     )
     db.commit()
     db.close()
+    _write_vectors(gen_dir, units, vectors, hashes, model, tokens)
+    LexicalIndex.build(section_words(sections, units)).save(gen_dir / "lexical")
+
+
+def _write_vectors(gen_dir: Path, units: Units, vectors: np.ndarray, hashes: np.ndarray, model: PreparedModel,
+                   tokens: TokenTable | None) -> None:
+    """One model's arrays and FAISS index of the units."""
     n_windows = len(units.window_texts)
     windows = vectors[:n_windows]
     store.save_array(gen_dir, "windows", windows)
@@ -571,7 +603,6 @@ def _write(
     structure = choose_structure(n_windows)
     save_index(build_index(windows, structure), gen_dir)
     model.manifest["faiss"] = structure.as_dict()
-    LexicalIndex.build(section_words(sections, units)).save(gen_dir / "lexical")
 
 
 def token_idf(tokens: TokenTable, units: Units) -> np.ndarray:
@@ -599,7 +630,8 @@ def _raw(section: Section, texts: dict[str, str]) -> str | None:
     return None if raw == section.text else raw
 
 
-def _manifest(settings: Settings, articles: list[Article], report: BuildReport, model: PreparedModel) -> dict:
+def _manifest(settings: Settings, articles: list[Article], report: BuildReport, model: PreparedModel,
+              partner: str | None = None) -> dict:
     fingerprint = hashlib.sha256()
     for a in sorted(articles, key=lambda a: a.doc):
         fingerprint.update(f"{a.doc}\x00{a.digest}\n".encode())
@@ -607,6 +639,7 @@ def _manifest(settings: Settings, articles: list[Article], report: BuildReport, 
         "model": {k: v for k, v in model.manifest.items() if k not in ("faiss", "tokens")},
         "faiss": model.manifest["faiss"],
         "tokens": model.manifest.get("tokens"),
+        **({"partner": {"model": partner, "path": store.PARTNER}} if partner else {}),
         "corpus": {
             "path": str(Path(settings.corpus).resolve()),
             "fingerprint": fingerprint.hexdigest(),

@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
             corpus=getattr(args, "corpus", None),
             index=getattr(args, "index", None),
             model=getattr(args, "model", None),
+            partner_model=getattr(args, "partner_model", None),
             host=getattr(args, "host", None),
             port=getattr(args, "port", None),
         )
@@ -82,6 +83,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", type=Path, help="articles directory (QA_CORPUS, default corpus/)")
     p.add_argument("--index", type=Path, help="index directory (QA_INDEX, default index/)")
     p.add_argument("--model", help="sentence-transformers name or path (QA_MODEL, default all-MiniLM-L6-v2)")
+    p.add_argument("--partner-model", metavar="MODEL",
+                   help="a second model whose scores are added to the first's, e.g. all-mpnet-base-v2: "
+                        "better answers, slower questions (QA_PARTNER_MODEL, default none)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_index)
 

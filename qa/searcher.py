@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +17,9 @@ from .embedding import ONNX_INT8, Encoder, EncoderError, OnnxEncoder, Tokens
 from .lexical import LexicalIndex
 from .models import AskRequest, AskResponse, validation_message
 from .neighbours import Neighbours
-from .retrieval import LexicalHits, Retriever
+from .retrieval import Candidate, LexicalHits, Retriever, fused_with
 from .settings import Settings
-from .store import IndexLoadError, IndexReader
+from .store import PARTNER, IndexLoadError, IndexReader
 
 log = logging.getLogger("qa.searcher")
 
@@ -46,6 +47,12 @@ class Searcher:
             self.reader.close()
             raise
         self.retriever = Retriever(self.reader, neighbours, lexical)
+        try:
+            self.partner = Partner.load(self.reader, self.settings, lexical) if self.manifest.get("partner") else None
+        except BaseException:
+            self.reader.close()
+            lexical.close()
+            raise
         self._alone = threading.Lock()
         self._lexical_pool = (ThreadPoolExecutor(max(1, self.settings.search_threads), thread_name_prefix="qa-lexical")
                               if self.reader.section_count >= LEXICAL_AHEAD_ABOVE else None)
@@ -149,15 +156,69 @@ class Searcher:
         lexical = self.retriever.lexical
         hits = lexical_hits.result() if lexical_hits is not None else None
         terms = hits.terms if hits is not None else lexical.query_terms(question)
-        ranked = self.retriever.candidates(vector, terms, k, pieces, hits)
+        if self.partner is None:
+            ranked = self.retriever.candidates(vector, terms, k, pieces, hits)
+        else:
+            hits = hits or self.retriever.lexical_hits(terms, k)  # BM25 once, for both models
+            ranked = fused_with(self.retriever.candidates(vector, terms, k, pieces, hits),
+                                self._partner_candidates(question, terms, k, hits),
+                                self.retriever.weights.partner)
         return build_response(question, terms, ranked, self.reader, lexical, k)
+
+    def _partner_candidates(self, question: str, terms: list[str], k: int, hits: LexicalHits) -> list[Candidate]:
+        assert self.partner is not None
+        text = self._as_encoded(question)
+        if self._alone.acquire(blocking=False):
+            try:
+                return self.partner.candidates(text, terms, k, hits, alone=True)
+            finally:
+                self._alone.release()
+        return self.partner.candidates(text, terms, k, hits, alone=False)
 
     def close(self) -> None:
         self._closed = True
         if self._lexical_pool is not None:
             self._lexical_pool.shutdown()
         self.reader.close()
+        if self.partner is not None:
+            self.partner.reader.close()
         self.retriever.lexical.close()
+
+
+@dataclass(frozen=True)
+class Partner:
+    """A second model's encoder and retrieval over the generation's sections (store.PARTNER)."""
+
+    reader: IndexReader
+    encoder: Encoder
+    retriever: Retriever
+
+    @classmethod
+    def load(cls, primary: IndexReader, settings: Settings, lexical: LexicalIndex) -> Partner:
+        """The partner index of a generation, sharing its BM25 index; IndexLoadError when it is
+        missing or was not built over the same sentences."""
+        reader = IndexReader(primary.path / PARTNER)
+        try:
+            if (len(reader.sentences) != len(primary.sentences)
+                    or not np.array_equal(reader.section_sentences, primary.section_sentences)):
+                raise IndexLoadError(f"{reader.path}: the partner index holds other sentences than "
+                                     f"{primary.path}; rebuild with `qa index`")
+            encoder = load_query_encoder(reader, settings)
+            neighbours = Neighbours.load(reader.path, reader.window_rows, reader.manifest.get("faiss", {}))
+        except BaseException:
+            reader.close()
+            raise
+        return cls(reader, encoder, Retriever(reader, neighbours, lexical))
+
+    def candidates(self, text: str, terms: list[str], k: int, hits: LexicalHits, alone: bool) -> list[Candidate]:
+        """This model's ranking of the question (as the searcher encodes it) and its BM25 hits."""
+        with_tokens = getattr(self.encoder, "encode_with_tokens", None)
+        if self.reader.token_vectors is None or with_tokens is None:
+            vector, pieces = self.encoder.encode([text], batch_size=1, alone=alone)[0], None
+        else:
+            vectors, found = with_tokens([text], batch_size=1, alone=alone)
+            vector, pieces = vectors[0], found[0]
+        return self.retriever.candidates(vector, terms, k, pieces, hits)
 
 
 def _one_blas_thread() -> None:

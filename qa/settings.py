@@ -19,6 +19,9 @@ class Settings:
     corpus: Path = Path("corpus")
     index: Path = Path("index")
     model: str = DEFAULT_MODEL
+    partner_model: str = ""
+    """A second model whose scores `qa index` adds to the first's (store.PARTNER); "" for none.
+    all-mpnet-base-v2 beside the default: better answers, about 4x the time per question (README)."""
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = 64 * 1024
@@ -110,6 +113,9 @@ def _out_of_range(settings: Settings) -> list[str]:
         problems.append(f"request_timeout_s (QA_REQUEST_TIMEOUT_S) must be more than 0, not {settings.request_timeout_s}")
     if not settings.model.strip():  # `--model ""`: an empty QA_MODEL means the default instead
         problems.append("model (QA_MODEL, --model) must name a model, not ''")
+    elif settings.partner_model.strip() == settings.model.strip():
+        problems.append(f"partner_model (QA_PARTNER_MODEL, --partner-model) must differ from the model, "
+                        f"not {settings.partner_model!r} again")
     if settings.client_timeout_s <= 0:
         problems.append(f"client_timeout_s (QA_CLIENT_TIMEOUT_S) must be more than 0, not {settings.client_timeout_s}")
     return problems

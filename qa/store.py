@@ -16,6 +16,9 @@
         faiss.index           the nearest-neighbour structure over windows
         lexical/              BM25 model over sections
         encoder/              the model exported to ONNX (when exportable)
+        partner/              optional: a second model's encoder/, vectors, token arrays and
+                              faiss.index over the same sentences, with its own manifest and a
+                              hard link to sections.db; the searcher fuses both models' scores
 
 A generation is written under a temporary name, renamed into place, then CURRENT is
 switched, so a failed or killed build never touches the generation being served.
@@ -53,6 +56,8 @@ POINTER = "CURRENT"
 GENERATIONS = "gens"
 MANIFEST = "manifest.json"
 BUILD_LOCK = ".build.lock"
+PARTNER = "partner"
+"""The folder, inside a generation, of the partner model's index (`qa index --partner-model`)."""
 KEEP_GENERATIONS = 2
 ARRAYS = ("windows", "window_sections", "window_hashes", "sentences", "sentence_vectors", "sentence_hashes",
           "section_sentences")
@@ -291,6 +296,14 @@ def write_manifest(gen_dir: Path, manifest: dict[str, Any]) -> None:
     }
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, **manifest, "files": files}
     (gen_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+def link_table(gen_dir: Path, partner_dir: Path) -> None:
+    """Give a partner index the generation's section table: a hard link, a copy where links fail."""
+    try:
+        os.link(gen_dir / "sections.db", partner_dir / "sections.db")
+    except OSError:
+        shutil.copy2(gen_dir / "sections.db", partner_dir / "sections.db")
 
 
 def create_table(gen_dir: Path) -> sqlite3.Connection:
