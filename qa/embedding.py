@@ -418,8 +418,11 @@ def _onnx_inputs(path: Path) -> list[str]:
 class OnnxEncoder:
     """The exported model on onnxruntime + tokenizers: no torch, a few ms per query."""
 
-    def __init__(self, model_dir: Path, quantized: bool = True, threads: int = 2, solo_threads: int = 0) -> None:
-        """`threads` per call; `solo_threads` (when more) for calls made with alone=True."""
+    def __init__(self, model_dir: Path, quantized: bool = True, threads: int = 2, solo_threads: int = 0,
+                 spin: bool = True) -> None:
+        """`threads` per call; `solo_threads` (when more) for calls made with alone=True; `spin`:
+        threads wait for work busily, as onnxruntime does by default (False beside a second
+        encoder, which they would slow: a partnered question 70 -> 45 ms)."""
         from tokenizers import Tokenizer
 
         model_dir = Path(model_dir)
@@ -427,7 +430,7 @@ class OnnxEncoder:
             config = json.loads((model_dir / ONNX_CONFIG).read_text())
             self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
             file = model_dir / (ONNX_INT8 if quantized else ONNX_FP32)
-            self._session = _session(file, threads)
+            self._session = _session(file, threads, spin)
         except Exception as exc:  # noqa: BLE001
             raise EncoderError(f"{model_dir}: cannot load the exported model: {_first_line(exc)}") from None
         self.name = str(config["name"])
@@ -452,7 +455,7 @@ class OnnxEncoder:
         self._solo = self._session
         self._solo_ready = threading.Event()
         if solo_threads > max(1, threads):
-            threading.Thread(target=self._open_solo, args=(file, solo_threads), name="qa-encoder-solo",
+            threading.Thread(target=self._open_solo, args=(file, solo_threads, spin), name="qa-encoder-solo",
                              daemon=False).start()
         else:
             self._solo_ready.set()
@@ -461,9 +464,9 @@ class OnnxEncoder:
         # change to the tokenizer above: a tokenizer must not change while another thread reads it).
         threading.Thread(target=self._meaningful, name="qa-encoder-pieces").start()
 
-    def _open_solo(self, file: Path, threads: int) -> None:
+    def _open_solo(self, file: Path, threads: int, spin: bool) -> None:
         try:
-            self._solo = _session(file, threads)
+            self._solo = _session(file, threads, spin)
         except Exception as exc:  # noqa: BLE001 - lone questions keep the first session
             log.warning("no %d-thread encoder session for lone questions: %s", threads, _first_line(exc))
         finally:
@@ -549,13 +552,15 @@ class OnnxEncoder:
         return self._counter.token_to_id(word) is not None or self._counter.token_to_id(word.lower()) is not None
 
 
-def _session(file: Path, threads: int):  # noqa: ANN202 - onnxruntime is imported lazily
+def _session(file: Path, threads: int, spin: bool = True):  # noqa: ANN202 - onnxruntime is imported lazily
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = max(1, threads)
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
 
 

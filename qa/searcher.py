@@ -66,7 +66,8 @@ class Searcher:
         with ThreadPoolExecutor(1, thread_name_prefix="qa-load-faiss") as pool:
             loading = pool.submit(Neighbours.load, self.reader.path, self.reader.window_rows,
                                   self.manifest.get("faiss", {}))
-            self.encoder = encoder or load_query_encoder(self.reader, self.settings)
+            self.encoder = encoder or load_query_encoder(self.reader, self.settings,
+                                                         spin=not self.manifest.get("partner"))
             try:
                 return loading.result(), LexicalIndex.load(self.reader.path / "lexical")
             except Exception as exc:  # noqa: BLE001 - a damaged file must become one clear message
@@ -203,7 +204,7 @@ class Partner:
                     or not np.array_equal(reader.section_sentences, primary.section_sentences)):
                 raise IndexLoadError(f"{reader.path}: the partner index holds other sentences than "
                                      f"{primary.path}; rebuild with `qa index`")
-            encoder = load_query_encoder(reader, settings)
+            encoder = load_query_encoder(reader, settings, spin=False)
             neighbours = Neighbours.load(reader.path, reader.window_rows, reader.manifest.get("faiss", {}))
         except BaseException:
             reader.close()
@@ -232,15 +233,16 @@ def _one_blas_thread() -> None:
     threadpool_limits(limits=1, user_api="blas")
 
 
-def load_query_encoder(reader: IndexReader, settings: Settings) -> Encoder:
-    """The encoder the index was built with: its ONNX export when it has one (no torch)."""
+def load_query_encoder(reader: IndexReader, settings: Settings, spin: bool = True) -> Encoder:
+    """The encoder the index was built with: its ONNX export when it has one (no torch); `spin`:
+    see OnnxEncoder."""
     model = reader.manifest["model"]
     kind = model.get("encoder")
     try:
         if kind == "onnx":
             quantized = model.get("file") == ONNX_INT8
             return OnnxEncoder(reader.path / "encoder", quantized=quantized, threads=settings.threads,
-                               solo_threads=settings.solo_threads)
+                               solo_threads=settings.solo_threads, spin=spin)
         if kind == "sentence-transformers":
             from .embedding import SentenceTransformerEncoder
 

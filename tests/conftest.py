@@ -23,6 +23,18 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from load import ServeProcess  # noqa: E402 - the benchmarks' server process, shared with the tests
 
 
+def _accurate_installed() -> bool:
+    from qa.packaged_models import ACCURATE
+
+    return ACCURATE.installed() is not None
+
+
+needs_accurate = pytest.mark.skipif(
+    not _accurate_installed() and not os.environ.get("QA_TEST_ACCURATE"),
+    reason="the accurate extra is not installed (CI sets QA_TEST_ACCURATE, so there they fail instead)")
+"""For tests of all-mpnet-base-v2, which ships in the `accurate` extra."""
+
+
 @pytest.fixture(scope="session", autouse=True)
 def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One exported model for the whole session, so each test build skips the torch export."""

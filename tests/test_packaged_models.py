@@ -12,13 +12,10 @@ import pytest
 
 from qa import packaged_models
 from qa.embedding import EncoderError, SentenceTransformerEncoder, resolve_model
-from qa.packaged_models import ACCURATE, SplitZipModel
+from qa.packaged_models import SplitZipModel
 
-from conftest import build_index
+from conftest import build_index, needs_accurate
 
-needs_accurate = pytest.mark.skipif(
-    ACCURATE.installed() is None and not os.environ.get("QA_TEST_ACCURATE"),
-    reason="the accurate extra is not installed (CI sets QA_TEST_ACCURATE, so there they fail instead)")
 
 MODEL_FILES = {
     "modules.json": b'[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}]',
