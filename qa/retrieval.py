@@ -275,9 +275,19 @@ def fused_with(ranked: list[Candidate], partner: list[Candidate], share: float) 
         own, other = mine.get(section), theirs.get(section)
         score = ((1 - share) * (own.score if own else floor)
                  + share * (other.score if other else partner_floor))
-        merged.append(replace(own, score=score) if own else replace(other, score=score, base=base_floor))  # type: ignore[arg-type]
+        if own and other:
+            merged.append(replace(own, score=score, sentence_scores=_mix(own.sentence_scores, other.sentence_scores, share),
+                                  sentence_matches=_mix(own.sentence_matches, other.sentence_matches, share)))
+        else:
+            merged.append(replace(own, score=score) if own else replace(other, score=score, base=base_floor))  # type: ignore[arg-type]
     merged.sort(key=lambda c: (-c.score, c.section))
     return merged
+
+
+def _mix(mine: np.ndarray | None, theirs: np.ndarray | None, share: float) -> np.ndarray | None:
+    if mine is None or theirs is None:
+        return mine if theirs is None else theirs
+    return (1 - share) * mine + share * theirs
 
 
 def _second_best(sims: np.ndarray, bounds: np.ndarray, best: np.ndarray) -> np.ndarray:

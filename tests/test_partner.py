@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,17 @@ def test_confidence_keeps_reading_the_first_models_base_score():
     fused = fused_with([candidate(1, 0.5, base=0.31), candidate(2, 0.4, base=0.28)], [candidate(3, 0.99, base=0.9)], 0.9)
 
     assert {c.section: c.base for c in fused} == {1: 0.31, 2: 0.28, 3: 0.28}
+
+
+def test_a_section_both_models_kept_weighs_its_sentences_by_both():
+    mine = replace(candidate(1, 0.5), sentence_scores=np.array([0.9, 0.1], dtype=np.float32),
+                   sentence_matches=np.array([0.2, 0.8], dtype=np.float32))
+    theirs = replace(candidate(1, 0.5), sentence_scores=np.array([0.1, 0.9], dtype=np.float32))
+
+    fused = fused_with([mine], [theirs], 0.75)[0]
+
+    assert fused.sentence_scores == pytest.approx([0.3, 0.7])  # the answer leans to the partner's sentence
+    assert fused.sentence_matches == pytest.approx([0.2, 0.8])  # only one model matched word pieces
 
 
 def test_an_empty_ranking_leaves_the_other_as_it_is():
