@@ -422,7 +422,7 @@ class OnnxEncoder:
                  spin: bool = True) -> None:
         """`threads` per call; `solo_threads` (when more) for calls made with alone=True; `spin`:
         threads wait for work busily, as onnxruntime does by default (False beside a second
-        encoder, which they would slow: a partnered question 70 -> 45 ms)."""
+        encoder, which they would slow: a partnered dev question 70 -> 35 ms p50)."""
         from tokenizers import Tokenizer
 
         model_dir = Path(model_dir)

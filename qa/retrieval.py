@@ -66,8 +66,8 @@ class Weights:
     partner: float = 0.6
     """Share of a partner model's score in the ranking, when the index has one (fused_with). With
     all-mpnet-base-v2 beside the default model, chosen on the files read before (dev, own and
-    independent, 2, 3, 8, 13, 14, 15): mean recall@1 .866 alone, .899 at .4, .907 at .5, .913
-    at .6, .908 at .75; mpnet alone .894. README, Two models, has every file."""
+    independent, 2, 3, 8, 13, 14, 15): mean recall@1 .864 without it, .918 at .4, .912 at .5,
+    .920 at .6, .918 at .7; mpnet alone .899. README, Choosing the model, has every file."""
     piece_idf_power: float = 2.0
     """Each question piece counts in the word-piece match by its IDF to this power: rare pieces carry
     the meaning. From 1: dev.jsonl recall@5 0.933 -> 0.967, mrr@10 0.894 -> 0.901; own.jsonl and
@@ -275,16 +275,20 @@ def fused_with(ranked: list[Candidate], partner: list[Candidate], share: float) 
         own, other = mine.get(section), theirs.get(section)
         score = ((1 - share) * (own.score if own else floor)
                  + share * (other.score if other else partner_floor))
-        if own and other:
-            merged.append(replace(own, score=score, sentence_scores=_mix(own.sentence_scores, other.sentence_scores, share),
+        if own and other:  # its answer sentence is chosen by both models too
+            merged.append(replace(own, score=score,
+                                  sentence_scores=_mix(own.sentence_scores, other.sentence_scores, share),
                                   sentence_matches=_mix(own.sentence_matches, other.sentence_matches, share)))
+        elif own:
+            merged.append(replace(own, score=score))
         else:
-            merged.append(replace(own, score=score) if own else replace(other, score=score, base=base_floor))  # type: ignore[arg-type]
+            merged.append(replace(other, score=score, base=base_floor))  # type: ignore[arg-type]
     merged.sort(key=lambda c: (-c.score, c.section))
     return merged
 
 
 def _mix(mine: np.ndarray | None, theirs: np.ndarray | None, share: float) -> np.ndarray | None:
+    """Two models' per-sentence scores weighed as their sections are; either alone where one is missing."""
     if mine is None or theirs is None:
         return mine if theirs is None else theirs
     return (1 - share) * mine + share * theirs

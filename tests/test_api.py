@@ -143,6 +143,7 @@ def test_healthz_reports_the_index(server):
     status, body = server.get_json("/healthz")
     assert status == 200
     assert body["status"] == "ok" and body["sections"] == 36 and body["articles"] == 2
+    assert body["model"] == "all-MiniLM-L6-v2" and body["partner_model"] is None
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/"])

@@ -208,9 +208,11 @@ def test_the_http_api_answers_as_the_library_with_a_partner(paired, paired_index
     server = Server(paired_index, log=tmp_path / "serve.log")
     try:
         status, body = server.post_json("/ask", {"question": question, "k": 3})
+        health = server.get_json("/healthz")[1]
     finally:
         server.stop()
 
+    assert health["model"] == "all-MiniLM-L6-v2" and health["partner_model"] == PARTNER_MODEL
     assert status == 200
     assert [(p["citation"]["section"], p["score"]) for p in body["passages"]] == [
         (p.citation.section, p.score) for p in expected.passages]

@@ -18,4 +18,5 @@ async def healthz(request: Request) -> dict[str, object]:
         "articles": counts.get("articles"),
         "sections": counts.get("sections"),
         "model": searcher.manifest["model"].get("name"),
+        "partner_model": (searcher.manifest.get("partner") or {}).get("model"),
     }

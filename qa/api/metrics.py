@@ -20,7 +20,9 @@ LATENCY = Histogram("qa_request_seconds", "HTTP request latency by route", ["rou
                     registry=REGISTRY)
 ENCODE_SECONDS = Histogram("qa_encode_seconds", "Time to embed one batch of questions", buckets=FAST_BUCKETS,
                            registry=REGISTRY)
-SEARCH_SECONDS = Histogram("qa_search_seconds", "Time to retrieve and answer one batch", buckets=FAST_BUCKETS,
+SEARCH_SECONDS = Histogram("qa_search_seconds",
+                           "Time to retrieve and answer one batch (with a partner model, its encoding too)",
+                           buckets=FAST_BUCKETS,
                            registry=REGISTRY)
 BATCH_SIZE = Histogram("qa_batch_size", "Questions per encoder call", buckets=(1, 2, 4, 8, 16, 32, 64),
                        registry=REGISTRY)
