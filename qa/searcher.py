@@ -136,11 +136,8 @@ class Searcher:
         return self._run_encoder(questions, False, pieces)
 
     def _run_encoder(self, questions: list[str], alone: bool, pieces: bool) -> tuple[np.ndarray, list[Tokens | None]]:
-        with_tokens = getattr(self.encoder, "encode_with_tokens", None)
-        if not pieces or self.reader.token_vectors is None or with_tokens is None:
-            return self.encoder.encode(questions, batch_size=self.batch_size, alone=alone), [None] * len(questions)
-        vectors, found = with_tokens(questions, batch_size=self.batch_size, alone=alone)
-        return vectors, list(found)
+        return encoded(self.encoder, questions, self.batch_size, alone,
+                       pieces=pieces and self.reader.token_vectors is not None)
 
     def _as_encoded(self, question: str) -> str:
         """The question as the encoder reads it: its typos corrected ("cybr" -> "cyber"; own.jsonl
@@ -213,13 +210,18 @@ class Partner:
 
     def candidates(self, text: str, terms: list[str], k: int, hits: LexicalHits, alone: bool) -> list[Candidate]:
         """This model's ranking of the question (as the searcher encodes it) and its BM25 hits."""
-        with_tokens = getattr(self.encoder, "encode_with_tokens", None)
-        if self.reader.token_vectors is None or with_tokens is None:
-            vector, pieces = self.encoder.encode([text], batch_size=1, alone=alone)[0], None
-        else:
-            vectors, found = with_tokens([text], batch_size=1, alone=alone)
-            vector, pieces = vectors[0], found[0]
-        return self.retriever.candidates(vector, terms, k, pieces, hits)
+        vectors, pieces = encoded(self.encoder, [text], 1, alone, pieces=self.reader.token_vectors is not None)
+        return self.retriever.candidates(vectors[0], terms, k, pieces[0], hits)
+
+
+def encoded(encoder: Encoder, questions: list[str], batch_size: int, alone: bool, pieces: bool
+            ) -> tuple[np.ndarray, list[Tokens | None]]:
+    """Question vectors, and their word pieces when asked for and the encoder gives them."""
+    with_tokens = getattr(encoder, "encode_with_tokens", None)
+    if not pieces or with_tokens is None:
+        return encoder.encode(questions, batch_size=batch_size, alone=alone), [None] * len(questions)
+    vectors, found = with_tokens(questions, batch_size=batch_size, alone=alone)
+    return vectors, list(found)
 
 
 def _one_blas_thread() -> None:
