@@ -192,7 +192,7 @@ def _build_partner(settings: Settings, gen_dir: Path, articles: list[Article], s
     own = BuildReport(articles=len(articles), sections=len(sections), windows=len(units.window_texts),
                       sentences=len(units.sentence_texts))
     vectors, hashes, tokens = _embed(units, model, _previous(Path(settings.index), partner=True), own, progress,
-                                     settings.token_budget_mb * 1024 * 1024)
+                                     settings.token_budget_mb * 1024 * 1024, label="embedding, partner")
     report.embedded += own.embedded
     report.reused_vectors += own.reused_vectors
     store.link_table(gen_dir, partner_dir)
@@ -419,7 +419,7 @@ def _compare(articles: list[Article], previous: Previous | None, report: BuildRe
 
 def _embed(
     units: Units, model: PreparedModel, previous: Previous | None, report: BuildReport, progress: bool | None,
-    token_budget: int = 0,
+    token_budget: int = 0, label: str = "embedding",
 ) -> tuple[np.ndarray, np.ndarray, TokenTable | None]:
     """Vectors and hashes of windows then sentences: reused where the hash matches, else embedded;
     and the sentences' word-piece vectors, when the encoder gives them and they fit the budget."""
@@ -461,7 +461,7 @@ def _embed(
         return model.encoder.encode_with_tokens(batch, batch_size=ENCODE_BATCH, skip=skip)  # type: ignore[attr-defined]
 
     batches = [todo[lo : lo + ENCODE_BATCH] for lo in range(0, len(todo), ENCODE_BATCH)]
-    bar = tqdm(total=len(todo), desc="embedding", unit="text", disable=_no_bar(progress), dynamic_ncols=True)
+    bar = tqdm(total=len(todo), desc=label, unit="text", disable=_no_bar(progress), dynamic_ncols=True)
     pool = ThreadPoolExecutor(max(1, model.parallel), thread_name_prefix="qa-embed")
     try:
         with bar:

@@ -56,7 +56,7 @@ class Settings:
     token_budget_mb: int = 512
     """Most disk for word-piece vectors, about 40-64 KB a section (a build holds up to about twice
     this in memory); a larger corpus is indexed without them and ranks on sentence vectors and
-    BM25 only."""
+    BM25 only. A partner model has a budget of its own, the same."""
     cache_dir: Path | None = None
     """Where exported models are kept between builds; default ~/.cache/qa (XDG_CACHE_HOME)."""
 
