@@ -11,9 +11,9 @@ import logging
 import sqlite3
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -139,21 +139,25 @@ def build(
         try:
             previous = _previous(index_dir)
             _compare(articles, previous, report)
-            model = _prepare_encoder(model_name(settings.model), encoder, tmp, settings.cache_dir, _notifier(progress))
+            notify = _notifier(progress)
+            model = _prepare_encoder(model_name(settings.model), encoder, tmp, settings.cache_dir, notify)
+            # Before any embedding: a partner that can't load fails the build at once, not after it.
+            partner = _prepare_partner(settings, tmp, notify)
             units = make_units(sections, texts, model.encoder)
             vectors, hashes, tokens = _embed(units, model, previous, report, progress,
                                              settings.token_budget_mb * 1024 * 1024)
             report.generation, report.articles, report.sections = name, len(articles), len(sections)
             report.windows, report.sentences = len(units.window_texts), len(units.sentence_texts)
-            try:
+            with _writing(index_dir):
                 _write(tmp, articles, sections, texts, units, vectors, hashes, model, tokens)
-                partner = _build_partner(settings, tmp, articles, sections, texts, report, progress)
+            del previous, units, vectors, hashes, tokens  # written: the partner's build needs the memory
+            if partner is not None:
+                _build_partner(partner, settings, tmp, articles, sections, texts, report, progress)
+            with _writing(index_dir):
                 report.seconds = round(time.perf_counter() - started, 2)
-                store.write_manifest(tmp, _manifest(settings, articles, report, model, partner))
+                store.write_manifest(tmp, _manifest(settings, articles, report, model,
+                                                    partner.manifest["name"] if partner else None))
                 report.path = store.publish_generation(index_dir, name, tmp)
-            except (OSError, sqlite3.Error, RuntimeError) as exc:  # RuntimeError: FAISS's write errors
-                raise BuildError(f"{index_dir}: cannot write the index ({_write_failure(exc, index_dir)}); "
-                                 "the index in use is unchanged") from None
         except BaseException:
             import shutil
 
@@ -178,16 +182,30 @@ def _write_failure(exc: BaseException, index_dir: Path) -> str:
     return f"{reason}; {free / 2**20:.0f} MB free there" if free < 2**30 else reason
 
 
-def _build_partner(settings: Settings, gen_dir: Path, articles: list[Article], sections: list[Section],
-                   texts: dict[str, str], report: BuildReport, progress: bool | None) -> str | None:
-    """The partner model's vectors of the same sections, as an index of their own in
-    gen_dir/partner sharing the section table; its model's name, or None when none is set."""
-    if not settings.partner_model:
+@contextmanager
+def _writing(index_dir: Path) -> Iterator[None]:
+    """Errors of writing the generation, as one BuildError that says the served index is untouched."""
+    try:
+        yield
+    except (OSError, sqlite3.Error, RuntimeError) as exc:  # RuntimeError: FAISS's write errors
+        raise BuildError(f"{index_dir}: cannot write the index ({_write_failure(exc, index_dir)}); "
+                         "the index in use is unchanged") from None
+
+
+def _prepare_partner(settings: Settings, gen_dir: Path, notify: Callable[[str], None] | None) -> PreparedModel | None:
+    """The partner model's encoder, exported into gen_dir/partner; None when none is set."""
+    if not settings.partner_model.strip():
         return None
-    name = model_name(settings.partner_model)
     partner_dir = gen_dir / store.PARTNER
     partner_dir.mkdir()
-    model = _prepare_encoder(name, None, partner_dir, settings.cache_dir, _notifier(progress))
+    return _prepare_encoder(model_name(settings.partner_model.strip()), None, partner_dir, settings.cache_dir, notify)
+
+
+def _build_partner(model: PreparedModel, settings: Settings, gen_dir: Path, articles: list[Article],
+                   sections: list[Section], texts: dict[str, str], report: BuildReport, progress: bool | None) -> None:
+    """The partner model's vectors of the same sentences, as an index of their own in
+    gen_dir/partner sharing the section table (its own windows: they fit its word pieces)."""
+    partner_dir = gen_dir / store.PARTNER
     units = make_units(sections, texts, model.encoder)
     own = BuildReport(articles=len(articles), sections=len(sections), windows=len(units.window_texts),
                       sentences=len(units.sentence_texts))
@@ -195,10 +213,10 @@ def _build_partner(settings: Settings, gen_dir: Path, articles: list[Article], s
                                      settings.token_budget_mb * 1024 * 1024, label="embedding, partner")
     report.embedded += own.embedded
     report.reused_vectors += own.reused_vectors
-    store.link_table(gen_dir, partner_dir)
-    _write_vectors(partner_dir, units, vectors, hashes, model, tokens)
-    store.write_manifest(partner_dir, _manifest(settings, articles, own, model))
-    return name
+    with _writing(Path(settings.index)):
+        store.link_table(gen_dir, partner_dir)
+        _write_vectors(partner_dir, units, vectors, hashes, model, tokens)
+        store.write_manifest(partner_dir, _manifest(settings, articles, own, model))
 
 
 def read_corpus(corpus: Path, report: BuildReport, max_bytes: int = MAX_FILE_BYTES) -> list[Article]:

@@ -260,16 +260,19 @@ class Retriever:
         return ranges, sims, bounds
 
 
-def fused_with(ranked: list[Candidate], partner: list[Candidate], share: float) -> list[Candidate]:
-    """One ranking from two models' candidates for the same question, best first: each section by
-    (1 - share) * its score + share * the partner's, a model that did not keep a section giving it
-    its lowest kept score. `base` stays the first model's (the lowest of it where only the partner
-    kept the section), since confidence thresholds are set against it."""
+def fused_with(ranked: list[Candidate], partner: list[Candidate], share: float, depth: int = KEEP) -> list[Candidate]:
+    """One ranking from two models' candidates for the same question, best first: each of both
+    models' first `depth` sections by (1 - share) * its score + share * the partner's, a model that
+    did not keep a section among them giving it its score at `depth`; then the first model's other
+    sections, below them all. A fixed depth, not k, so that asking for more passages changes none
+    of the first. `base` stays the first model's (the lowest kept where only the partner kept the
+    section), since confidence thresholds are set against it."""
     if not ranked or not partner:
         return ranked or partner
-    mine, theirs = {c.section: c for c in ranked}, {c.section: c for c in partner}
-    floor, partner_floor = ranked[-1].score, partner[-1].score
-    base_floor = min(c.base for c in ranked)
+    head, partner = ranked[:depth], partner[:depth]
+    mine, theirs = {c.section: c for c in head}, {c.section: c for c in partner}
+    floor, partner_floor = head[-1].score, partner[-1].score
+    base_floor = min(c.base for c in head)
     merged = []
     for section in mine.keys() | theirs.keys():
         own, other = mine.get(section), theirs.get(section)
@@ -284,7 +287,10 @@ def fused_with(ranked: list[Candidate], partner: list[Candidate], share: float) 
         else:
             merged.append(replace(other, score=score, base=base_floor))  # type: ignore[arg-type]
     merged.sort(key=lambda c: (-c.score, c.section))
-    return merged
+    # Below every fused score: each of these is under `floor` for the first model.
+    tail = [replace(c, score=(1 - share) * c.score + share * partner_floor) for c in ranked[depth:]
+            if c.section not in theirs]
+    return merged + tail
 
 
 def _mix(mine: np.ndarray | None, theirs: np.ndarray | None, share: float) -> np.ndarray | None:

@@ -95,8 +95,9 @@ class Searcher:
                 where = f"questions[{i}]: " if len(questions) > 1 else ""
                 raise ValueError(f"{where}{validation_message(exc)}") from None
         ahead = self.lexical_ahead(cleaned, k)
-        vectors, pieces = self.embed(cleaned, alone=len(cleaned) == 1 and ahead[0] is None)
-        return [self.answer(q, v, k, p, b) for q, v, p, b in zip(cleaned, vectors, pieces, ahead)]
+        alone = len(cleaned) == 1 and ahead[0] is None
+        vectors, pieces = self.embed(cleaned, alone=alone)
+        return [self.answer(q, v, k, p, b, alone) for q, v, p, b in zip(cleaned, vectors, pieces, ahead)]
 
     def lexical_ahead(self, questions: list[str], k: int) -> list[Future[LexicalHits] | None]:
         """Per question, its BM25 candidates started on another thread, or None: only for a lone
@@ -148,9 +149,10 @@ class Searcher:
         return with_meanings(lexical.respell(question, knows) if knows else question, lexical.has)
 
     def answer(self, question: str, vector: np.ndarray, k: int, pieces: Tokens | None = None,
-               lexical_hits: Future[LexicalHits] | None = None) -> AskResponse:
+               lexical_hits: Future[LexicalHits] | None = None, alone: bool = False) -> AskResponse:
         """The response for a question whose vector (and word pieces) are already computed;
-        `lexical_hits`: its lexical_ahead(), when started."""
+        `lexical_hits`: its lexical_ahead(), when started; `alone`: as for embed(), for the
+        partner model's encoding."""
         lexical = self.retriever.lexical
         hits = lexical_hits.result() if lexical_hits is not None else None
         terms = hits.terms if hits is not None else lexical.query_terms(question)
@@ -159,14 +161,15 @@ class Searcher:
         else:
             hits = hits or self.retriever.lexical_hits(terms, k)  # BM25 once, for both models
             ranked = fused_with(self.retriever.candidates(vector, terms, k, pieces, hits),
-                                self._partner_candidates(question, terms, k, hits),
+                                self._partner_candidates(question, terms, k, hits, alone),
                                 self.retriever.weights.partner)
         return build_response(question, terms, ranked, self.reader, lexical, k)
 
-    def _partner_candidates(self, question: str, terms: list[str], k: int, hits: LexicalHits) -> list[Candidate]:
+    def _partner_candidates(self, question: str, terms: list[str], k: int, hits: LexicalHits,
+                            alone: bool = False) -> list[Candidate]:
         assert self.partner is not None
         text = self._as_encoded(question)
-        if self._alone.acquire(blocking=False):
+        if alone and self._alone.acquire(blocking=False):
             try:
                 return self.partner.candidates(text, terms, k, hits, alone=True)
             finally:
@@ -202,11 +205,15 @@ class Partner:
                 raise IndexLoadError(f"{reader.path}: the partner index holds other sentences than "
                                      f"{primary.path}; rebuild with `qa index`")
             encoder = load_query_encoder(reader, settings, spin=False)
-            neighbours = Neighbours.load(reader.path, reader.window_rows, reader.manifest.get("faiss", {}))
+            try:
+                retriever = Retriever(reader, Neighbours.load(reader.path, reader.window_rows,
+                                                              reader.manifest.get("faiss", {})), lexical)
+            except Exception as exc:  # noqa: BLE001 - a damaged file must become one clear message
+                raise IndexLoadError(f"{reader.path}: cannot load the search structures ({exc})") from None
         except BaseException:
             reader.close()
             raise
-        return cls(reader, encoder, Retriever(reader, neighbours, lexical))
+        return cls(reader, encoder, retriever)
 
     def candidates(self, text: str, terms: list[str], k: int, hits: LexicalHits, alone: bool) -> list[Candidate]:
         """This model's ranking of the question (as the searcher encodes it) and its BM25 hits."""

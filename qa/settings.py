@@ -113,12 +113,24 @@ def _out_of_range(settings: Settings) -> list[str]:
         problems.append(f"request_timeout_s (QA_REQUEST_TIMEOUT_S) must be more than 0, not {settings.request_timeout_s}")
     if not settings.model.strip():  # `--model ""`: an empty QA_MODEL means the default instead
         problems.append("model (QA_MODEL, --model) must name a model, not ''")
-    elif settings.partner_model.strip() == settings.model.strip():
+    elif settings.partner_model and not settings.partner_model.strip():
+        problems.append(f"partner_model (QA_PARTNER_MODEL, --partner-model) must name a model or be empty, "
+                        f"not {settings.partner_model!r}")
+    elif _bare_name(settings.partner_model) == _bare_name(settings.model):
         problems.append(f"partner_model (QA_PARTNER_MODEL, --partner-model) must differ from the model, "
                         f"not {settings.partner_model!r} again")
     if settings.client_timeout_s <= 0:
         problems.append(f"client_timeout_s (QA_CLIENT_TIMEOUT_S) must be more than 0, not {settings.client_timeout_s}")
     return problems
+
+
+def _bare_name(model: str) -> str:
+    """A model's name without its hub owner or case: "sentence-transformers/all-MiniLM-L6-v2" and
+    "all-minilm-l6-v2" name the same model; a local folder stays its whole path."""
+    name = model.strip()
+    if name.count("/") == 1 and not Path(name).expanduser().exists():
+        name = name.split("/")[1]
+    return name.lower()
 
 
 KIND_NAMES = {bool: "true or false", int: "a whole number", float: "a number", str: "a string",

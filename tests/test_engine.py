@@ -119,8 +119,8 @@ class Counting:
         self.alone.append(alone)
         return self.inner.embed(questions, alone=alone)
 
-    def answer(self, question, vector, k, pieces=None, lexical_hits=None):
-        return self.inner.answer(question, vector, k, pieces, lexical_hits)
+    def answer(self, question, vector, k, pieces=None, lexical_hits=None, alone=False):
+        return self.inner.answer(question, vector, k, pieces, lexical_hits, alone)
 
     def close(self) -> None:  # the shared searcher stays open for the other tests
         self.closed.set()

@@ -184,12 +184,13 @@ class Engine:
             started = time.perf_counter()
             questions = [job.key[1] for job in batch]
             ahead = searcher.lexical_ahead(questions, batch[0].key[2])  # a lone question's only
-            vectors, pieces = searcher.embed(questions, alone=alone and ahead[0] is None)
+            alone = alone and ahead[0] is None
+            vectors, pieces = searcher.embed(questions, alone=alone)
             encoded = time.perf_counter()
             metrics.ENCODE_SECONDS.observe(encoded - started)
             metrics.BATCH_SIZE.observe(len(batch))
             for job, vector, piece, bm25 in zip(batch, vectors, pieces, ahead):
-                response = searcher.answer(job.key[1], vector, job.key[2], piece, bm25)
+                response = searcher.answer(job.key[1], vector, job.key[2], piece, bm25, alone)
                 answered = Answered(response.model_dump_json().encode(), response.low_confidence)
                 job.loop.call_soon_threadsafe(self._deliver, searcher, job.key, answered)
             metrics.SEARCH_SECONDS.observe(time.perf_counter() - encoded)
