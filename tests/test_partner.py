@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -254,3 +255,34 @@ def test_the_http_api_answers_as_the_library_with_a_partner(paired, paired_index
     assert [(p["citation"]["section"], p["score"]) for p in body["passages"]] == [
         (p.citation.section, p.score) for p in expected.passages]
     assert body["low_confidence"] == expected.low_confidence
+
+
+@needs_accurate
+def test_a_watching_server_takes_up_a_partner_added_by_a_rebuild_and_one_dropped(
+        seed_corpus: Path, paired_index: Path, tmp_path: Path):
+    index = tmp_path / "index"
+    shutil.copytree(paired_index, index)
+    alone = build(Settings.from_env(corpus=seed_corpus, index=index), progress=False)  # vectors reused
+    server = Server(index, env={"QA_WATCH_S": "0.2"}, log=tmp_path / "watch.log")
+
+    def served() -> tuple[str, str | None]:
+        health = server.get_json("/healthz")[1]
+        return health["generation"], health["partner_model"]
+
+    def wait_for(generation: str) -> str | None:
+        deadline = time.monotonic() + 60
+        while (now := served())[0] != generation:
+            assert time.monotonic() < deadline, f"the watcher never took up {generation}"
+            time.sleep(0.1)
+        return now[1]
+
+    try:
+        assert wait_for(alone.generation) is None
+        paired = build(Settings.from_env(corpus=seed_corpus, index=index, partner_model=PARTNER_MODEL), progress=False)
+        assert wait_for(paired.generation) == PARTNER_MODEL
+        assert server.get_json("/ask?q=What+does+Article+5+say")[0] == 200
+        again = build(Settings.from_env(corpus=seed_corpus, index=index), progress=False)
+        assert wait_for(again.generation) is None
+        assert server.get_json("/ask?q=What+does+Article+5+say")[0] == 200
+    finally:
+        server.stop()
