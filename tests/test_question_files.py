@@ -81,10 +81,12 @@ its rules on dates, causes, treaties and comparisons were made: only ever run, n
 INDEPENDENT19 = DATA / "independent19.jsonl"
 """The same again, in the twenty-first stop, after the partner model was chosen: only ever run,
 never read."""
+INDEPENDENT20 = DATA / "independent20.jsonl"
+"""The same again, at the end of that stop: only ever run, never read."""
 WRITTEN_WITHOUT_CODE = (INDEPENDENT, INDEPENDENT2, INDEPENDENT3, INDEPENDENT4, INDEPENDENT5, INDEPENDENT6,
                         INDEPENDENT7, INDEPENDENT8, INDEPENDENT9, INDEPENDENT10, INDEPENDENT11, INDEPENDENT12,
                         INDEPENDENT13, INDEPENDENT14, INDEPENDENT15, INDEPENDENT16, INDEPENDENT17, INDEPENDENT18,
-                        INDEPENDENT19)
+                        INDEPENDENT19, INDEPENDENT20)
 
 IN_SCOPE_KINDS = {"lexical", "keyword", "paraphrase", "typo", "multi"}
 OUT_OF_SCOPE_KINDS = {"off_topic", "on_topic_unanswered", "oos"}
@@ -119,7 +121,8 @@ def test_the_independent_file_has_both_kinds_of_question() -> None:
     questions = read_questions(INDEPENDENT2)
     assert sum(q.in_scope for q in questions) == 60 and sum(not q.in_scope for q in questions) == 20
     for path in (INDEPENDENT3, INDEPENDENT4, INDEPENDENT7, INDEPENDENT8, INDEPENDENT9, INDEPENDENT10,
-                 INDEPENDENT11, INDEPENDENT12, INDEPENDENT16, INDEPENDENT17, INDEPENDENT18, INDEPENDENT19):
+                 INDEPENDENT11, INDEPENDENT12, INDEPENDENT16, INDEPENDENT17, INDEPENDENT18, INDEPENDENT19,
+                 INDEPENDENT20):
         questions = read_questions(path)
         assert sum(q.in_scope for q in questions) == 40 and sum(not q.in_scope for q in questions) == 30
 
