@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,12 +131,20 @@ class Searcher:
 
     def _embed(self, questions: list[str], alone: bool, pieces: bool) -> tuple[np.ndarray, list[Tokens | None]]:
         questions = [self._as_encoded(q) for q in questions]
+        with self._solo(alone) as solo:
+            return self._run_encoder(questions, solo, pieces)
+
+    @contextmanager
+    def _solo(self, alone: bool) -> Iterator[bool]:
+        """Whether an encoder call may use every core: its caller says it is alone, and no other
+        such call runs now (the lock is held for the call)."""
         if alone and self._alone.acquire(blocking=False):
             try:
-                return self._run_encoder(questions, True, pieces)
+                yield True
             finally:
                 self._alone.release()
-        return self._run_encoder(questions, False, pieces)
+        else:
+            yield False
 
     def _run_encoder(self, questions: list[str], alone: bool, pieces: bool) -> tuple[np.ndarray, list[Tokens | None]]:
         return encoded(self.encoder, questions, self.batch_size, alone,
@@ -168,13 +178,8 @@ class Searcher:
     def _partner_candidates(self, question: str, terms: list[str], k: int, hits: LexicalHits,
                             alone: bool = False) -> list[Candidate]:
         assert self.partner is not None
-        text = self._as_encoded(question)
-        if alone and self._alone.acquire(blocking=False):
-            try:
-                return self.partner.candidates(text, terms, k, hits, alone=True)
-            finally:
-                self._alone.release()
-        return self.partner.candidates(text, terms, k, hits, alone=False)
+        with self._solo(alone) as solo:
+            return self.partner.candidates(self._as_encoded(question), terms, k, hits, alone=solo)
 
     def close(self) -> None:
         self._closed = True
