@@ -47,7 +47,13 @@ def other_names() -> dict[str, tuple[str, ...]]:
 @cache
 def _places() -> dict[str, tuple[str, ...]]:
     """Capitals and regions ("Pyongyang", "the Horn of Africa"), and the countries they stand for."""
-    return _merged(_read(CAPITALS), _read(REGIONS))
+    return _merged(_read(CAPITALS), regions())
+
+
+@cache
+def regions() -> dict[str, tuple[str, ...]]:
+    """Regions ("the Horn of Africa", "Sahel") and the countries in them."""
+    return _read(REGIONS)
 
 
 def _merged(*tables: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:

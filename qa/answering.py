@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 from .confidence import asks_country, is_low_confidence, names_country
 from .lexical import LexicalIndex
@@ -50,9 +49,8 @@ ENUMERATES = re.compile(r"\b(include|includes|including|such as|like|e\.g\.|for 
 
 
 def build_response(question: str, terms: list[str], ranked: list[Candidate], reader: IndexReader,
-                   lexical: LexicalIndex, k: int, vocabulary: Callable[[str], bool] | None = None) -> AskResponse:
-    """The response to a question from its ranked sections; `terms` are its lexical.query_terms,
-    `vocabulary` the model's whole words (confidence.is_low_confidence)."""
+                   lexical: LexicalIndex, k: int) -> AskResponse:
+    """The response to a question from its ranked sections; `terms` are its lexical.query_terms."""
     wants_country = asks_country(question)
     top = ranked[: max(k, CONFIDENCE_ANSWERS)]
     records = reader.sections([c.section for c in top])
@@ -89,8 +87,7 @@ def build_response(question: str, terms: list[str], ranked: list[Candidate], rea
                             # With their headings: a question may name a section ("How does the Funding
                             # and Resource Allocation ... work?"), and the rules look for the name.
                             passages="\n".join(f"{p.citation.section}\n{p.text}"
-                                                for p in passages[:CONFIDENCE_ANSWERS]),
-                            vocabulary=vocabulary)
+                                                for p in passages[:CONFIDENCE_ANSWERS]))
     if wants_country:
         passages = country_first(passages)
     passages = passages[:k]

@@ -173,8 +173,7 @@ class Searcher:
             ranked = fused_with(self.retriever.candidates(vector, terms, k, pieces, hits),
                                 self._partner_candidates(question, terms, k, hits, alone),
                                 self.retriever.weights.partner)
-        return build_response(question, terms, ranked, self.reader, lexical, k,
-                              getattr(self.encoder, "knows_word", None))
+        return build_response(question, terms, ranked, self.reader, lexical, k)
 
     def _partner_candidates(self, question: str, terms: list[str], k: int, hits: LexicalHits,
                             alone: bool = False) -> list[Candidate]:
