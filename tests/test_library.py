@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import qa
+from conftest import DATA
 
 
 def test_ask_returns_typed_models(searcher):
@@ -145,3 +146,26 @@ def test_asking_for_more_passages_keeps_the_first_ones(searcher, question: str):
     assert len(most) > 16
     for k in (1, 3, 5, 10, 16, 17, 30):
         assert cited(k) == most[:k]
+
+
+@pytest.mark.parametrize("text, read", [
+    ("How do allies share intelligence", "How do allies share intelligence?"),
+    ("how do allies share intelligence  ", "how do allies share intelligence?"),
+    ("Is KFOR still in Kosovo?", None),
+    ("Tell me about NATO.", None),
+    ("NATO annual budget", None),  # asks nothing
+])
+def test_a_question_is_encoded_with_its_question_mark_typed_or_not(text: str, read: str | None):
+    from qa.searcher import with_question_mark
+
+    assert with_question_mark(text) == (read or text)
+
+
+def test_a_question_finds_the_same_passages_with_or_without_its_question_mark(searcher):
+    questions = [json.loads(line)["question"] for line in (DATA / "own.jsonl").read_text().splitlines()]
+    asked = [q for q in questions if q.endswith("?")]
+    assert len(asked) > 40
+    typed = searcher.ask_many(asked, k=3)
+    unmarked = searcher.ask_many([q.rstrip("?") for q in asked], k=3)
+    assert [[p.citation for p in r.passages] for r in typed] == [[p.citation for p in r.passages] for r in unmarked]
+    assert [r.low_confidence for r in typed] == [r.low_confidence for r in unmarked]
