@@ -532,6 +532,12 @@ def test_out_of_scope_questions_are_flagged_and_answerable_ones_are_not(searcher
     "What agreement underpins NATO's collective defense?",
     "Which agreement do UN peacekeepers help implement?",
     "Which contributes more personnel to UN peacekeeping missions, member states or the Security Council?",
+    # typed in lower case, read with the capitals of their names (confidence.truecased)
+    "how does nato respond when a member is attacked",
+    "what does the au do for peace in africa",
+    "do blue helmets sign up voluntarily",
+    "how do allies stop small flare-ups from snowballing into wars",
+    "whats the point of article 5",
 ])
 def test_answerable_questions_a_review_found_flagged_are_not(searcher: Searcher, question: str):
     assert not searcher.ask(question).low_confidence
@@ -728,14 +734,3 @@ def test_a_question_typed_in_lower_case_gets_the_capitals_of_its_names(typed: st
 def test_an_unanswerable_question_is_flagged_in_lower_case_too(searcher: Searcher, question: str):
     assert searcher.ask(question).low_confidence
     assert searcher.ask(question.lower().rstrip("?")).low_confidence
-
-
-@pytest.mark.parametrize("question", [
-    "how does nato respond when a member is attacked",
-    "what does the au do for peace in africa",
-    "do blue helmets sign up voluntarily",
-    "how do allies stop small flare-ups from snowballing into wars",
-    "whats the point of article 5",
-])
-def test_answerable_questions_in_lower_case_are_not_flagged(searcher: Searcher, question: str):
-    assert not searcher.ask(question).low_confidence
