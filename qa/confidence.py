@@ -704,6 +704,7 @@ def truecased(question: str, passages: str = "") -> str:
 
 LOWER_CASE_WORD = re.compile(r"(?<![\w’'-])[a-z]+(?![\w-])")
 PASSAGE_WORD = re.compile(r"[^\W\d_][\w-]*")
+LOOK_BACK = 8
 
 
 def _cased_in(passages: str) -> dict[str, str]:
@@ -711,7 +712,8 @@ def _cased_in(passages: str) -> dict[str, str]:
     their lower case: "nato" -> "NATO", "kosovo" -> "Kosovo"; not "the" or "military"."""
     forms: dict[str, dict[str, int]] = {}
     for match in PASSAGE_WORD.finditer(passages):
-        before = passages[: match.start()].rstrip(" \t(\"“‘'")
+        # A few characters back, not the whole text before: a long section must not cost time squared.
+        before = passages[max(0, match.start() - LOOK_BACK) : match.start()].rstrip(" \t(\"“‘'")
         if not before or before[-1] in ".!?:\n":  # a sentence's or a line's first word: its capital says nothing
             continue
         word = match.group()
