@@ -130,7 +130,19 @@ def _keys() -> dict[str, tuple[str, ...]]:
 
 
 def _meanings(name: str, kind: str) -> tuple[str, ...]:
-    return _keys()[_key(name)] if kind == "words" else other_names()[name]
+    return _keys()[_key(name)] if kind == "words" else other_names()[_as_listed()[_words_apart(name)]]
+
+
+def _words_apart(name: str) -> str:
+    """A name with one space between its words, however the text parts them: "Horn  of-Africa"."""
+    return " ".join(re.split(BETWEEN_WORDS, name.strip()))
+
+
+@cache
+def _as_listed() -> dict[str, str]:
+    """Each place and acronym as listed, by its words apart: the pattern matches "Horn  of\tAfrica"
+    for "Horn of Africa" (a KeyError, so a 500, until a review of the twenty-second stop)."""
+    return {_words_apart(name): name for name in other_names()}
 
 
 @cache

@@ -73,3 +73,18 @@ def test_the_searcher_spells_out_only_what_the_corpus_lacks(searcher):
     lexical = searcher.retriever.lexical
     assert lexical.has("NATO") and lexical.has("nato") and not lexical.has("AU") and not lexical.has("Natos")
     assert searcher._as_encoded("Does the AU work with NATO?") == "Does the AU (African Union) work with NATO?"
+
+
+@pytest.mark.parametrize("between", ["  ", "\t", "-", "\u2013", " \n "])
+def test_a_name_whose_words_are_parted_otherwise_means_what_it_means_listed(between: str):
+    for name, meanings in other_names().items():
+        parted = between.join(name.split())
+        found = mentions(f"What about {parted} now?")
+        assert [m.meanings for m in found if m.text == parted] == [meanings], parted
+
+
+def test_a_question_naming_a_place_with_odd_spaces_is_answered_as_the_plain_one(searcher):
+    plain = searcher.ask("Which countries are in the Horn of Africa?")
+    odd = searcher.ask("Which countries are in the Horn  of \t Africa?")
+    assert [p.citation for p in odd.passages] == [p.citation for p in plain.passages]
+    assert odd.low_confidence == plain.low_confidence
