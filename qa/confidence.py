@@ -680,12 +680,13 @@ def as_written(question: str, passages: str = "") -> str:
     """The question with its capitals telling its names, as the rules read them: in lower case when
     every word is capitalised, stop words too ("WHAT IS THE ROLE OF THE AFRICAN UNION?", "What Are
     The Challenges Of ..."; not a run of names: "The Zorblax Treaty", "Partnership for Peace");
-    typed all in lower case, with the capitals the passages and the data files give its names
-    (`truecased`)."""
+    typed all in lower case (or so read), with the capitals the passages and the data files give
+    its names (`truecased`); one space between words, as the rules' patterns expect."""
+    question = " ".join(question.split())
     words = re.findall(r"[^\W\d_][\w'’-]*", question)
     if (len(words) >= 3 and all(w[0].isupper() for w in words)
             and any(w.lower() in STOPWORDS for w in words[1:])):
-        return question.lower()
+        question = question.lower()
     if not any(c.isupper() for c in question):
         return truecased(question, passages)
     return question

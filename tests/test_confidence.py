@@ -730,7 +730,10 @@ def test_a_question_typed_in_lower_case_gets_the_capitals_of_its_names(typed: st
     "Is Sweden a member of NATO?",
     "Which UN Security Council resolutions imposed sanctions on North Korea?",
     "Which ASEAN countries run joint maritime patrols in the Strait of Malacca?",
+    "How many troops does KFOR currently have deployed in Kosovo?",
 ])
-def test_an_unanswerable_question_is_flagged_in_lower_case_too(searcher: Searcher, question: str):
+def test_an_unanswerable_question_is_flagged_however_it_is_typed(searcher: Searcher, question: str):
     assert searcher.ask(question).low_confidence
     assert searcher.ask(question.lower().rstrip("?")).low_confidence
+    assert searcher.ask(question.upper()).low_confidence
+    assert searcher.ask("  ".join(question.split()) + "\n").low_confidence
