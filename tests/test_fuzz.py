@@ -20,6 +20,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from qa.aliases import other_names
 from qa.articles import ArticleError, parse_article
 from qa.models import Article, Section
 from qa.sections import split_sections, split_sentences
@@ -199,3 +200,32 @@ def _squash(text: str) -> str:
 def _stripped(text: str, start: int, end: int) -> tuple[int, int]:
     piece = text[start:end]
     return start + len(piece) - len(piece.lstrip()), end - (len(piece) - len(piece.rstrip()))
+
+
+# ---------------------------------------------------------------- questions naming listed places and bodies
+
+LISTED = sorted(name for name in other_names() if " " in name)  # the names whose words may be parted otherwise
+SEPARATORS = [" ", "  ", "\t", "\n", "-", "\u2013", "\u00a0", "\u200b", " \u2028 ", "\u3000"]
+FRAMES = ["Which countries are in {}?", "What did NATO do in {}", "Is {} part of the AU?", "{} troops", "how many {} ..."]
+
+
+@st.composite
+def questions_naming_places(draw: st.DrawFn) -> str:
+    """A question naming a place or body of several words (`qa/data`), its words parted by any
+    kind of space or dash, in any case."""
+    name = draw(st.sampled_from(SEPARATORS)).join(draw(st.sampled_from(LISTED)).split())
+    text = draw(st.sampled_from(FRAMES)).format(name)
+    return draw(st.sampled_from([text, text.lower(), text.upper()]))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(question=questions_naming_places())
+def test_a_question_naming_listed_places_in_any_spacing_or_case_is_answered(searcher, question: str):
+    """A place whose words were parted by two spaces or a newline raised KeyError (a 500 over
+    HTTP), until the twenty-second stop."""
+    try:
+        response = searcher.ask(question, k=3)
+    except ValueError:  # only what the API answers with 422: blank, too long
+        assert not question.strip() or len(question) > 1000
+        return
+    assert response.passages
