@@ -85,7 +85,7 @@ def mentions(text: str, places: bool = True) -> list[Mention]:
         if match.lastgroup == "acronym" and shouted or re.match(r"\s*\(", text[match.end() :]):
             continue
         name = match.group(match.lastgroup)
-        found.append(Mention(name, match.end(), _meanings(name, match.lastgroup)))
+        found.append(Mention(name, match.end(), _keys()[_key(name)]))
     return found
 
 
@@ -125,24 +125,17 @@ def _key(name: str) -> str:
 
 @cache
 def _keys() -> dict[str, tuple[str, ...]]:
-    """Every other name's meanings by its _key."""
-    return {_key(name): meaning for name, meaning in other_names().items()}
+    """Every other name's meanings by its _key: what a mention is looked up by, whatever its kind,
+    as the pattern matches a name with its words parted by any space or dash ("Horn  of\tAfrica";
+    looked up as written, that was a KeyError, so a 500, until the twenty-second stop)."""
+    keys: dict[str, tuple[str, ...]] = {}
+    for name, meanings in other_names().items():
+        if _key(name) in keys:  # one meaning would silently replace the other
+            raise ValueError(f"{DATA}: names listed twice, in another case or plural: {_key(name)!r}")
+        keys[_key(name)] = meanings
+    return keys
 
 
-def _meanings(name: str, kind: str) -> tuple[str, ...]:
-    return _keys()[_key(name)] if kind == "words" else other_names()[_as_listed()[_words_apart(name)]]
-
-
-def _words_apart(name: str) -> str:
-    """A name with one space between its words, however the text parts them: "Horn  of-Africa"."""
-    return " ".join(re.split(BETWEEN_WORDS, name.strip()))
-
-
-@cache
-def _as_listed() -> dict[str, str]:
-    """Each place and acronym as listed, by its words apart: the pattern matches "Horn  of\tAfrica"
-    for "Horn of Africa" (a KeyError, so a 500, until a review of the twenty-second stop)."""
-    return {_words_apart(name): name for name in other_names()}
 
 
 @cache
