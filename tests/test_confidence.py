@@ -10,7 +10,7 @@ import pytest
 
 from qa.confidence import (answered_generically, asks_amount, names_in, no_new_name, no_person, no_place,
                            uncounted, undated, undefined_name, unexplained, unnamed_document, unexpanded, unknown_names, unmeasured, unmentioned_name,
-                           unmentioned_phrase, unmet_need, unnamed_country, unnamed_kind, truecased)
+                           unmentioned_phrase, unmet_need, unnamed_country, unnamed_kind, truecased, MOST_SEEN)
 from qa.evaluation import evaluate, read_questions
 from qa.searcher import Searcher
 
@@ -724,6 +724,14 @@ def test_a_name_may_start_with_a_capital_outside_ascii():
 ])
 def test_a_question_typed_in_lower_case_gets_the_capitals_of_its_names(typed: str, passages: str, read: str):
     assert truecased(typed, passages) == read
+
+
+def test_how_the_passages_write_a_word_is_told_by_its_first_occurrences():
+    # A passage of a million words is not read to its end for every question typed in lower case.
+    named = "Forces train together. " + "Allies met at Zorblax. " * MOST_SEEN
+    unnamed = "They tell zorblax nothing. " * 5 * MOST_SEEN
+    assert truecased("how does zorblax train", named + unnamed) == "how does Zorblax train"
+    assert truecased("how does zorblax train", unnamed + named) == "how does zorblax train"
 
 
 @pytest.mark.parametrize("question", [
