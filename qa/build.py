@@ -405,21 +405,36 @@ def _previous(index_dir: Path, partner: bool = False) -> Previous | None:
     """The current generation's vectors (its partner model's, with `partner`), or None."""
     try:
         reader = store.IndexReader(store.resolve_generation(index_dir) / store.PARTNER if partner else index_dir)
-    except store.IndexLoadError:
+    except store.IndexLoadError as exc:
+        if store.current_generation_name(index_dir):  # there is one, but it can't be read: say so
+            log.warning("the current index can't be read, so nothing of it is reused: %s", exc)
         return None
     try:
-        vectors: dict[bytes, tuple[np.ndarray, int]] = {}
-        for array, hashes in ((reader.windows, reader.window_hashes), (reader.sentence_vectors, reader.sentence_hashes)):
-            for row, digest in enumerate(hashes):
-                # numpy's S16 drops trailing NUL bytes on read; pad back to the stored hash.
-                vectors[bytes(digest).ljust(HASH_BYTES, b"\x00")] = (array, row)
         tokens = None
         same_rules = (reader.manifest.get("tokens") or {}).get("version") == PIECES_VERSION
         if reader.token_vectors is not None and same_rules:
             tokens = TokenTable(reader.token_ids, reader.token_vectors, reader.sentence_tokens)
+        vectors: dict[bytes, tuple[np.ndarray, int]] = {}
+        for array, hashes in ((reader.windows, reader.window_hashes), (reader.sentence_vectors, reader.sentence_hashes)):
+            # A row altered since it was stored (not of unit length, or with word pieces outside the
+            # vocabulary) is embedded again, not carried into the new generation.
+            sound = store.unit_rows(array)
+            if tokens is not None and array is reader.sentence_vectors:
+                sound &= _sound_pieces(tokens, reader.token_idf)
+            for row in np.flatnonzero(sound):
+                # numpy's S16 drops trailing NUL bytes on read; pad back to the stored hash.
+                vectors[bytes(hashes[row]).ljust(HASH_BYTES, b"\x00")] = (array, int(row))
         return Previous(vectors, reader.article_hashes(), tokens, reader.sentence_vectors)
     finally:
         reader.close()
+
+
+def _sound_pieces(tokens: TokenTable, idf: np.ndarray | None) -> np.ndarray:
+    """Per sentence: whether all its word pieces have ids of the vocabulary the build counted."""
+    ids = np.asarray(tokens.ids)
+    bad = ((ids < 0) | (ids >= (len(idf) if idf is not None else 0))).astype(np.int64)
+    per_sentence = np.add.reduceat(np.concatenate([bad, [0]]), np.asarray(tokens.offsets[:-1]))
+    return (per_sentence == 0) | (np.diff(tokens.offsets) == 0)
 
 
 def _compare(articles: list[Article], previous: Previous | None, report: BuildReport) -> None:

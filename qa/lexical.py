@@ -20,7 +20,7 @@ import Stemmer
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from .store import RowFile
+from .store import IndexLoadError, RowFile
 
 MAX_TYPOS = 2
 """Edits tolerated in a long word (max_typos)."""
@@ -120,6 +120,8 @@ class LexicalIndex:
         self._corrections: dict[tuple[str, int], str] = {}
         self._stems = sorted(term_ids)
         self._df = np.diff(self._indptr) if len(self._indptr) > 1 else np.zeros(0, dtype=np.int64)
+        self.path: Path | str = "the BM25 index"
+        """Where it was loaded from, for messages."""
 
     @classmethod
     def build(cls, tokenised: list[list[str]]) -> LexicalIndex:
@@ -153,7 +155,10 @@ class LexicalIndex:
             postings: tuple[Rows, Rows] = (RowFile(path / POSTINGS[0]), RowFile(path / POSTINGS[1]))
         else:
             postings = (np.load(path / POSTINGS[0], allow_pickle=False), np.load(path / POSTINGS[1], allow_pickle=False))
-        return cls(term_ids, indptr, postings, int(params["num_docs"]), vocabulary)
+            _check_postings(path, postings[1], indptr, int(params["num_docs"]))
+        index = cls(term_ids, indptr, postings, int(params["num_docs"]), vocabulary)
+        index.path = path
+        return index
 
     def close(self) -> None:
         for rows in self._postings:
@@ -242,9 +247,21 @@ class LexicalIndex:
         data, sections = self._postings
         for tid in (self._term_ids[t] for t in terms if t in self._term_ids):
             lo, hi = int(self._indptr[tid]), int(self._indptr[tid + 1])
-            # add.at, not out[ids] += ...: 3.0 against 5.0 ms a question at a million sections.
-            np.add.at(out, _span(sections, lo, hi), _span(data, lo, hi))
+            try:
+                # add.at, not out[ids] += ...: 3.0 against 5.0 ms a question at a million sections.
+                np.add.at(out, _span(sections, lo, hi), _span(data, lo, hi))
+            except (IndexError, ValueError):  # only files altered since the build get here (see load)
+                raise IndexLoadError(f"{self.path}: BM25 postings name sections that do not exist (altered "
+                                     "index); rebuild the index") from None
         return out
+
+
+def _check_postings(path: Path, sections: np.ndarray, indptr: np.ndarray, docs: int) -> None:
+    """Postings read into memory name sections that exist, in runs that cover them in order: a file
+    altered in place (same size) fails at load, not at the question that reads it."""
+    if (len(indptr) and (indptr[0] != 0 or indptr[-1] != len(sections) or (np.diff(indptr) < 0).any())) or (
+            len(sections) and (sections.min() < 0 or sections.max() >= docs)):
+        raise IndexLoadError(f"{path}: BM25 postings do not match its {docs} sections (altered index)")
 
 
 def _span(rows: Rows, lo: int, hi: int) -> np.ndarray:

@@ -20,7 +20,7 @@ from .embedding import Tokens
 from .kernels import Int8Cosines
 from .lexical import LexicalIndex
 from .neighbours import Neighbours
-from .store import PIECE_SCALE, IndexReader, RowFile
+from .store import PIECE_SCALE, IndexLoadError, IndexReader, RowFile
 
 IN_MEMORY_BYTES = 64 * 1024 * 1024
 """Sentence vectors up to this size (as float32) are held in RAM; larger ones are read from the
@@ -175,6 +175,8 @@ class Retriever:
         lexical = np.where(raw > 0, raw / (raw + w.lexical_half), 0.0)
         base = w.sentence * best + w.lexical * lexical
         fused, matches = self._reranked(base, ranges, pieces, w.rerank)
+        if not np.isfinite(fused).all():  # a vector file too large to check at load, altered since
+            raise IndexLoadError(f"{self.reader.path}: vectors that are not numbers (altered index); rebuild the index")
         order = np.argsort(-fused, kind="stable")[: max(k, KEEP)]
         return [
             Candidate(int(sections[i]), float(fused[i]), float(base[i]), float(best[i]), float(lexical[i]),

@@ -104,7 +104,17 @@ class ArticleRecord:
 
 def resolve_generation(index_dir: Path) -> Path:
     """The directory of the live generation in index_dir (or index_dir itself if it is one)."""
-    index_dir = Path(index_dir)
+    try:
+        return _live_generation(Path(index_dir))
+    except OSError as exc:  # a name too long for the file system, a folder it may not enter
+        raise IndexLoadError(f"{_shortened(str(index_dir))}: cannot be read ({exc.strerror or exc})") from None
+
+
+def _shortened(text: str, most: int = 200) -> str:
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
+def _live_generation(index_dir: Path) -> Path:
     if (index_dir / MANIFEST).is_file():
         return index_dir
     pointer = index_dir / POINTER
@@ -114,8 +124,8 @@ def resolve_generation(index_dir: Path) -> Path:
         raise IndexLoadError(f"{index_dir}: not an index directory (no {POINTER} file; run `qa index`)")
     name = current_generation_name(index_dir) or ""
     generation = index_dir / GENERATIONS / name
-    if not name or "/" in name or name.startswith(".") or not generation.is_dir():
-        raise IndexLoadError(f"{pointer}: points to a missing generation {name!r}")
+    if not name or "/" in name or name.startswith(".") or len(name) > 255 or not generation.is_dir():
+        raise IndexLoadError(f"{pointer}: points to a missing generation {_shortened(name, 80)!r}")
     return generation
 
 
@@ -330,6 +340,9 @@ def save_array(gen_dir: Path, name: str, array: np.ndarray) -> None:
 # ---------------------------------------------------------------- reading
 
 SQL_BATCH = 500
+CHECKED_DB_BYTES = 16 * 1024 * 1024
+"""A section table up to this size is checked whole at load (PRAGMA quick_check: 0.02 s for 16 MB
+in the page cache here); a larger one is found damaged by the first question that reads a damaged page."""
 """Keys per `IN (...)` query: under SQLite's smallest parameter limit (999 in older builds)."""
 RECENT_SECTIONS = 4096
 """Section rows (and 8x as many sentence rows) kept in memory once read: what repeat questions touch."""
@@ -403,6 +416,12 @@ class IndexReader:
             # counting read the whole table, 0.5 s of a cold million-section load.
             for query in SCHEMA_PROBES:
                 self._db().execute(query).fetchone()
+            # Bytes overwritten inside a page pass the probes; a small database is read whole now.
+            if (self.path / "sections.db").stat().st_size <= CHECKED_DB_BYTES:
+                verdict = str(self._db().execute("PRAGMA quick_check").fetchone()[0])
+                if verdict != "ok":
+                    problems = [line for line in verdict.splitlines() if line.strip() and not line.startswith("***")]
+                    raise sqlite3.DatabaseError(f"fails its integrity check: {(problems or [verdict])[0]}")
         except sqlite3.Error as exc:
             raise IndexLoadError(f"{self.path}/sections.db: unreadable ({exc})") from None
         # The generation's shared lock. A reader its caller never closes lets go of it when
@@ -424,6 +443,13 @@ class IndexReader:
                 self._connections.append(db)
         return db
 
+    def _query(self, sql: str, params: tuple | list = ()) -> list[tuple]:
+        """The rows of one query; a damaged section table raises IndexLoadError, naming the file."""
+        try:
+            return self._db().execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise IndexLoadError(f"{self.path}/sections.db: damaged ({exc}); rebuild the index") from None
+
     def sections(self, ids: list[int]) -> list[SectionRecord]:
         """Section records in the order of ids."""
         found = self._recent_sections.get_many([int(i) for i in ids], self._fetch_sections)
@@ -442,11 +468,11 @@ class IndexReader:
         rows: list[tuple] = []
         for lo in range(0, len(keys), SQL_BATCH):
             batch = keys[lo : lo + SQL_BATCH]
-            rows += self._db().execute(sql.format(",".join("?" * len(batch))), batch).fetchall()
+            rows += self._query(sql.format(",".join("?" * len(batch))), batch)
         return rows
 
     def section_texts(self) -> list[str]:
-        rows = self._db().execute("SELECT heading, text FROM sections ORDER BY id").fetchall()
+        rows = self._query("SELECT heading, text FROM sections ORDER BY id")
         return [f"{heading}\n{text}" for heading, text in rows]
 
     def notices(self, docs: list[str]) -> dict[str, str]:
@@ -459,17 +485,16 @@ class IndexReader:
         return {doc: rows.get(doc) for doc in docs}  # None remembered too: no notice is an answer
 
     def articles(self) -> list[ArticleRecord]:
-        rows = self._db().execute("SELECT doc, title, notice, fmt, sections FROM articles ORDER BY doc").fetchall()
+        rows = self._query("SELECT doc, title, notice, fmt, sections FROM articles ORDER BY doc")
         return [ArticleRecord(*row) for row in rows]
 
     def article(self, doc: str) -> tuple[ArticleRecord, str, list[SectionRecord]] | None:
         """An article's record, plain text and sections, or None when it isn't indexed."""
-        row = self._db().execute(
-            "SELECT doc, title, notice, fmt, sections, text FROM articles WHERE doc = ?", (doc,)
-        ).fetchone()
-        if row is None:
+        found = self._query("SELECT doc, title, notice, fmt, sections, text FROM articles WHERE doc = ?", (doc,))
+        if not found:
             return None
-        ids = [r[0] for r in self._db().execute("SELECT id FROM sections WHERE doc = ? ORDER BY id", (doc,))]
+        row = found[0]
+        ids = [r[0] for r in self._query("SELECT id FROM sections WHERE doc = ? ORDER BY id", (doc,))]
         return ArticleRecord(*row[:5]), row[5], self.sections(ids)
 
     def sentence_terms(self, ranges: list[tuple[int, int]]) -> dict[int, frozenset[str]]:
@@ -486,7 +511,7 @@ class IndexReader:
         return [Span(s, e) for _, s, e in self.sentences[lo:hi].tolist()]
 
     def article_hashes(self) -> dict[str, str]:
-        return dict(self._db().execute("SELECT doc, hash FROM articles").fetchall())
+        return dict(self._query("SELECT doc, hash FROM articles"))
 
     def close(self) -> None:
         """Close every thread's connection and release the generation; the reader is unusable after."""
@@ -649,6 +674,23 @@ def _check_shapes(path: Path, manifest: dict[str, Any], arrays: dict[str, np.nda
                 f"{path}/{name}.npy: shape {tuple(arrays[name].shape)} does not match the manifest {shape}"
             )
     _check_references(path, counts, arrays)
+    for name in ("windows", "sentence_vectors"):
+        if arrays[name].nbytes <= CHECKED_VECTOR_BYTES and not unit_rows(arrays[name]).all():
+            raise IndexLoadError(f"{path}/{name}.npy: holds vectors that are not unit length (altered index)")
+
+
+CHECKED_VECTOR_BYTES = 16 * 1024 * 1024
+"""Vector files up to this size are checked row by row at load (0.19 s for 64 MB here, so about
+0.05 s at this size); in a larger one, a row that is not a number fails the question that reads it."""
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Per row: whether it is a vector as the build stores them, of unit length (or zero, for no
+    text), with no NaN or infinity: bytes overwritten in place make rows that are not."""
+    chunk = 65536  # rows converted to float32 at a time: a million rows at once took 1.5 GB
+    norms = np.concatenate([np.linalg.norm(np.asarray(vectors[lo : lo + chunk], dtype=np.float32), axis=1)
+                            for lo in range(0, len(vectors), chunk)] or [np.zeros(0, dtype=np.float32)])
+    return (np.abs(norms - 1) <= 0.01) | (norms == 0)
 
 
 def _check_references(path: Path, counts: dict[str, int], arrays: dict[str, np.ndarray]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import shutil
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from qa.build import BuildError, build
 from qa.settings import Settings
 from qa.store import IndexLoadError, IndexReader, resolve_generation
 
-from conftest import build_index, write_corpus
+from conftest import Server, build_index, write_corpus
 
 
 @pytest.fixture()
@@ -101,10 +102,135 @@ def test_a_file_altered_in_place_is_refused_at_load(index_copy: Path, name: str,
         qa.load(index_copy)
 
 
+def _overwrite(file: Path, at: int, size: int) -> None:
+    """Bytes of the file from `at` replaced by seeded noise: same size, so only its contents tell."""
+    noise = random.Random(0).randbytes(size)
+    with open(file, "r+b") as out:
+        out.seek(at)
+        out.write(noise[: file.stat().st_size - at])
+
+
+def test_a_section_table_overwritten_in_place_is_refused_at_load(index_copy: Path):
+    db = resolve_generation(index_copy) / "sections.db"
+    _overwrite(db, db.stat().st_size // 2, 8000)
+    with pytest.raises(IndexLoadError, match="sections.db: unreadable .*integrity check"):
+        qa.load(index_copy)
+
+
+@pytest.mark.parametrize("name", ["windows", "sentence_vectors"])
+@pytest.mark.parametrize("value", [np.nan, np.inf, 0.5])
+def test_vectors_overwritten_in_place_are_refused_at_load(index_copy: Path, name: str, value: float):
+    file = resolve_generation(index_copy) / f"{name}.npy"
+    vectors = np.load(file)
+    vectors[5, :3] = value
+    np.save(file, vectors)
+    with pytest.raises(IndexLoadError, match=f"{name}.npy: holds vectors that are not unit length"):
+        qa.load(index_copy)
+
+
+def test_bm25_postings_overwritten_in_place_are_refused_at_load(index_copy: Path):
+    file = resolve_generation(index_copy) / "lexical" / "indices.csc.index.npy"
+    postings = np.load(file)
+    postings[len(postings) // 2] = 10_000  # a section that isn't there
+    np.save(file, postings)
+    with pytest.raises(IndexLoadError, match="BM25 postings do not match its 36 sections"):
+        qa.load(index_copy)
+
+
+@pytest.fixture()
+def large_index_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading as for an index too large to read whole at load: files are checked as questions read them."""
+    import qa.lexical
+    import qa.store
+
+    monkeypatch.setattr(qa.store, "CHECKED_DB_BYTES", 0)
+    monkeypatch.setattr(qa.store, "CHECKED_VECTOR_BYTES", 0)
+    monkeypatch.setattr(qa.lexical, "MMAP_ABOVE_BYTES", 0)
+
+
+def test_a_large_index_damaged_in_place_fails_the_question_with_a_load_error(index_copy: Path, large_index_checks):
+    gen = resolve_generation(index_copy)
+    vectors = np.load(gen / "sentence_vectors.npy")
+    np.save(gen / "sentence_vectors.npy", np.where(np.arange(len(vectors))[:, None] % 2, np.nan, vectors))
+    searcher = qa.load(index_copy)  # nothing read whole at load: it loads
+    with pytest.raises(IndexLoadError, match="vectors that are not numbers .*rebuild the index"):
+        searcher.ask("How do allies train together?")
+    searcher.close()
+    np.save(gen / "sentence_vectors.npy", vectors)
+    db = gen / "sections.db"
+    _overwrite(db, db.stat().st_size // 2, 8000)  # past the rows the load reads
+    searcher = qa.load(index_copy)
+    with pytest.raises(IndexLoadError, match="sections.db: damaged .*rebuild the index"):
+        for question in [f"What is said about {word}?" for word in ("cyber", "peacekeeping", "NATO", "training")]:
+            searcher.ask(question)
+        for article in searcher.reader.articles():
+            searcher.reader.article(article.doc)
+    searcher.close()
+
+
+def test_a_server_whose_index_is_damaged_under_it_answers_503_not_500(index_copy: Path, tmp_path: Path):
+    server = Server(index_copy, log=tmp_path / "serve.log")
+    try:
+        db = resolve_generation(index_copy) / "sections.db"
+        _overwrite(db, db.stat().st_size // 2, 8000)  # after the load's checks passed
+        statuses = set()
+        for path in ["/documents/000_ccd1cb8f005a164f.txt", "/documents/003_5980fc8c05fdc981.txt",
+                     *[f"/ask?q=What+is+said+about+{word}%3F" for word in ("cyber", "peacekeeping", "NATO", "training")]]:
+            status, body, _ = server.request("GET", path)
+            statuses.add(status)
+            if status == 503:
+                assert "index is damaged" in json.loads(body)["detail"]
+        assert statuses <= {200, 503} and 503 in statuses
+        assert "sections.db: damaged" in (tmp_path / "serve.log").read_text()
+    finally:
+        server.stop()
+
+
+def test_a_rebuild_embeds_again_what_was_altered_instead_of_carrying_it_over(index_copy: Path, seed_corpus: Path,
+                                                                            large_index_checks):
+    gen = resolve_generation(index_copy)
+    vectors, ids = np.load(gen / "sentence_vectors.npy"), np.load(gen / "token_ids.npy")
+    offsets = np.load(gen / "sentence_tokens.npy")
+    altered = vectors.copy()
+    altered[[3, 7], :] = np.nan
+    np.save(gen / "sentence_vectors.npy", altered)
+    damaged_ids = ids.copy()
+    damaged_ids[offsets[11]] = 10**6  # a word piece of sentence 11 outside the vocabulary
+    np.save(gen / "token_ids.npy", damaged_ids)
+    report = build(Settings.from_env(corpus=seed_corpus, index=index_copy), progress=False)
+    assert report.embedded == 3 and report.added == report.changed == []
+    rebuilt = resolve_generation(index_copy)
+    now = np.load(rebuilt / "sentence_vectors.npy").astype(np.float32)
+    assert np.isfinite(now).all() and (np.sum(now * vectors.astype(np.float32), axis=1) > 0.98).all()
+    assert np.array_equal(np.load(rebuilt / "token_ids.npy"), ids)
+    assert qa.load(index_copy).ask("How do allies train together?").passages
+
+
+def test_a_rebuild_over_an_index_that_fails_to_load_says_so_and_embeds_everything(
+        index_copy: Path, seed_corpus: Path, caplog: pytest.LogCaptureFixture):
+    gen = resolve_generation(index_copy)
+    vectors = np.load(gen / "sentence_vectors.npy")
+    vectors[3] = np.nan
+    np.save(gen / "sentence_vectors.npy", vectors)
+    report = build(Settings.from_env(corpus=seed_corpus, index=index_copy), progress=False)
+    assert report.reused_vectors == 0 and report.embedded == len(vectors)
+    assert "the current index can't be read, so nothing of it is reused" in caplog.text
+    assert "sentence_vectors.npy: holds vectors that are not unit length" in caplog.text
+    assert qa.load(index_copy).ask("How do allies train together?").passages
+
+
 def test_dangling_pointer_is_refused(index_copy: Path):
     (index_copy / "CURRENT").write_text("no-such-generation\n")
     with pytest.raises(IndexLoadError, match="missing generation"):
         qa.load(index_copy)
+    (index_copy / "CURRENT").write_text("g" * 100_000)
+    with pytest.raises(IndexLoadError, match="missing generation 'g{79}…'$"):
+        qa.load(index_copy)
+
+
+def test_a_path_the_file_system_refuses_is_a_load_error(tmp_path: Path):
+    with pytest.raises(IndexLoadError, match="cannot be read .*File name too long"):
+        qa.load(tmp_path / ("x" * 5000))
 
 
 def test_failed_build_leaves_the_previous_index_intact(index_copy: Path, tmp_path: Path):

@@ -1,4 +1,5 @@
-"""Every error leaves as JSON {"detail": "<one readable sentence>"} with a 4xx, never a traceback."""
+"""Every error leaves as JSON {"detail": "<one readable sentence>"} with a 4xx (a 503 for a damaged
+index), never a traceback."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from ..models import validation_message
+from ..store import IndexLoadError
 
 log = logging.getLogger("qa.api")
 
@@ -44,6 +46,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _gone(request: Request, exc: ClientDisconnect) -> Response:
         # Nobody is left to answer: one access-log line, not an error with a traceback per hang-up.
         return Response(status_code=CLIENT_GONE)
+
+    @app.exception_handler(IndexLoadError)
+    async def _damaged(request: Request, exc: IndexLoadError) -> JSONResponse:
+        # A file of the served generation altered since it was loaded: the log names it, the
+        # client learns what is wrong without the server's paths.
+        log.error("%s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse({"detail": "the index is damaged and cannot answer this; the server log names the "
+                                       "file, and `qa index` rebuilds it"}, status_code=503)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
