@@ -22,6 +22,9 @@ MAX_SENTENCES = 2048
 """Sentences a section keeps as separate units at the most (see capped): about 40,000 words, far
 beyond any real section, so that only pathological ones have sentences joined."""
 NEXT_STARTS_SENTENCE_RE = re.compile(r"\s+[\"'“‘(\[]*[A-Z0-9]")
+MAX_SENTENCE_CHARS = 1000
+"""A longer sentence is cut into pieces (at spaces): the model reads about its first 1,000
+characters only, and an answer should not be a 5 MB run of words without a full stop."""
 
 
 def split_sections(article: Article) -> list[Section]:
@@ -138,7 +141,22 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
     tail = chunk[sent_start:].rstrip()
     if tail.strip():
         spans.append(Span(start + sent_start, start + sent_start + len(tail)))
-    return [s for s in spans if text[s.start : s.end].strip()]
+    return [piece for s in spans if text[s.start : s.end].strip() for piece in _in_pieces(text, s)]
+
+
+def _in_pieces(text: str, span: Span, most: int = MAX_SENTENCE_CHARS) -> list[Span]:
+    """The span, or for a longer one, pieces of at most `most` characters cut at a space where one
+    is in the second half of the piece (else anywhere), each trimmed."""
+    pieces = []
+    start = span.start
+    while span.end - start > most:
+        cut = max(text.rfind(" ", start + most // 2, start + most + 1), text.rfind("\n", start + most // 2, start + most + 1))
+        end = cut if cut > start else start + most
+        pieces.append(Span(start, end - _trailing_space(text[start:end])))
+        start = SPACE_RE.match(text, end).end()
+    if start < span.end:
+        pieces.append(Span(start, span.end))
+    return pieces
 
 
 def _is_abbreviation(chunk: str, sent_start: int, dot: int) -> bool:

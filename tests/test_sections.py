@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qa.articles import parse_article
-from qa.sections import split_sections, split_sentences
+from qa.sections import MAX_SENTENCE_CHARS, split_sections, split_sentences
 
 
 def sentences(text: str) -> list[str]:
@@ -73,3 +73,16 @@ def test_a_section_of_very_many_sentences_keeps_about_2048_units_covering_them_a
     sentences = " ".join(f"Sentence number {n} ends here." for n in range(2000))  # a long real section
     long = parse_article(f"Title Line\n\nLong Section\n{sentences}\n".encode(), "long.txt")
     assert len(split_sections(long)[0].sentences) == 2000  # each its own unit
+
+
+def test_a_sentence_longer_than_the_model_reads_is_cut_into_pieces_at_spaces():
+    """A 5 MB article of one run of words was one sentence: the answer to every question about it."""
+    words = [f"W{n}" for n in range(2_000)]
+    text = "It starts here. " + " ".join(words) + " and it ends. Then one more."
+    got = sentences(text)
+    assert got[0] == "It starts here." and got[-1] == "Then one more."
+    assert all(len(s) <= MAX_SENTENCE_CHARS for s in got) and len(got) > 3
+    assert " ".join(got[1:-1]).split() == [*words, "and", "it", "ends."]  # every word, in order, once
+    assert all(not s[0].isspace() and not s[-1].isspace() for s in got)
+    unbroken = "x" * (2 * MAX_SENTENCE_CHARS + 5)  # no space to cut at
+    assert sentences(unbroken) == ["x" * MAX_SENTENCE_CHARS] * 2 + ["x" * 5]
