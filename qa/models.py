@@ -139,10 +139,13 @@ class AskResponse(BaseModel):
 
 MAX_QUESTION_CHARS = 1000
 MAX_K = 50
-ALSO_BLANK = "\u001c\u001d\u001e\u001f\u0085\ufeff"
-"""Blank to one of Python's str.isspace() and JSON Schema's (ECMA-262) \\s but not the other: blank
-here to both, so that the schema and the validator reject the same questions."""
-QUESTION_PATTERN = "^[^\u0000]*[^\\s\u0000\u001c-\u001f\u0085\ufeff][^\u0000]*$"
+INVISIBLE = "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069"
+"""Zero-width characters and direction marks: a question of only these shows nothing."""
+ALSO_BLANK = "\u001c\u001d\u001e\u001f\u0085\ufeff" + INVISIBLE
+"""Blank here, though not to both Python's str.isspace() and JSON Schema's (ECMA-262) \\s: the
+separators one counts and the other doesn't, and the invisible ones neither does. The schema
+and the validator reject the same questions."""
+QUESTION_PATTERN = f"^[^\u0000]*[^\\s\u0000{ALSO_BLANK}][^\u0000]*$"
 """What the schema promises: some non-blank character and no NUL (checked by AskRequest's validator)."""
 
 

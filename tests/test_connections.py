@@ -258,18 +258,20 @@ def test_chunked_trailers_count_against_the_head_limit(guarded: Server):
     assert guarded.get_json("/healthz")[0] == 200
 
 
-@pytest.mark.parametrize("head", [
-    "GET /ask?q=NATO’s+role HTTP/1.1\r\nHost: x\r\n\r\n".encode(),  # pasted, not percent-encoded
-    b"GET /ask?q=a HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: x\r\n\r\n",
+@pytest.mark.parametrize("head, hint", [
+    ("GET /ask?q=NATO’s+role HTTP/1.1\r\nHost: x\r\n\r\n".encode(), True),  # pasted, not percent-encoded
+    (b"GET /ask?q=a HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: x\r\n\r\n", False),
+    (b"POST /ask HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", False),  # no chunk size
 ])
-def test_a_request_the_parser_rejects_gets_a_json_400_that_says_what_to_do(guarded: Server, head: bytes):
+def test_a_request_the_parser_rejects_gets_a_json_400_that_says_what_to_do(guarded: Server, head: bytes, hint: bool):
     before = closed_counts(guarded).get("malformed", 0)
     with connect(guarded) as sock:
         sock.sendall(head)
         reply = read_reply(sock)
     assert status_of(reply) == 400
     assert b"content-type: application/json" in reply.lower()
-    assert "percent-encoded" in detail_of(reply)
+    assert detail_of(reply).startswith("malformed HTTP request")
+    assert ("percent-encoded" in detail_of(reply)) is hint  # only where a URL may hold raw characters
     assert closed_counts(guarded).get("malformed", 0) == before + 1
     assert guarded.get_json("/ask?q=NATO%E2%80%99s%20role")[0] == 200
 

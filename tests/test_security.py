@@ -119,7 +119,7 @@ def test_a_client_that_hangs_up_before_its_body_is_logged_once_without_a_traceba
 
 
 @pytest.mark.parametrize("question, k", [
-    ("q" * 1001, 5), ("", 5), ("   \t\n ", 5), ("What?\x00", 5), ("\x1c", 5), ("\ufeff \x85", 5),
+    ("q" * 1001, 5), ("", 5), ("   \t\n ", 5), ("What?\x00", 5), ("\x1c", 5), ("\ufeff \x85", 5), ("\u200b\u202e", 5),
     ("What does Article 5 say?", 0), ("What does Article 5 say?", 51), ("What does Article 5 say?", -1),
     ("What does Article 5 say?", "five"), ("What does Article 5 say?", 2.5), ("What does Article 5 say?", True),
     ("What does Article 5 say?", None),

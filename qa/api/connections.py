@@ -89,6 +89,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._deferred = False  # the deadline passed while the server held up reading
         self._refused: Refusal | None = None  # waiting for the responses owed before it
         self._closing = False  # answered and lingering: what arrives is discarded
+        self._raw_non_ascii = False  # bytes outside ASCII arrived outside a body: a URL not percent-encoded?
 
     # ------------------------------------------------------------ connection
 
@@ -117,6 +118,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._no_body_bytes += len(data)
         elif self._timer is None:
             self._arm()  # bytes between requests ("\r\n", which the parser skips) keep no connection open
+        if not self._in_body and not data.isascii():
+            self._raw_non_ascii = True
         super().data_received(data)
         if self._closing or self._refused or self.transport.is_closing():  # answered 400: malformed
             return
@@ -129,8 +132,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         # uvicorn answers a request its parser rejects in plain text; every other error here is
-        # JSON. The likeliest cause is a URL pasted with a raw "’" or "é" in it.
-        self._refuse(_malformed())
+        # JSON. A likely cause is a URL pasted with a raw "’" or "é" in it.
+        self._refuse(_malformed(self._raw_non_ascii))
 
     def pause_writing(self) -> None:
         super().pause_writing()
@@ -288,9 +291,11 @@ def _head_too_large() -> Refusal:
     return 431, f"request line and headers larger than {MAX_HEAD_BYTES} bytes", "head_too_large"
 
 
-def _malformed() -> Refusal:
-    return (400, "malformed HTTP request: the request line or a header can't be parsed (characters outside ASCII in"
-            " a URL must be percent-encoded, as curl --get --data-urlencode 'q=...' does)", "malformed")
+def _malformed(non_ascii: bool = False) -> Refusal:
+    hint = (" (characters outside ASCII in a URL must be percent-encoded, as curl --get --data-urlencode 'q=...'"
+            " does)") if non_ascii else ""
+    return (400, "malformed HTTP request: its request line, a header or the framing of its body can't be parsed"
+            + hint, "malformed")
 
 
 REASONS = {400: "Bad Request", 408: "Request Timeout", 431: "Request Header Fields Too Large", 503: "Service Unavailable"}
