@@ -74,14 +74,21 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     return (CLIError, BuildError, EncoderError, EvalFileError, IndexLoadError, ValueError, OSError)
 
 
+def folder(text: str) -> Path:
+    """A --corpus or --index argument: Path("") would be the working folder, indexed unasked."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must name a folder, not {text!r}")
+    return Path(text)
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qa", description="Semantic search and cited answers over articles.")
     parser.add_argument("--version", action="version", version=f"qa {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("index", help="build the index from the corpus, with a progress bar")
-    p.add_argument("--corpus", type=Path, help="articles directory (QA_CORPUS, default corpus/)")
-    p.add_argument("--index", type=Path, help="index directory (QA_INDEX, default index/)")
+    p.add_argument("--corpus", type=folder, help="articles directory (QA_CORPUS, default corpus/)")
+    p.add_argument("--index", type=folder, help="index directory (QA_INDEX, default index/)")
     p.add_argument("--model", help="sentence-transformers name or path (QA_MODEL, default all-MiniLM-L6-v2)")
     p.add_argument("--partner-model", metavar="MODEL",
                    help="a second model whose scores are added to the first's, e.g. all-mpnet-base-v2: "
@@ -90,7 +97,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_index)
 
     p = sub.add_parser("serve", help="run the HTTP API")
-    p.add_argument("--index", type=Path, help="index directory (QA_INDEX, default index/)")
+    p.add_argument("--index", type=folder, help="index directory (QA_INDEX, default index/)")
     p.add_argument("--host", help="address to bind (QA_HOST, default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (QA_PORT, default 8000)")
     p.set_defaults(run=cmd_serve)
@@ -99,7 +106,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("-k", type=int, default=5, help="passages to show (1-50, default 5)")
     p.add_argument("--json", action="store_true", help="print the HTTP API's JSON body")
-    p.add_argument("--index", type=Path, help="index directory (QA_INDEX, default index/)")
+    p.add_argument("--index", type=folder, help="index directory (QA_INDEX, default index/)")
     p.set_defaults(run=cmd_ask)
 
     p = sub.add_parser("eval", help="score retrieval on a question file (JSON Lines)")
@@ -107,11 +114,11 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=10, help="passages per question (1-50, default 10)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--failures", action="store_true", help="list every miss with what came back")
-    p.add_argument("--index", type=Path, help="index directory (QA_INDEX, default index/)")
+    p.add_argument("--index", type=folder, help="index directory (QA_INDEX, default index/)")
     p.set_defaults(run=cmd_eval)
 
     p = sub.add_parser("info", help="print the manifest of an index")
-    p.add_argument("--index", type=Path, help="index directory (QA_INDEX, default index/)")
+    p.add_argument("--index", type=folder, help="index directory (QA_INDEX, default index/)")
     p.set_defaults(run=cmd_info)
     return parser
 

@@ -77,6 +77,9 @@ class Settings:
         values.update({k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items() if v is not None})
         for key in ("corpus", "index", "cache_dir"):
             if values.get(key) is not None:
+                if not str(values[key]).strip():  # Path("") is ".": `--corpus ""` indexed the working folder
+                    flag = key.replace("_", "-")
+                    raise ValueError(f"{key} (QA_{key.upper()}, --{flag}) must name a folder, not {values[key]!r}")
                 values[key] = Path(values[key])
         if values.get("cache_dir") is None:
             values["cache_dir"] = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qa"

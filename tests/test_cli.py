@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+
+import pytest
 from pathlib import Path
 
 from conftest import DEV, run_cli, write_corpus
@@ -187,6 +189,16 @@ def test_an_empty_model_name_is_refused_in_one_line(tmp_path: Path, seed_corpus:
     assert result.returncode == 1 and no_traceback(result.stderr)
     assert result.stderr.strip() == "qa: error: model (QA_MODEL, --model) must name a model, not ''"
     assert not (tmp_path / "i").exists()
+
+
+@pytest.mark.parametrize("args", [["index", "--corpus", "", "--index", "{i}"], ["index", "--index", " "],
+                                  ["ask", "What?", "--index", ""]])
+def test_an_empty_folder_is_refused_instead_of_taking_the_working_folder(tmp_path: Path, args: list[str]):
+    result = subprocess.run([sys.executable, "-m", "qa", *[a.format(i=tmp_path / "i") for a in args]],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert result.returncode == 2 and no_traceback(result.stderr)
+    assert result.stderr.strip().splitlines()[-1].endswith(f"must name a folder, not {' ' if ' ' in args else ''!r}")
+    assert list(tmp_path.iterdir()) == []  # nothing indexed, nothing written
 
 
 def test_env_vars_set_the_defaults(seed_index: Path):

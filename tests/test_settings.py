@@ -46,6 +46,8 @@ def test_library_overrides_are_checked_too():
     ({"cors_origins": ("a", 2)}, "cors_origins (QA_CORS_ORIGINS) must be a tuple of strings"),
     ({"request_timeout_s": "5"}, "request_timeout_s (QA_REQUEST_TIMEOUT_S) must be a number, not '5'"),
     ({"client_timeout_s": "5"}, "client_timeout_s (QA_CLIENT_TIMEOUT_S) must be a number, not '5'"),
+    ({"corpus": ""}, "corpus (QA_CORPUS, --corpus) must name a folder, not ''"),  # not the working folder
+    ({"index": " "}, "index (QA_INDEX, --index) must name a folder, not ' '"),
 ])
 def test_a_library_override_of_the_wrong_type_is_a_value_error_naming_it(override: dict, needle: str):
     with pytest.raises(ValueError) as err:
