@@ -142,15 +142,17 @@ class Skipped:
 # ---------------------------------------------------------------- corpus walking
 
 
-def corpus_files(root: Path, on_error: Callable[[str, OSError], None] | None = None) -> Iterator[tuple[str, Path]]:
+def corpus_files(root: Path, on_error: Callable[[str, OSError], None] | None = None,
+                 leave_out: tuple[Path, ...] = ()) -> Iterator[tuple[str, Path]]:
     """(doc id, path) of every article file under root, sorted, without following symlink loops;
     a link to a folder outside root is followed, one to a folder inside it is not (a copy).
+    Folders in `leave_out` (the index, when it is kept inside the corpus) are not entered.
 
     A folder that can't be listed is passed to on_error as its path relative to root (ending in
     `/`) with the error: os.walk would otherwise leave it out without a word."""
     root = Path(root)
     real_root = os.path.realpath(root)
-    seen_dirs: set[str] = set()
+    seen_dirs: set[str] = {os.path.realpath(folder) for folder in leave_out} - {real_root}
 
     def unreadable(exc: OSError) -> None:
         if on_error is not None:
@@ -180,15 +182,16 @@ def _links_inside(parent: str, name: str, real_root: str) -> bool:
     return target == real_root or target.startswith(real_root.rstrip(os.sep) + os.sep)
 
 
-def iter_corpus(root: Path, max_bytes: int = MAX_FILE_BYTES) -> Iterator[Article | Skipped]:
-    """Every file under root as an Article, or Skipped with the reason it was left out; an
-    unreadable folder is Skipped too, under its path ending in `/`."""
+def iter_corpus(root: Path, max_bytes: int = MAX_FILE_BYTES, leave_out: tuple[Path, ...] = ()
+                ) -> Iterator[Article | Skipped]:
+    """Every file under root (but those in the `leave_out` folders) as an Article, or Skipped with
+    the reason it was left out; an unreadable folder is Skipped too, under its path ending in `/`."""
     folders: list[Skipped] = []
 
     def folder_skipped(folder: str, exc: OSError) -> None:
         folders.append(Skipped(printable_doc(folder), f"cannot read folder ({exc.strerror or exc})"))
 
-    for doc, path in corpus_files(root, folder_skipped):
+    for doc, path in corpus_files(root, folder_skipped, leave_out):
         yield from folders  # os.walk reports a folder as it comes to it, before the files after it
         folders.clear()
         item = corpus_item(doc, path, max_bytes)

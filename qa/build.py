@@ -118,7 +118,7 @@ def build(
     """Build a new index generation from settings.corpus into settings.index and make it current."""
     started = time.perf_counter()
     report = BuildReport()
-    articles = read_corpus(Path(settings.corpus), report, settings.max_article_bytes)
+    articles = read_corpus(Path(settings.corpus), report, settings.max_article_bytes, leave_out=(Path(settings.index),))
     if on_articles is not None:
         on_articles(articles)
     sections = [s for a in articles for s in split_sections(a)]
@@ -219,13 +219,15 @@ def _build_partner(model: PreparedModel, settings: Settings, gen_dir: Path, arti
         store.write_manifest(partner_dir, _manifest(settings, articles, own, model))
 
 
-def read_corpus(corpus: Path, report: BuildReport, max_bytes: int = MAX_FILE_BYTES) -> list[Article]:
+def read_corpus(corpus: Path, report: BuildReport, max_bytes: int = MAX_FILE_BYTES,
+                leave_out: tuple[Path, ...] = ()) -> list[Article]:
+    """The corpus's articles, each file it skips logged and reported; `leave_out`: folders not read."""
     if not corpus.exists():
         raise BuildError(f"{corpus}: no such corpus directory")
     if not corpus.is_dir():
         raise BuildError(f"{corpus}: not a directory")
     articles = []
-    for item in iter_corpus(corpus, max_bytes):
+    for item in iter_corpus(corpus, max_bytes, leave_out):
         if isinstance(item, Skipped):
             log.warning("skipped %s: %s", item.doc, item.reason)
             report.skipped.append(item)

@@ -176,3 +176,13 @@ def test_a_link_whose_target_cannot_even_be_checked_is_skipped_alone(tmp_path: P
     found = list(iter_corpus(corpus))
     assert [a.doc for a in found if not isinstance(a, Skipped)] == ["lighthouse.txt"]
     assert [(s.doc, s.reason) for s in found if isinstance(s, Skipped)] == [("locked.txt", "cannot read (Permission denied)")]
+
+
+def test_an_index_kept_inside_the_corpus_is_not_read_as_articles(tmp_path: Path):
+    corpus = write_corpus(tmp_path / "corpus", {"ok.txt": GOOD["lighthouse.txt"]})
+    for _ in range(2):  # the second build finds the first one's files in the corpus
+        done = run_cli("index", "--corpus", str(corpus), "--index", str(corpus / "index"), "--quiet")
+        assert done.returncode == 0, done.stderr
+        assert "warning" not in done.stderr
+    assert "1 unchanged" in done.stdout + done.stderr
+    assert [a.doc for a in qa.load(corpus / "index").reader.articles()] == ["ok.txt"]
