@@ -157,6 +157,14 @@ def test_a_large_index_damaged_in_place_fails_the_question_with_a_load_error(ind
         searcher.ask("How do allies train together?")
     searcher.close()
     np.save(gen / "sentence_vectors.npy", vectors)
+    postings = gen / "lexical" / "indices.csc.index.npy"
+    kept = np.load(postings)
+    np.save(postings, np.full_like(kept, 10_000))  # sections that aren't there
+    searcher = qa.load(index_copy)
+    with pytest.raises(IndexLoadError, match="lexical: BM25 postings name sections that do not exist"):
+        searcher.ask("How do allies train together?")
+    searcher.close()
+    np.save(postings, kept)
     db = gen / "sections.db"
     _overwrite(db, db.stat().st_size // 2, 8000)  # past the rows the load reads
     searcher = qa.load(index_copy)
