@@ -149,6 +149,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    check_free(settings.host, settings.port)  # before the index loads, not after, in uvicorn's log lines
     app = serving_app(settings)
     import uvicorn  # already imported by serving_app, beside the index load
 
@@ -158,6 +159,20 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
                 timeout_graceful_shutdown=5, http=guarded_protocol(settings))
     return 0
+
+
+def check_free(host: str, port: int) -> None:
+    """Raise CLIError when nothing could listen on host:port now (in use, or an address not here)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except OSError as exc:
+        raise CLIError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); pick another --port or QA_PORT") from None
 
 
 def serving_app(settings: Settings):  # noqa: ANN201 - FastAPI is imported here, not at module level

@@ -201,6 +201,19 @@ def test_an_empty_folder_is_refused_instead_of_taking_the_working_folder(tmp_pat
     assert list(tmp_path.iterdir()) == []  # nothing indexed, nothing written
 
 
+def test_serve_on_a_port_in_use_is_one_line_before_the_index_loads(tmp_path: Path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("serve", "--index", str(tmp_path / "no-index-needed"), "--port", str(port), timeout=60)
+    assert result.returncode == 1 and no_traceback(result.stderr)
+    assert result.stderr.strip() == (f"qa: error: cannot listen on 127.0.0.1:{port} (Address already in use); "
+                                     "pick another --port or QA_PORT")
+
+
 def test_env_vars_set_the_defaults(seed_index: Path):
     result = run_cli("ask", "What does Article 5 say?", "--json", env={"QA_INDEX": str(seed_index)})
     assert result.returncode == 0, result.stderr
