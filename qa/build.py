@@ -118,7 +118,8 @@ def build(
     """Build a new index generation from settings.corpus into settings.index and make it current."""
     started = time.perf_counter()
     report = BuildReport()
-    articles = read_corpus(Path(settings.corpus), report, settings.max_article_bytes, leave_out=(Path(settings.index),))
+    articles = read_corpus(Path(settings.corpus), report, settings.max_article_bytes,
+                           leave_out=(Path(settings.index),))
     if on_articles is not None:
         on_articles(articles)
     sections = [s for a in articles for s in split_sections(a)]

@@ -172,7 +172,8 @@ def check_free(host: str, port: int) -> None:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
             probe.bind(address)
     except OSError as exc:
-        raise CLIError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); pick another --port or QA_PORT") from None
+        raise CLIError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); "
+                       "pick another --port or QA_PORT") from None
 
 
 def serving_app(settings: Settings):  # noqa: ANN201 - FastAPI is imported here, not at module level

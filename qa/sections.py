@@ -146,11 +146,12 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
 
 def _in_pieces(text: str, span: Span, most: int = MAX_SENTENCE_CHARS) -> list[Span]:
     """The span, or for a longer one, pieces of at most `most` characters cut at a space where one
-    is in the second half of the piece (else anywhere), each trimmed."""
+    is in the second half of the piece (else right at `most`), each trimmed."""
     pieces = []
     start = span.start
     while span.end - start > most:
-        cut = max(text.rfind(" ", start + most // 2, start + most + 1), text.rfind("\n", start + most // 2, start + most + 1))
+        lo, hi = start + most // 2, start + most + 1
+        cut = max(text.rfind(" ", lo, hi), text.rfind("\n", lo, hi))
         end = cut if cut > start else start + most
         pieces.append(Span(start, end - _trailing_space(text[start:end])))
         start = SPACE_RE.match(text, end).end()
