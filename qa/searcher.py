@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from .aliases import with_meanings
 from .answering import build_response
 from .confidence import ASKED
-from .embedding import ONNX_INT8, Encoder, EncoderError, OnnxEncoder, Tokens
+from .embedding import ONNX_CONFIG, ONNX_FP32, ONNX_INT8, Encoder, EncoderError, OnnxEncoder, Tokens
 from .lexical import LexicalIndex
 from .models import AskRequest, AskResponse, validation_message
 from .neighbours import Neighbours
@@ -271,6 +271,8 @@ def load_query_encoder(reader: IndexReader, settings: Settings, spin: bool = Tru
     try:
         if kind == "onnx":
             quantized = model.get("file") == ONNX_INT8
+            for name in (ONNX_CONFIG, "tokenizer.json", ONNX_INT8 if quantized else ONNX_FP32):
+                reader.check_digest(f"encoder/{name}")
             return OnnxEncoder(reader.path / "encoder", quantized=quantized, threads=settings.threads,
                                solo_threads=settings.solo_threads, spin=spin)
         if kind == "sentence-transformers":

@@ -26,6 +26,7 @@ switched, so a failed or killed build never touches the generation being served.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -55,6 +56,9 @@ FORMAT_VERSION = 1
 POINTER = "CURRENT"
 GENERATIONS = "gens"
 MANIFEST = "manifest.json"
+DIGESTED = "encoder/"
+"""The files under this folder have a digest in the manifest ("digests"), checked when the model
+is loaded: a model altered in place still loads, and gives every question wrong vectors."""
 BUILD_LOCK = ".build.lock"
 PARTNER = "partner"
 """The folder, inside a generation, of the partner model's index (`qa index --partner-model`)."""
@@ -304,8 +308,18 @@ def write_manifest(gen_dir: Path, manifest: dict[str, Any]) -> None:
         for p in sorted(gen_dir.rglob("*"))
         if p.is_file() and p.name != MANIFEST
     }
-    manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, **manifest, "files": files}
+    digests = {name: file_digest(gen_dir / name) for name in files if name.startswith(DIGESTED)}
+    manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, **manifest, "files": files, "digests": digests}
     (gen_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+def file_digest(path: Path) -> str:
+    """A short hash of the file's bytes (BLAKE2b: 23 MB, MiniLM's int8 model, in 40 ms here)."""
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def link_table(gen_dir: Path, partner_dir: Path) -> None:
@@ -449,6 +463,20 @@ class IndexReader:
             return self._db().execute(sql, params).fetchall()
         except sqlite3.DatabaseError as exc:
             raise IndexLoadError(f"{self.path}/sections.db: damaged ({exc}); rebuild the index") from None
+
+    def check_digest(self, name: str) -> None:
+        """Raise IndexLoadError when the file differs from what the build wrote (as the manifest's
+        digest of it says; an index built before digests were kept is taken as it is)."""
+        expected = self.manifest.get("digests", {}).get(name)
+        if expected is None:
+            return
+        try:
+            actual = file_digest(self.path / name)
+        except OSError as exc:
+            raise IndexLoadError(f"{self.path / name}: unreadable ({exc.strerror or exc})") from None
+        if actual != expected:
+            raise IndexLoadError(f"{self.path / name}: its bytes differ from what the build wrote (altered index); "
+                                 "rebuild the index")
 
     def sections(self, ids: list[int]) -> list[SectionRecord]:
         """Section records in the order of ids."""

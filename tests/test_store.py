@@ -227,6 +227,21 @@ def test_a_rebuild_over_an_index_that_fails_to_load_says_so_and_embeds_everythin
     assert qa.load(index_copy).ask("How do allies train together?").passages
 
 
+def test_a_model_file_altered_in_place_is_refused_at_load(index_copy: Path):
+    gen = resolve_generation(index_copy)
+    manifest = json.loads((gen / "manifest.json").read_text())
+    served = gen / "encoder" / "model_int8.onnx"
+    data = bytearray(served.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one byte of the weights: it would still load, and answer wrongly
+    served.unlink()  # a hard link to the export cache: write a file of its own
+    served.write_bytes(bytes(data))
+    with pytest.raises(IndexLoadError, match="model_int8.onnx: its bytes differ from what the build wrote"):
+        qa.load(index_copy)
+    del manifest["digests"]  # an index built before digests were kept loads as it is
+    (gen / "manifest.json").write_text(json.dumps(manifest))
+    qa.load(index_copy).close()
+
+
 def test_dangling_pointer_is_refused(index_copy: Path):
     (index_copy / "CURRENT").write_text("no-such-generation\n")
     with pytest.raises(IndexLoadError, match="missing generation"):
