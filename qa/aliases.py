@@ -137,7 +137,6 @@ def _keys() -> dict[str, tuple[str, ...]]:
 
 
 
-
 @cache
 def _pattern(places: bool) -> re.Pattern[str]:
     """Places and acronyms as written, other short names in any case (group "words")."""

@@ -718,9 +718,7 @@ def _cased_in(passages: str, words: set[str]) -> dict[str, str]:
         return {}
     pattern = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, sorted(words))) + r")(?![\w-])", re.IGNORECASE)
     forms: dict[str, dict[str, int]] = {}
-    read = 0
-    for match in pattern.finditer(passages):
-        read += 1
+    for read, match in enumerate(pattern.finditer(passages), 1):
         if read > MOST_SEEN * len(words):
             break
         # A few characters back, not the whole text before: a long section must not cost time squared.

@@ -354,10 +354,10 @@ def save_array(gen_dir: Path, name: str, array: np.ndarray) -> None:
 # ---------------------------------------------------------------- reading
 
 SQL_BATCH = 500
+"""Keys per `IN (...)` query: under SQLite's smallest parameter limit (999 in older builds)."""
 CHECKED_DB_BYTES = 16 * 1024 * 1024
 """A section table up to this size is checked whole at load (PRAGMA quick_check: 0.02 s for 16 MB
 in the page cache here); a larger one is found damaged by the first question that reads a damaged page."""
-"""Keys per `IN (...)` query: under SQLite's smallest parameter limit (999 in older builds)."""
 RECENT_SECTIONS = 4096
 """Section rows (and 8x as many sentence rows) kept in memory once read: what repeat questions touch."""
 
